@@ -1,0 +1,1 @@
+"""Reading Japanese My Number cards through PC/SC (or an in-process simulated card)."""

@@ -1,0 +1,91 @@
+"""Configuration: defaults, then ``KIOSK_*`` environment variables, then an explicit mapping.
+
+Validated once at start-up; a bad value fails with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+CARD_READERS = ("sim", "sim-direct", "pcsc")
+PAYMENT_PROVIDERS = ("sim", "stripe_terminal", "stripe_checkout")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment.
+
+    ``card_reader``: ``sim`` plugs a simulated card (``sim_persona``) into pcscd through the
+    vpcd driver and reads it through PC/SC like real hardware; ``sim-direct`` talks to the
+    simulated card in-process (no pcscd needed); ``pcsc`` uses a real reader whose name
+    contains ``reader_name``.
+    """
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    card_reader: str = "sim"
+    reader_name: str = ""
+    sim_persona: str = "yamada"
+    sim_vpcd_port: int = 35963
+    payments: str = "sim"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_key: str = ""
+    ward_name: str = "みなと区役所"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kiosk.sqlite3').resolve()}"
+
+    def validate(self) -> Settings:
+        if self.card_reader not in CARD_READERS:
+            raise ConfigError(
+                f"KIOSK_CARD_READER={self.card_reader!r}: expected one of {', '.join(CARD_READERS)}"
+            )
+        if self.payments not in PAYMENT_PROVIDERS:
+            raise ConfigError(
+                f"KIOSK_PAYMENTS={self.payments!r}: expected one of {', '.join(PAYMENT_PROVIDERS)}"
+            )
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
+        return self
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    if isinstance(raw, str) and target is int:
+        try:
+            return int(raw)
+        except ValueError as e:
+            raise ConfigError(f"KIOSK_{name.upper()}={raw!r}: not a whole number") from e
+    if target is Path and not isinstance(raw, Path):
+        return Path(raw)
+    return raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then ``KIOSK_<FIELD>`` from ``environ`` (default ``os.environ``), then
+    ``overrides`` (keys are field names). Returns validated settings or raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    types = {f.name: (Path if f.name == "data_dir" else type(f.default)) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for name, target in types.items():
+        env_name = f"KIOSK_{name.upper()}"
+        if env_name in environ:
+            values[name] = _coerce(name, environ[env_name], target)
+    for name, raw in (overrides or {}).items():
+        if name not in types:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, raw, types[name])
+    return replace(Settings(), **values).validate()

@@ -1,0 +1,1 @@
+"""Cashless fee payment: provider interface and implementations (Stripe Terminal, Checkout QR, simulated)."""

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine (run as root, or with sudo available).
+#   scripts/setup.sh            the service's needs: PC/SC stack, virtual reader driver, venv
+#   scripts/setup.sh --test     also what the test suite needs (PostgreSQL server, ...)
+# Fast when nothing is missing: it only checks dpkg and a hash of pyproject.toml.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- Debian packages -------------------------------------------------------
+debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv)
+if [ "$want_test" = 1 ]; then
+    debs+=(postgresql)
+fi
+missing=()
+for p in "${debs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- virtual environment with the package ----------------------------------
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating virtual environment in .venv"
+    python3 -m venv "$venv"
+fi
+extras=""
+[ "$want_test" = 1 ] && extras="[test]"
+stamp="$venv/.installed$extras"
+digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    say "installing the package into .venv (pip install -e .$extras)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+    echo "$digest" > "$stamp"
+fi
+
+# --- PC/SC daemon ------------------------------------------------------------
+"$here/scripts/pcscd.sh" start
