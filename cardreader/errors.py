@@ -44,7 +44,9 @@ class NoCard(CardError):
 class CardRemoved(CardError):
     code = "card_removed"
     message_ja = "読み取り中にカードが離れました。もう一度カードを置いてください。"
-    message_en = "The card was removed while it was being read. Please place it on the reader again."
+    message_en = (
+        "The card was removed while it was being read. Please place it on the reader again."
+    )
 
 
 class NotMyNumberCard(CardError):

@@ -1,0 +1,135 @@
+"""The reader-level service the application uses: one call per operation, nothing kept open.
+
+Pick the implementation by configuration: :class:`PcscCardReader` for a real reader (and for
+the simulator plugged into pcscd through vpcd), :class:`DirectCardReader` for a simulated card
+in the same process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from cardreader import mynumber
+from cardreader.direct import DirectTransport
+from cardreader.errors import NoCard, ReaderUnavailable
+from cardreader.model import CardInfo
+from cardreader.pcsc import PcscTransport, card_present, list_readers
+from cardreader.transport import ApduProcessor, CardTransport
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    """What the kiosk screen needs to know before asking for a PIN."""
+
+    reader_name: str | None
+    reader_present: bool
+    card_present: bool
+
+
+class CardReader(Protocol):
+    """One card reader as the application sees it.
+
+    Each method is one complete operation: it connects, talks to the card and disconnects
+    with a reset, so no PIN status survives it. Implementations keep no card data between
+    calls and never log or keep the PIN.
+    """
+
+    def status(self) -> ReaderStatus:
+        """Called to show the right screen (no reader / insert card / enter PIN).
+
+        Returns the reader's name and whether a reader and a card are present. Never raises a
+        :class:`CardError` for a missing reader or card: that is what it reports. Must not
+        power up, reset or talk to the card.
+        """
+        ...
+
+    def pin_tries_left(self) -> int:
+        """Called before showing the PIN pad. Returns the remaining tries of the Text AP PIN.
+
+        Raises :class:`ReaderUnavailable`, :class:`NoCard`, :class:`CardRemoved`,
+        :class:`NotMyNumberCard` or :class:`MalformedCard`. Must not use up a try.
+        """
+        ...
+
+    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+        """Called once the resident typed the PIN. Returns the card's :class:`CardInfo`.
+
+        The individual number is read only when ``with_number``. Raises any
+        :class:`CardError`: :class:`BadPinFormat` (nothing sent), :class:`PinWouldLock` (one
+        try left: the PIN is not sent), :class:`WrongPin`, :class:`PinLocked`, ... Must not
+        return partial data, and must not lock a card.
+        """
+        ...
+
+
+class PcscCardReader:
+    """:class:`CardReader` over PC/SC: the first reader whose name contains the substring."""
+
+    def __init__(self, reader_substring: str = "") -> None:
+        self.reader_substring = reader_substring
+
+    def status(self) -> ReaderStatus:
+        """See :meth:`CardReader.status`."""
+        try:
+            name = next((n for n in list_readers() if self.reader_substring in n), None)
+            if name is None:
+                return ReaderStatus(None, False, False)
+            return ReaderStatus(name, True, card_present(name))
+        except ReaderUnavailable:
+            return ReaderStatus(None, False, False)
+
+    def pin_tries_left(self) -> int:
+        """See :meth:`CardReader.pin_tries_left`."""
+        return self._with_card(mynumber.pin_tries_left)
+
+    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+        """See :meth:`CardReader.read`."""
+        # Checked before connecting, so a typo never even powers the card.
+        mynumber.check_pin_format(pin)
+        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
+
+    def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
+        transport = PcscTransport.connect(self.reader_substring)
+        try:
+            return operation(transport)
+        finally:
+            transport.close()
+
+
+class DirectCardReader:
+    """:class:`CardReader` over an in-process card (the simulator, chosen by configuration).
+
+    ``processor_provider`` returns the card currently "in the reader", or ``None``.
+    """
+
+    reader_name = "Direct (in-process)"
+
+    def __init__(self, processor_provider: Callable[[], ApduProcessor | None]) -> None:
+        self._provider = processor_provider
+
+    def status(self) -> ReaderStatus:
+        """See :meth:`CardReader.status`."""
+        return ReaderStatus(self.reader_name, True, self._provider() is not None)
+
+    def pin_tries_left(self) -> int:
+        """See :meth:`CardReader.pin_tries_left`."""
+        return self._with_card(mynumber.pin_tries_left)
+
+    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+        """See :meth:`CardReader.read`."""
+        mynumber.check_pin_format(pin)
+        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
+
+    def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
+        processor = self._provider()
+        if processor is None:
+            raise NoCard("no card in the in-process reader")
+        transport = DirectTransport(processor)
+        try:
+            return operation(transport)
+        finally:
+            transport.close()
