@@ -1,0 +1,159 @@
+"""Unit tests of the reader's own BER-TLV, APDU and record parsing, on hand-built bytes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cardreader import apdu, mynumber, tlv
+from cardreader.errors import (
+    MalformedCard,
+    NotMyNumberCard,
+    PinLocked,
+    WrongPin,
+)
+from cardreader.model import Sex
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    tag_bytes = tag.to_bytes((tag.bit_length() + 7) // 8, "big")
+    n = len(value)
+    if n < 0x80:
+        length = bytes([n])
+    elif n < 0x100:
+        length = bytes([0x81, n])
+    else:
+        length = bytes([0x82, n >> 8, n & 0xFF])
+    return tag_bytes + length + value
+
+
+def _basic_four(name: str, address: str, birth: bytes, sex: bytes, *, skew: int = 0) -> bytes:
+    items = [
+        _tlv(0xDF22, name.encode()),
+        _tlv(0xDF23, address.encode()),
+        _tlv(0xDF24, birth),
+        _tlv(0xDF25, sex),
+    ]
+    table_len = 11  # DF21 08 + 8 bytes
+    body_len = table_len + sum(map(len, items))
+    header = len(_tlv(0xFF20, bytes(body_len))) - body_len
+    offsets, pos = [], header + table_len
+    for item in items:
+        offsets.append(pos + skew)
+        pos += len(item)
+    table = _tlv(0xDF21, b"".join(o.to_bytes(2, "big") for o in offsets))
+    return _tlv(0xFF20, table + b"".join(items))
+
+
+SPEC_SAMPLE = _basic_four("黒桐　幹也", "東京都清瀬市観布子南１２－７－２０２", b"19800217", b"1")
+
+
+def test_spec_sample_offsets_match_the_spec() -> None:
+    """The spec's EF 0002 sample (§2.4) has offsets 0E 20 59 64 and decodes to its values."""
+    assert SPEC_SAMPLE[:14].hex() == "ff2065df2108000e002000590064"
+    basic = mynumber.parse_basic_four(SPEC_SAMPLE)
+    assert (basic.name, basic.address) == ("黒桐　幹也", "東京都清瀬市観布子南１２－７－２０２")
+    assert (basic.birth_date, basic.sex) == (date(1980, 2, 17), Sex.MALE)
+    assert basic.digest_source == SPEC_SAMPLE[14:]
+
+
+@pytest.mark.parametrize("length", [130, 300])
+def test_long_form_lengths_decode(length: int) -> None:
+    """Records whose outer length needs 81 xx or 82 xx xx decode."""
+    address = "あ" * (length // 3)
+    raw = _basic_four("山田　太郎", address, b"19850401", b"2")
+    assert raw[2] in (0x81, 0x82)
+    assert mynumber.parse_basic_four(raw).address == address
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _basic_four("山田　太郎", "東京", b"19850401", b"1", skew=1),
+        _basic_four("山田　太郎", "東京", b"19850231", b"1"),
+        _basic_four("山田　太郎", "東京", b"1985041", b"1"),
+        _basic_four("山田　太郎", "東京", b"19850401", b"12"),
+        SPEC_SAMPLE[:-1],
+        SPEC_SAMPLE.replace(b"\xdf\x22", b"\xdf\x26"),
+        b"\xff\x20\x80" + SPEC_SAMPLE[3:],
+        b"\xff\x20\x81\x05" + SPEC_SAMPLE[3:],
+        b"\xff\x30" + SPEC_SAMPLE[2:],
+    ],
+    ids=[
+        "offset-skew",
+        "bad-date",
+        "short-date",
+        "long-sex",
+        "truncated",
+        "missing-tag",
+        "indefinite-length",
+        "non-minimal-length",
+        "wrong-outer-tag",
+    ],
+)
+def test_malformed_basic_four_is_rejected(raw: bytes) -> None:
+    """Bad offsets, dates, lengths or tags in EF 0002 raise MalformedCard."""
+    with pytest.raises(MalformedCard):
+        mynumber.parse_basic_four(raw)
+
+
+def test_invalid_utf8_is_malformed() -> None:
+    """A name that is not UTF-8 raises MalformedCard."""
+    raw = SPEC_SAMPLE.replace("黒".encode(), b"\xff\xfe\xfd")
+    with pytest.raises(MalformedCard):
+        mynumber.parse_basic_four(raw)
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"), [("537686677188", True), ("983205673214", True), ("537686677187", False)]
+)
+def test_individual_number_check_digit(number: str, valid: bool) -> None:
+    """EF 0001 decodes when its check digit is right (spec §2.5) and is malformed otherwise."""
+    raw = _tlv(0xFF10, number.encode()) + b"\xff\xff"
+    if valid:
+        assert mynumber.parse_individual_number(raw) == number
+    else:
+        with pytest.raises(MalformedCard):
+            mynumber.parse_individual_number(raw)
+
+
+def test_builders_produce_the_spec_bytes() -> None:
+    """SELECT, READ BINARY and VERIFY are built exactly as in spec §7."""
+    assert apdu.select_application(mynumber.TEXT_AP_AID).hex() == "00a4040c0ad3921000310001010408"
+    assert apdu.select_file(0x0011).hex() == "00a4020c020011"
+    assert apdu.query_pin_tries().hex() == "00200080"
+    assert apdu.verify_pin(b"1234").hex() == "002000800431323334"
+    assert apdu.read_binary(0, 256).hex() == "00b0000000"
+    assert apdu.read_binary(256, 0x50).hex() == "00b0010050"
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"\x63\xc2", WrongPin),
+        (b"\x63\xc0", PinLocked),
+        (b"\x69\x84", PinLocked),
+        (b"\x6a\x82", MalformedCard),
+        (b"\x6d\x00", MalformedCard),
+    ],
+)
+def test_status_words_map_in_one_place(raw: bytes, error: type[Exception]) -> None:
+    """Response.expect maps VERIFY status words to the PIN errors and the rest to MalformedCard."""
+    with pytest.raises(error):
+        apdu.Response.parse(raw).expect(pin=True)
+
+
+def test_not_found_meaning_is_chosen_by_the_caller() -> None:
+    """6A82 means whatever the caller says (here: not a My Number card)."""
+    with pytest.raises(NotMyNumberCard):
+        apdu.Response.parse(b"\x6a\x82").expect(not_found=NotMyNumberCard)
+    assert apdu.Response.parse(b"\x01\x90\x00").expect() == b"\x01"
+    assert apdu.Response.parse(b"\x63\xc3").tries_left() == 3
+
+
+def test_tlv_value_may_not_run_past_its_container() -> None:
+    """A child whose length overruns the parent's value is malformed."""
+    raw = bytes.fromhex("ff2004df220501")
+    with pytest.raises(MalformedCard):
+        tlv.parse_children(raw, tlv.parse_one(raw))
