@@ -6,4 +6,5 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
 cd "$here"
+"$here/.venv/bin/kiosk" db upgrade
 exec "$here/.venv/bin/kiosk" serve "$@"

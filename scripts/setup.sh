@@ -44,9 +44,15 @@ extras=""
 [ "$want_test" = 1 ] && extras="[test]"
 stamp="$venv/.installed$extras"
 digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+installed_with() { [ -f "$venv/.installed$1" ] && [ "$(cat "$venv/.installed$1")" = "$digest" ]; }
+# A test install also satisfies the service; only install when neither matches this pyproject.
+if ! installed_with "$extras" && ! installed_with "[test]"; then
     say "installing the package into .venv (pip install -e .$extras)"
-    "$venv/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+    if ! "$venv/bin/pip" install --disable-pip-version-check -e ".$extras" >"$venv/pip.log" 2>&1; then
+        tail -n 40 "$venv/pip.log" >&2
+        say "pip install failed (full log: .venv/pip.log)"
+        exit 1
+    fi
     echo "$digest" > "$stamp"
 fi
 

@@ -1,0 +1,44 @@
+"""``kiosk serve``: the Flask app under waitress."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from kiosk.config import ConfigError, load_settings
+
+
+@click.command("serve")
+@click.option(
+    "--host", default=None, help="Address to listen on (default KIOSK_HOST or 127.0.0.1)."
+)
+@click.option("--port", type=int, default=None, help="Port (default KIOSK_PORT or 8080).")
+@click.option("--threads", type=int, default=8, show_default=True, help="waitress worker threads.")
+def command(host: str | None, port: int | None, threads: int) -> None:
+    """Run the kiosk service (resident screens, staff console, board, API) under waitress."""
+    import waitress
+
+    from ui import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        settings = load_settings(overrides)
+        app = create_app(settings=settings)
+    except ConfigError as e:
+        click.echo(f"kiosk: configuration error: {e}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"kiosk: serving on http://{settings.host}:{settings.port}/ "
+        f"(database {settings.effective_database_url.split('?')[0]}, "
+        f"card reader {settings.card_reader}, payments {settings.payments}); Ctrl+C stops",
+        err=True,
+    )
+    try:
+        waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="kiosk")
+    finally:
+        app.extensions["kiosk.shutdown"]()

@@ -1,0 +1,44 @@
+"""App fixtures in the style of flaskr's: ``make_app`` builds an app on a fresh SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from kiosk import db
+from kiosk.privacy import load_data_key
+
+
+def upgraded_database(data_dir: Path) -> str:
+    """Create the data folder's SQLite database at the current schema; return its URL."""
+    url = f"sqlite:///{data_dir / 'kiosk.sqlite3'}"
+    engine = db.make_engine(url, load_data_key("", data_dir))
+    db.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Factory: ``make_app(card_reader="sim-direct", **settings)``; apps are shut down after."""
+    from ui import create_app
+
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        settings: dict[str, Any] = {"data_dir": tmp_path, "card_reader": "sim-direct"}
+        settings.update(overrides)
+        if "database_url" not in settings:
+            settings["database_url"] = upgraded_database(tmp_path)
+        app = create_app(settings)
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["kiosk.shutdown"]()

@@ -1,0 +1,81 @@
+"""``/healthz`` and the app factory's start-up checks."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import db
+from kiosk.config import ConfigError
+from kiosk.privacy import load_data_key
+
+
+def test_healthz_reports_every_part_on_the_embedded_default(make_app):
+    """With the in-process simulator the service is healthy and sees the demo card."""
+    client = make_app().test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["database"] == {"ok": True, "backend": "sqlite"}
+    assert body["card_reader"]["reader_present"] is True
+    assert body["card_reader"]["card_present"] is True
+    assert body["card_reader"]["simulated_persona"] == "yamada"
+    assert body["payments"] == {"ok": True, "provider": "sim"}
+
+
+def test_healthz_follows_card_removal(make_app):
+    """Taking the simulated card out shows up as card_present false, still healthy."""
+    app = make_app()
+    app.extensions["kiosk.card_simulator"].remove()
+    body = app.test_client().get("/healthz").get_json()
+    assert body["card_reader"]["card_present"] is False
+    assert body["status"] == "ok"
+
+
+def test_healthz_is_503_when_the_reader_is_missing(make_app):
+    """A PC/SC reader name that matches nothing makes the service report itself degraded."""
+    app = make_app(card_reader="pcsc", reader_name="No Such Reader 99")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["card_reader"]["reader_present"] is False
+
+
+def test_outdated_schema_refuses_to_start_and_names_the_fix(tmp_path: Path):
+    """An empty database stops create_app with the command that fixes it."""
+    from ui import create_app
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    with pytest.raises(db.SchemaOutdated, match="kiosk db upgrade"):
+        create_app({"data_dir": tmp_path, "database_url": url, "card_reader": "sim-direct"})
+
+
+def test_bad_configuration_names_the_variable(tmp_path: Path):
+    """An unknown card reader kind fails at start-up naming KIOSK_CARD_READER."""
+    from ui import create_app
+
+    with pytest.raises(ConfigError, match="KIOSK_CARD_READER"):
+        create_app({"data_dir": tmp_path, "card_reader": "usb"})
+
+
+@pytest.mark.pcsc
+def test_healthz_sees_the_simulated_card_through_pcscd(make_app, pcscd, vpcd_port):
+    """In ``sim`` mode the demo card is plugged into pcscd and seen through PC/SC."""
+    app = make_app(card_reader="sim", sim_vpcd_port=vpcd_port)
+    client = app.test_client()
+    deadline = time.monotonic() + 10
+    body = client.get("/healthz").get_json()
+    while not body["card_reader"]["card_present"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        body = client.get("/healthz").get_json()
+    assert body["card_reader"]["reader"] == pcscd
+    assert body["card_reader"]["card_present"] is True
+    assert app.extensions["kiosk.card_reader"].pin_tries_left() == 3
+    engine = db.make_engine(
+        app.config["KIOSK_SETTINGS"].effective_database_url,
+        load_data_key("", app.config["KIOSK_SETTINGS"].data_dir),
+    )
+    assert db.schema_is_current(engine)
+    engine.dispose()

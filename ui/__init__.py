@@ -1,0 +1,93 @@
+"""The Flask application: resident kiosk, staff console, display board, JSON API, webhooks.
+
+``create_app`` builds one app from configuration with a short, ordered list of ``init_*``
+steps. Per-app objects (settings, database, card reader, payment provider, simulator) live in
+``app.extensions``; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask
+
+from kiosk import db
+from kiosk.config import Settings, load_settings
+from kiosk.privacy import load_data_key
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, *, settings: Settings | None = None
+) -> Flask:
+    """Build the app: defaults, then ``KIOSK_*`` environment, then ``config`` (setting names).
+
+    Raises :class:`kiosk.config.ConfigError` for bad configuration and
+    :class:`kiosk.db.SchemaOutdated` when the database needs ``kiosk db upgrade``.
+    """
+    settings = settings if settings is not None else load_settings(config)
+    app = Flask(__name__)
+    app.config["KIOSK_SETTINGS"] = settings
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    shutdown_steps: list[Callable[[], None]] = []
+    app.extensions["kiosk.shutdown"] = lambda: [step() for step in reversed(shutdown_steps)]
+
+    init_database(app, settings, shutdown_steps)
+    init_card_reader(app, settings, shutdown_steps)
+    init_payments(app, settings)
+    init_blueprints(app)
+    return app
+
+
+def init_database(app: Flask, settings: Settings, shutdown: list[Callable[[], None]]) -> None:
+    """Engine and session factory; refuse to run on an outdated schema."""
+    key = load_data_key(settings.data_key, settings.data_dir)
+    engine = db.make_engine(settings.effective_database_url, key)
+    db.require_current_schema(engine)
+    app.extensions["kiosk.engine"] = engine
+    app.extensions["kiosk.sessions"] = db.make_session_factory(engine)
+    shutdown.append(engine.dispose)
+
+
+def init_card_reader(app: Flask, settings: Settings, shutdown: list[Callable[[], None]]) -> None:
+    """The card reader chosen by ``KIOSK_CARD_READER``.
+
+    ``pcsc``: a real reader. ``sim``: the simulator plugs the demo persona's card into pcscd
+    (vpcd driver) and the production PC/SC path reads it. ``sim-direct``: the simulated card
+    is read in-process (no pcscd).
+    """
+    from cardreader.reader import DirectCardReader, PcscCardReader
+
+    if settings.card_reader == "pcsc":
+        app.extensions["kiosk.card_reader"] = PcscCardReader(settings.reader_name)
+        return
+
+    from hardware_sim.rig import SimulatedReaderRig
+
+    via_pcscd = settings.card_reader == "sim"
+    rig = SimulatedReaderRig(
+        settings.data_dir, via_pcscd=via_pcscd, vpcd_port=settings.sim_vpcd_port
+    )
+    shutdown.append(rig.close)
+    if settings.sim_persona:
+        rig.insert(settings.sim_persona)
+    app.extensions["kiosk.card_simulator"] = rig
+    if via_pcscd:
+        reader = PcscCardReader(settings.reader_name or "Virtual PCD 00 00")
+    else:
+        reader = DirectCardReader(rig.in_process_card)
+    app.extensions["kiosk.card_reader"] = reader
+
+
+def init_payments(app: Flask, settings: Settings) -> None:
+    """The payment provider chosen by ``KIOSK_PAYMENTS`` (recorded for health reporting)."""
+    app.extensions["kiosk.payments_name"] = settings.payments
+
+
+def init_blueprints(app: Flask) -> None:
+    from ui import health
+
+    app.register_blueprint(health.bp)

@@ -1,0 +1,48 @@
+"""``/healthz``: what ward IT needs to see at a glance: database, card reader, payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+bp = Blueprint("health", __name__)
+
+
+def _database() -> dict[str, Any]:
+    engine = current_app.extensions["kiosk.engine"]
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as e:  # noqa: BLE001 - any failure is what this endpoint reports
+        return {"ok": False, "backend": engine.url.get_backend_name(), "error": type(e).__name__}
+    return {"ok": True, "backend": engine.url.get_backend_name()}
+
+
+def _card_reader() -> dict[str, Any]:
+    status = current_app.extensions["kiosk.card_reader"].status()
+    kind = current_app.config["KIOSK_SETTINGS"].card_reader
+    report: dict[str, Any] = {
+        "ok": status.reader_present,
+        "kind": kind,
+        "reader": status.reader_name,
+        "reader_present": status.reader_present,
+        "card_present": status.card_present,
+    }
+    rig = current_app.extensions.get("kiosk.card_simulator")
+    if rig is not None:
+        report["simulated_persona"] = rig.persona.key if rig.persona else None
+    return report
+
+
+def _payments() -> dict[str, Any]:
+    return {"ok": True, "provider": current_app.extensions["kiosk.payments_name"]}
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """200 when every part is usable, 503 otherwise; the body says which part is not."""
+    parts = {"database": _database(), "card_reader": _card_reader(), "payments": _payments()}
+    healthy = all(part["ok"] for part in parts.values())
+    return jsonify(status="ok" if healthy else "degraded", **parts), 200 if healthy else 503
