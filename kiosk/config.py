@@ -40,6 +40,10 @@ class Settings:
     port: int = 8080
     data_key: str = ""
     ward_name: str = "みなと区役所"
+    # Procedure catalog TOML (KIOSK_CATALOG); empty = the one shipped in kiosk/data.
+    catalog: str = ""
+    # Personal data of closed cases is kept until the end of the business day, plus this.
+    retention_days: int = 0
 
     @property
     def effective_database_url(self) -> str:
@@ -56,6 +60,8 @@ class Settings:
             raise ConfigError(
                 f"KIOSK_PAYMENTS={self.payments!r}: expected one of {', '.join(PAYMENT_PROVIDERS)}"
             )
+        if self.retention_days < 0:
+            raise ConfigError(f"KIOSK_RETENTION_DAYS={self.retention_days}: must be >= 0")
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         return self

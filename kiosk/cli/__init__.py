@@ -10,6 +10,8 @@ import click
 COMMAND_MODULES = [
     "serve",
     "card",
+    "db",
+    "purge",
 ]
 
 

@@ -1,0 +1,62 @@
+"""The audit trail: who did what to which case, when.
+
+Every case and ticket transition, every staff view of a case and every purge writes one
+row, in the same transaction as the change it records (so there is never a change without
+its audit row, nor the reverse). ``detail`` must hold no personal data: codes, ids,
+statuses, counts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk.clock import aware
+from kiosk.models import AuditEvent
+
+# "staff:<id>", "kiosk:<id>", "counter:<code>", "payment:<provider>", or "system".
+_ACTOR = re.compile(r"^(system|(staff|kiosk|counter|payment|cli):[\w.@-]{1,48})$")
+
+
+class InvalidActor(ValueError):
+    """The actor string is not one of the documented forms."""
+
+
+def check_actor(actor: str) -> str:
+    """Return ``actor`` if it is well-formed, else raise InvalidActor."""
+    if not _ACTOR.match(actor):
+        raise InvalidActor(f"actor {actor!r}: expected system or staff:/kiosk:/counter:/... id")
+    return actor
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    case_id: int | None = None,
+    ticket_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Add one audit row to ``session`` (flushed with the change it records)."""
+    event = AuditEvent(
+        at=aware(now),
+        actor=check_actor(actor),
+        action=action,
+        case_id=case_id,
+        ticket_id=ticket_id,
+        detail=detail or {},
+    )
+    session.add(event)
+    return event
+
+
+def events_for_case(session: Session, case_id: int) -> list[AuditEvent]:
+    """The audit rows of one case, oldest first."""
+    stmt = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,488 @@
+"""Cases: a card read plus the chosen procedures, their fields, fee and state.
+
+State machine (``CASE_TRANSITIONS``)::
+
+    draft -> confirmed -> awaiting_payment -> paid -> queued -> called -> serving -> done
+    confirmed -> queued                  (fee-free: no payment)
+    called -> no_show -> queued | called (a no-show can come back)
+    called | serving -> queued           (transfer to another queue or counter)
+    draft | confirmed | awaiting_payment -> cancelled;  fee-free queued | no_show -> cancelled
+    paid | queued | serving | no_show -> refunded       (only when a fee was charged)
+
+Every function here takes a Session, may flush, never commits; the caller's one commit
+makes the transition and its audit row atomic. Card fields are copied from ``CardInfo``
+once and never edited; the individual number is kept only when a procedure needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cardreader.model import CardInfo, Integrity
+from kiosk import audit
+from kiosk.catalog import LANGUAGES, Catalog
+from kiosk.clock import aware, business_day
+from kiosk.eras import EraOutOfRange, format_japanese
+from kiosk.errors import (
+    CardNotUsable,
+    CaseNotEditable,
+    InvalidTransition,
+    MissingIndividualNumber,
+    NotFound,
+    UnknownProcedure,
+)
+from kiosk.models import Case, CaseProcedure, CaseStatus, Priority
+from kiosk.privacy import mask_address, mask_birth_date, mask_name
+
+log = logging.getLogger(__name__)
+
+S = CaseStatus
+CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    S.DRAFT: frozenset({S.CONFIRMED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.DRAFT, S.AWAITING_PAYMENT, S.QUEUED, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.QUEUED, S.REFUNDED}),
+    S.QUEUED: frozenset({S.CALLED, S.CANCELLED, S.REFUNDED}),
+    S.CALLED: frozenset({S.SERVING, S.NO_SHOW, S.QUEUED}),
+    S.SERVING: frozenset({S.DONE, S.QUEUED, S.REFUNDED}),
+    S.NO_SHOW: frozenset({S.QUEUED, S.CALLED, S.CANCELLED, S.REFUNDED}),
+    S.DONE: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+# States where the case's business is over; personal data may be purged after retention.
+CLOSED_STATES = frozenset({S.DONE, S.CANCELLED, S.NO_SHOW, S.REFUNDED})
+_PAID_LATER = frozenset({S.PAID, S.QUEUED, S.CALLED, S.SERVING, S.DONE, S.NO_SHOW})
+
+
+def _guard(case: Case, target: CaseStatus) -> str:
+    """Why a transition allowed by the table is still refused for this case ("" = fine)."""
+    if case.status is S.CONFIRMED and target is S.AWAITING_PAYMENT and case.fee_yen == 0:
+        return "fee-free cases skip payment"
+    if case.status is S.CONFIRMED and target is S.QUEUED and case.fee_yen > 0:
+        return "the fee has not been paid"
+    if target is S.REFUNDED and case.fee_yen == 0:
+        return "nothing was paid"
+    if target is S.CANCELLED and case.status in (S.QUEUED, S.NO_SHOW) and case.fee_yen > 0:
+        return "a paid case is refunded, not cancelled"
+    return ""
+
+
+def transition_case(
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    detail: dict[str, Any] | None = None,
+    ticket_id: int | None = None,
+) -> Case:
+    """Move ``case`` to ``target`` and write the audit row; raise InvalidTransition if the
+    table or a fee rule forbids it. The only place that assigns ``Case.status``."""
+    now = aware(now)
+    reason = "" if target in CASE_TRANSITIONS[case.status] else "not in the state machine"
+    reason = reason or _guard(case, target)
+    if reason:
+        raise InvalidTransition("case", case.id, case.status.value, target.value, reason)
+    previous = case.status
+    case.status = target
+    case.updated_at = now
+    case.closed_at = now if target in CLOSED_STATES else None
+    audit.record(
+        session,
+        actor,
+        f"case.{target.value}",
+        case_id=case.id,
+        ticket_id=ticket_id,
+        detail={"from": previous.value, "to": target.value, **(detail or {})},
+        now=now,
+    )
+    log.info("case %s: %s -> %s by %s", case.id, previous.value, target.value, actor)
+    return case
+
+
+def lock_case(session: Session, case_id: int) -> Case:
+    """Load the case with a row lock (PostgreSQL ``FOR UPDATE``; SQLite's write
+    transaction already excludes other writers) and fresh state; NotFound if absent."""
+    stmt = (
+        select(Case)
+        .where(Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    case = session.scalars(stmt).one_or_none()
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    return case
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    """The case (no lock); NotFound if absent."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    return case
+
+
+# --- opening and filling in -----------------------------------------------------------------
+
+
+def open_case(
+    session: Session,
+    card: CardInfo,
+    procedures: Sequence[str],
+    *,
+    catalog: Catalog,
+    actor: str,
+    language: str = "ja",
+    priority: Priority = Priority.NORMAL,
+    channel: str = "kiosk",
+    now: datetime | None = None,
+) -> Case:
+    """A draft case from one card read and one or more procedure codes (in the order the
+    resident chose them; the first decides the queue).
+
+    Raises UnknownProcedure, CardNotUsable (integrity not verified) or
+    MissingIndividualNumber (a procedure needs it, the read lacks it). The individual
+    number is dropped unless a chosen procedure needs it.
+    """
+    now = aware(now)
+    if language not in LANGUAGES:
+        raise ValueError(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
+    if not procedures or len(set(procedures)) != len(procedures):
+        raise UnknownProcedure("choose at least one procedure, each once")
+    try:
+        specs = [catalog.procedure(code) for code in procedures]
+    except KeyError as e:
+        raise UnknownProcedure(str(e)) from e
+    if card.integrity is not Integrity.VERIFIED:
+        raise CardNotUsable(f"card data integrity: {card.integrity.value}")
+    needs_number = any(spec.needs_individual_number for spec in specs)
+    if needs_number and not card.individual_number:
+        raise MissingIndividualNumber(
+            f"{', '.join(s.code for s in specs if s.needs_individual_number)} "
+            "needs the individual number"
+        )
+    case = Case(
+        status=S.DRAFT,
+        language=language,
+        channel=channel,
+        priority=int(priority),
+        opened_by=audit.check_actor(actor),
+        business_day=business_day(now),
+        created_at=now,
+        updated_at=now,
+        card_integrity=card.integrity.value,
+        family_name=card.family_name,
+        given_name=card.given_name,
+        address=card.address,
+        birth_date=card.birth_date,
+        sex=card.sex.value,
+        individual_number=card.individual_number if needs_number else None,
+    )
+    for position, spec in enumerate(specs):
+        defaults = {f.name: f.default for f in spec.fields if f.default is not None}
+        case.procedures.append(
+            CaseProcedure(
+                position=position,
+                procedure_code=spec.code,
+                queue_code=spec.queue,
+                unit_fee_yen=spec.unit_fee(channel),
+                units=spec.units(defaults),
+                fee_yen=spec.fee(defaults, channel),
+                resident_fields=defaults,
+            )
+        )
+    case.fee_yen = sum(p.fee_yen for p in case.procedures)
+    session.add(case)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "case.opened",
+        case_id=case.id,
+        detail={"procedures": list(procedures), "individual_number_kept": needs_number},
+        now=now,
+    )
+    log.info("case %s opened by %s: %s", case.id, actor, ",".join(procedures))
+    return case
+
+
+def _line(case: Case, procedure_code: str) -> CaseProcedure:
+    for line in case.procedures:
+        if line.procedure_code == procedure_code:
+            return line
+    raise UnknownProcedure(f"case {case.id} has no procedure {procedure_code!r}")
+
+
+def set_resident_fields(
+    session: Session,
+    case: Case,
+    procedure_code: str,
+    values: Mapping[str, Any],
+    *,
+    catalog: Catalog,
+    actor: str,
+    now: datetime | None = None,
+) -> CaseProcedure:
+    """Merge ``values`` into the fields the resident gives for one procedure, validate all
+    of them and recompute the fee.
+
+    Raises CaseNotEditable unless the case is a draft, and ValidationFailed (messages in
+    the case's language) for bad values, unknown names or card fields (read-only).
+    Nothing is stored when validation fails.
+    """
+    if case.status is not S.DRAFT:
+        raise CaseNotEditable(f"case {case.id} is {case.status.value}, not draft")
+    line = _line(case, procedure_code)
+    spec = catalog.procedure(procedure_code)
+    # Card fields are rejected by validate_fields; they must not be merged away silently.
+    merged = {**(line.resident_fields or {}), **values}
+    normalised = spec.validate_fields(merged, case.language, today=business_day(now))
+    line.resident_fields = normalised
+    line.units = spec.units(normalised)
+    line.fee_yen = line.unit_fee_yen * line.units
+    case.fee_yen = sum(p.fee_yen for p in case.procedures)
+    case.updated_at = aware(now)
+    audit.record(
+        session,
+        actor,
+        "case.fields_set",
+        case_id=case.id,
+        detail={"procedure": procedure_code, "fields": sorted(values)},
+        now=now,
+    )
+    session.flush()
+    return line
+
+
+def confirm_case(
+    session: Session,
+    case: Case,
+    *,
+    catalog: Catalog,
+    actor: str,
+    now: datetime | None = None,
+) -> Case:
+    """The resident checked the prefilled form: validate every procedure's fields again
+    (required ones must be there), fix the fee and move draft -> confirmed."""
+    if case.status is not S.DRAFT:
+        raise InvalidTransition("case", case.id, case.status.value, S.CONFIRMED.value)
+    for line in case.procedures:
+        spec = catalog.procedure(line.procedure_code)
+        normalised = spec.validate_fields(
+            line.resident_fields or {}, case.language, today=business_day(now)
+        )
+        line.resident_fields = normalised
+        line.units = spec.units(normalised)
+        line.fee_yen = line.unit_fee_yen * line.units
+    case.fee_yen = sum(p.fee_yen for p in case.procedures)
+    return transition_case(
+        session, case, S.CONFIRMED, actor=actor, now=now, detail={"fee_yen": case.fee_yen}
+    )
+
+
+def reopen_case(session: Session, case: Case, *, actor: str, now: datetime | None = None) -> Case:
+    """The resident pressed "back" on the confirmation screen: confirmed -> draft."""
+    return transition_case(session, lock_case(session, case.id), S.DRAFT, actor=actor, now=now)
+
+
+# --- payment-facing transitions ----------------------------------------------------------------
+
+
+def mark_awaiting_payment(
+    session: Session, case: Case, *, actor: str, now: datetime | None = None
+) -> Case:
+    """confirmed -> awaiting_payment, called by the payment service before it asks the
+    provider; InvalidTransition for fee-free cases (they skip payment)."""
+    case = lock_case(session, case.id)
+    if case.status is S.AWAITING_PAYMENT:
+        return case  # a retried payment start is not a second transition
+    return transition_case(session, case, S.AWAITING_PAYMENT, actor=actor, now=now)
+
+
+def mark_paid(
+    session: Session,
+    case: Case,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    payment_ref: str | None = None,
+) -> Case:
+    """awaiting_payment -> paid. Idempotent: a replayed webhook for a case that is already
+    paid (or further along) returns it unchanged. Refunded/cancelled cases raise
+    InvalidTransition. ``payment_ref`` (the provider's id) goes into the audit row."""
+    case = lock_case(session, case.id)
+    if case.status in _PAID_LATER:
+        return case
+    detail = {"payment_ref": payment_ref} if payment_ref else None
+    return transition_case(session, case, S.PAID, actor=actor, now=now, detail=detail)
+
+
+def mark_refunded(session: Session, case: Case, *, actor: str, now: datetime | None = None) -> Case:
+    """-> refunded (staff-approved refund done by the payment service). Idempotent when
+    already refunded. A waiting ticket of the case is cancelled with it."""
+    from kiosk.queue import cancel_ticket_of_case, lock_ticket_of_case
+
+    lock_ticket_of_case(session, case.id)  # ticket before case: the lock order of call-next
+    case = lock_case(session, case.id)
+    if case.status is S.REFUNDED:
+        return case
+    cancel_ticket_of_case(session, case, actor=actor, now=now)
+    return transition_case(session, case, S.REFUNDED, actor=actor, now=now)
+
+
+def cancel_case(
+    session: Session, case: Case, *, actor: str, now: datetime | None = None, reason: str = ""
+) -> Case:
+    """-> cancelled (resident gave up, time-out, staff). A waiting ticket is cancelled too.
+    Paid cases raise InvalidTransition: they are refunded instead."""
+    from kiosk.queue import cancel_ticket_of_case, lock_ticket_of_case
+
+    lock_ticket_of_case(session, case.id)  # ticket before case: the lock order of call-next
+    case = lock_case(session, case.id)
+    if case.status is S.CANCELLED:
+        return case
+    if case.status in (S.QUEUED, S.NO_SHOW) and not _guard(case, S.CANCELLED):
+        cancel_ticket_of_case(session, case, actor=actor, now=now)
+    return transition_case(
+        session, case, S.CANCELLED, actor=actor, now=now, detail={"reason": reason[:64]}
+    )
+
+
+# --- showing cases ----------------------------------------------------------------------------
+
+
+def birth_date_japanese(d: date | None) -> str:
+    """``昭和55年2月17日`` for a birth date ("" when unknown or before Meiji)."""
+    if d is None:
+        return ""
+    try:
+        return format_japanese(d)
+    except EraOutOfRange:
+        return ""
+
+
+@dataclass(frozen=True)
+class ProcedureLine:
+    code: str
+    names: Mapping[str, str]
+    queue: str
+    units: int
+    unit_fee_yen: int
+    fee_yen: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """The staff case view: personal data in clear. Only ``view_case`` builds it."""
+
+    id: int
+    status: str
+    language: str
+    name: str | None
+    family_name: str | None
+    given_name: str | None
+    address: str | None
+    birth_date: date | None
+    birth_date_japanese: str
+    sex: str | None
+    individual_number: str | None
+    fee_yen: int
+    priority: int
+    procedures: tuple[ProcedureLine, ...]
+    ticket: str | None
+
+    def __repr__(self) -> str:
+        return f"CaseDetail(id={self.id}, status={self.status}, <personal data hidden>)"
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as lists, logs and exports show it: masked."""
+
+    id: int
+    status: str
+    name: str
+    address: str
+    birth_date: str
+    procedures: tuple[str, ...]
+    fee_yen: int
+    ticket: str | None
+
+
+def view_case(
+    session: Session,
+    case_id: int,
+    *,
+    actor: str,
+    catalog: Catalog,
+    now: datetime | None = None,
+) -> CaseDetail:
+    """Open a case at the counter, personal data in clear, and audit that ``actor`` did."""
+    case = get_case(session, case_id)
+    audit.record(session, actor, "case.viewed", case_id=case.id, now=now)
+    session.flush()
+    lines = []
+    for line in case.procedures:
+        try:
+            names = catalog.procedure(line.procedure_code).names
+        except KeyError:
+            names = {"ja": line.procedure_code}
+        lines.append(
+            ProcedureLine(
+                line.procedure_code,
+                names,
+                line.queue_code,
+                line.units,
+                line.unit_fee_yen,
+                line.fee_yen,
+                dict(line.resident_fields or {}),
+            )
+        )
+    return CaseDetail(
+        id=case.id,
+        status=case.status.value,
+        language=case.language,
+        name=case.name,
+        family_name=case.family_name,
+        given_name=case.given_name,
+        address=case.address,
+        birth_date=case.birth_date,
+        birth_date_japanese=birth_date_japanese(case.birth_date),
+        sex=case.sex,
+        individual_number=case.individual_number,
+        fee_yen=case.fee_yen,
+        priority=case.priority,
+        procedures=tuple(lines),
+        ticket=case.ticket.display_number if case.ticket else None,
+    )
+
+
+def summarise_case(case: Case) -> CaseSummary:
+    """The masked form of a case (no audit needed: it reveals nothing personal)."""
+    return CaseSummary(
+        id=case.id,
+        status=case.status.value,
+        name=mask_name(case.name),
+        address=mask_address(case.address),
+        birth_date=mask_birth_date(case.birth_date),
+        procedures=tuple(p.procedure_code for p in case.procedures),
+        fee_yen=case.fee_yen,
+        ticket=case.ticket.display_number if case.ticket else None,
+    )
+
+
+def list_cases(session: Session, day: date) -> list[CaseSummary]:
+    """Masked summaries of the cases opened on business day ``day``, oldest first."""
+    stmt = select(Case).where(Case.business_day == day).order_by(Case.id)
+    return [summarise_case(c) for c in session.scalars(stmt)]

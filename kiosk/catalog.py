@@ -1,0 +1,600 @@
+"""The procedure catalog: queues, counters and procedures with fees and resident fields.
+
+Loaded from TOML (``kiosk/data/catalog.toml`` ships; ``KIOSK_CATALOG`` points at a ward's
+own). ``load_catalog`` validates everything once at start-up and raises ``CatalogError``
+naming the file, the line and the reason; after that the catalog is an immutable value the
+app passes to domain functions.
+
+Resident fields are validated by ``ProcedureSpec.validate_fields``, which raises
+``ValidationFailed`` whose messages come in the resident's language.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("ja", "en", "zh-Hans", "ko")
+UNITS = ("case", "copy", "fiscal_year_copy")
+FIELD_KINDS = ("integer", "choice", "text", "date", "fiscal_years", "boolean")
+CARD_FIELDS = ("name", "address", "birth_date", "sex", "individual_number")
+# What the card gives is never asked of the resident again, and never editable.
+READ_ONLY_FIELDS = frozenset(CARD_FIELDS) | {"family_name", "given_name"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class CatalogError(ValueError):
+    """The catalog file cannot be used. ``str()`` is ``file:line: reason``."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line if line is not None else '?'}: {reason}")
+
+
+# --- validation messages ------------------------------------------------------------------
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {
+        "ja": "{label}を入力してください。",
+        "en": "Please enter {label}.",
+        "zh-Hans": "请输入{label}。",
+        "ko": "{label}을(를) 입력해 주세요.",
+    },
+    "not_integer": {
+        "ja": "{label}は数字で入力してください。",
+        "en": "{label} must be a whole number.",
+        "zh-Hans": "{label}请输入整数。",
+        "ko": "{label}은(는) 숫자로 입력해 주세요.",
+    },
+    "out_of_range": {
+        "ja": "{label}は{min}から{max}の間で入力してください。",
+        "en": "{label} must be between {min} and {max}.",
+        "zh-Hans": "{label}必须在{min}到{max}之间。",
+        "ko": "{label}은(는) {min}에서 {max} 사이로 입력해 주세요.",
+    },
+    "not_a_choice": {
+        "ja": "{label}の選択肢から選んでください。",
+        "en": "Please choose one of the options for {label}.",
+        "zh-Hans": "请从{label}的选项中选择。",
+        "ko": "{label}의 선택지 중에서 골라 주세요.",
+    },
+    "too_long": {
+        "ja": "{label}は{max}文字以内で入力してください。",
+        "en": "{label} must be at most {max} characters.",
+        "zh-Hans": "{label}不能超过{max}个字符。",
+        "ko": "{label}은(는) {max}자 이내로 입력해 주세요.",
+    },
+    "invalid_text": {
+        "ja": "{label}に使えない文字が含まれています。",
+        "en": "{label} contains characters that cannot be used.",
+        "zh-Hans": "{label}包含无法使用的字符。",
+        "ko": "{label}에 사용할 수 없는 문자가 있습니다.",
+    },
+    "not_boolean": {
+        "ja": "{label}は「はい」か「いいえ」で選んでください。",
+        "en": "Please answer yes or no for {label}.",
+        "zh-Hans": "{label}请选择“是”或“否”。",
+        "ko": "{label}은(는) 예 또는 아니요로 선택해 주세요.",
+    },
+    "not_a_date": {
+        "ja": "{label}は正しい日付で入力してください。",
+        "en": "{label} must be a valid date.",
+        "zh-Hans": "{label}请输入有效日期。",
+        "ko": "{label}은(는) 올바른 날짜로 입력해 주세요.",
+    },
+    "bad_fiscal_year": {
+        "ja": "{label}は{min}年度から{max}年度の間で選んでください。",
+        "en": "{label}: choose fiscal years from {min} to {max}.",
+        "zh-Hans": "{label}请在{min}年度至{max}年度之间选择。",
+        "ko": "{label}은(는) {min}년도부터 {max}년도 사이에서 골라 주세요.",
+    },
+    "too_many": {
+        "ja": "{label}は{max}つまで選べます。",
+        "en": "{label}: at most {max} can be chosen.",
+        "zh-Hans": "{label}最多可选{max}个。",
+        "ko": "{label}은(는) {max}개까지 고를 수 있습니다.",
+    },
+    "duplicate": {
+        "ja": "{label}に同じものが重複しています。",
+        "en": "{label} lists the same value twice.",
+        "zh-Hans": "{label}中有重复项。",
+        "ko": "{label}에 같은 값이 중복되어 있습니다.",
+    },
+    "unknown_field": {
+        "ja": "この手続きに「{label}」という項目はありません。",
+        "en": "This procedure has no field “{label}”.",
+        "zh-Hans": "此手续没有“{label}”项目。",
+        "ko": "이 절차에는 “{label}” 항목이 없습니다.",
+    },
+    "read_only": {
+        "ja": "{label}はカードから読み取った内容のため変更できません。",
+        "en": "{label} was read from the card and cannot be changed.",
+        "zh-Hans": "{label}读取自卡片，无法更改。",
+        "ko": "{label}은(는) 카드에서 읽은 내용이라 변경할 수 없습니다.",
+    },
+}
+
+CARD_FIELD_LABELS: dict[str, dict[str, str]] = {
+    "name": {"ja": "氏名", "en": "Name", "zh-Hans": "姓名", "ko": "성명"},
+    "family_name": {"ja": "氏", "en": "Family name", "zh-Hans": "姓", "ko": "성"},
+    "given_name": {"ja": "名", "en": "Given name", "zh-Hans": "名", "ko": "이름"},
+    "address": {"ja": "住所", "en": "Address", "zh-Hans": "地址", "ko": "주소"},
+    "birth_date": {
+        "ja": "生年月日",
+        "en": "Date of birth",
+        "zh-Hans": "出生日期",
+        "ko": "생년월일",
+    },
+    "sex": {"ja": "性別", "en": "Sex", "zh-Hans": "性别", "ko": "성별"},
+    "individual_number": {
+        "ja": "個人番号",
+        "en": "Individual number",
+        "zh-Hans": "个人编号",
+        "ko": "개인번호",
+    },
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One rejected resident field; ``message(lang)`` renders it for the resident."""
+
+    field: str
+    code: str
+    label: Mapping[str, str]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def message(self, language: str) -> str:
+        lang = language if language in LANGUAGES else "ja"
+        label = self.label.get(lang) or self.label.get("ja") or self.field
+        return MESSAGES[self.code][lang].format(label=label, **self.params)
+
+
+class ValidationFailed(ValueError):
+    """Resident input was rejected. ``errors`` has one FieldError per bad field;
+    ``messages()`` gives them in ``language`` (the case's language)."""
+
+    def __init__(self, errors: Sequence[FieldError], language: str = "ja") -> None:
+        self.errors = list(errors)
+        self.language = language
+        super().__init__("; ".join(f"{e.field}: {e.code}" for e in self.errors))
+
+    def messages(self, language: str | None = None) -> dict[str, str]:
+        return {e.field: e.message(language or self.language) for e in self.errors}
+
+
+# --- the catalog as values ------------------------------------------------------------------
+
+
+def fiscal_year(d: date) -> int:
+    """Japanese fiscal year (年度): April to March, named after the April year."""
+    return d.year if d.month >= 4 else d.year - 1
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field the resident gives. ``validate`` returns the normalised value or raises
+    ``_Reject`` (turned into a FieldError by the procedure)."""
+
+    name: str
+    kind: str
+    label: Mapping[str, str]
+    required: bool
+    default: Any = None
+    min: int | None = None
+    max: int | None = None
+    options: tuple[str, ...] = ()
+    max_length: int | None = None
+    max_years_back: int = 5
+    max_count: int = 5
+
+    def normalise(self, value: Any, today: date) -> Any:
+        if value is None or value == "" or value == []:
+            if self.default is not None:
+                return self.default
+            if self.required:
+                raise _Reject("required")
+            return None
+        match self.kind:
+            case "integer":
+                number = _as_int(value)
+                if number is None:
+                    raise _Reject("not_integer")
+                if not (self.min or 0) <= number <= (self.max if self.max is not None else number):
+                    raise _Reject("out_of_range", min=self.min, max=self.max)
+                return number
+            case "choice":
+                if value not in self.options:
+                    raise _Reject("not_a_choice")
+                return value
+            case "boolean":
+                if isinstance(value, bool):
+                    return value
+                if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
+                    return True
+                if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
+                    return False
+                raise _Reject("not_boolean")
+            case "date":
+                try:
+                    return date.fromisoformat(str(value)).isoformat()
+                except ValueError:
+                    raise _Reject("not_a_date") from None
+            case "fiscal_years":
+                items = value.split(",") if isinstance(value, str) else list(value)
+                years = [_as_int(v) for v in items]
+                newest = fiscal_year(today)
+                oldest = newest - self.max_years_back
+                if any(y is None or not oldest <= y <= newest for y in years):
+                    raise _Reject("bad_fiscal_year", min=oldest, max=newest)
+                if len(set(years)) != len(years):
+                    raise _Reject("duplicate")
+                if len(years) > self.max_count:
+                    raise _Reject("too_many", max=self.max_count)
+                return sorted(y for y in years if y is not None)
+            case _:  # text
+                text = str(value).strip()
+                if not text:
+                    if self.required:
+                        raise _Reject("required")
+                    return None
+                if _CONTROL.search(text):
+                    raise _Reject("invalid_text")
+                if self.max_length is not None and len(text) > self.max_length:
+                    raise _Reject("too_long", max=self.max_length)
+                return text
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code, self.params = code, params
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9０-９]{1,6}\s*", value):
+        return int(value.strip())  # int() accepts full-width digits too
+    return None
+
+
+@dataclass(frozen=True)
+class ProcedureSpec:
+    """One procedure of the catalog (see the module docstring of the TOML file)."""
+
+    code: str
+    names: Mapping[str, str]
+    queue: str
+    fee_yen: int
+    unit: str
+    needs_individual_number: bool
+    card_fields: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+    channel_fees: Mapping[str, int] = field(default_factory=dict)
+    counter_note: str = ""
+
+    @property
+    def is_fee_free(self) -> bool:
+        return self.fee_yen == 0 and not any(self.channel_fees.values())
+
+    def field_spec(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def unit_fee(self, channel: str = "kiosk") -> int:
+        """Fee per unit in yen on ``channel`` (a channel without its own fee uses fee_yen)."""
+        return self.channel_fees.get(channel, self.fee_yen)
+
+    def units(self, values: Mapping[str, Any]) -> int:
+        """How many units normalised ``values`` make: copies, or fiscal years x copies."""
+        copies = int(values.get("copies") or 1)
+        if self.unit == "copy":
+            return copies
+        if self.unit == "fiscal_year_copy":
+            return len(values.get("fiscal_years") or ()) * copies
+        return 1
+
+    def fee(self, values: Mapping[str, Any], channel: str = "kiosk") -> int:
+        """Integer yen: unit fee x units."""
+        return self.unit_fee(channel) * self.units(values)
+
+    def validate_fields(
+        self, values: Mapping[str, Any], language: str = "ja", *, today: date
+    ) -> dict[str, Any]:
+        """Normalise every field (defaults filled in); raise ValidationFailed listing all
+        problems at once. Card fields and unknown names are rejected, never ignored."""
+        errors: list[FieldError] = []
+        for name in values:
+            if name in READ_ONLY_FIELDS:
+                errors.append(FieldError(name, "read_only", CARD_FIELD_LABELS.get(name, {})))
+            elif self.field_spec(name) is None:
+                errors.append(FieldError(name, "unknown_field", {}))
+        result: dict[str, Any] = {}
+        for spec in self.fields:
+            try:
+                result[spec.name] = spec.normalise(values.get(spec.name), today)
+            except _Reject as r:
+                errors.append(FieldError(spec.name, r.code, spec.label, r.params))
+        if errors:
+            raise ValidationFailed(errors, language)
+        return result
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    code: str
+    prefix: str
+    names: Mapping[str, str]
+    default_service_s: int
+
+
+@dataclass(frozen=True)
+class CounterSpec:
+    code: str
+    names: Mapping[str, str]
+    queues: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Queues, counters and procedures, validated. ``source`` is the file it came from."""
+
+    source: str
+    queues: tuple[QueueSpec, ...]
+    counters: tuple[CounterSpec, ...]
+    procedures: tuple[ProcedureSpec, ...]
+
+    def procedure(self, code: str) -> ProcedureSpec:
+        """The procedure ``code``; KeyError if the catalog has none."""
+        for p in self.procedures:
+            if p.code == code:
+                return p
+        raise KeyError(f"no procedure {code!r} in {self.source}")
+
+    def queue(self, code: str) -> QueueSpec:
+        for q in self.queues:
+            if q.code == code:
+                return q
+        raise KeyError(f"no queue {code!r} in {self.source}")
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def default_catalog_path() -> Path:
+    return Path(str(resources.files("kiosk") / "data" / "catalog.toml"))
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate the catalog at ``path`` (default: the shipped one).
+
+    Raises CatalogError(path, line, reason) for unreadable files, TOML syntax errors and
+    every semantic problem (unknown queue, negative fee, missing language, ...).
+    """
+    path = Path(path) if path else default_catalog_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CatalogError(str(path), None, f"cannot read: {e}") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        match = re.search(r"line (\d+)", str(e))
+        raise CatalogError(str(path), int(match.group(1)) if match else None, str(e)) from e
+    return _Loader(str(path), text).load(data)
+
+
+class _Loader:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    # Locating a problem: tomllib keeps no positions, so find the n-th ``[[table]]``
+    # header (and sub-table) in the text, then the ``key =`` line inside it.
+    def _line(self, where: tuple[Any, ...]) -> int | None:
+        start, end = 0, len(self.lines)
+        i = 0
+        line: int | None = None
+        while i < len(where):
+            part = where[i]
+            if i + 1 < len(where) and isinstance(where[i + 1], int):
+                header = ".".join(p for p in where[: i + 1] if isinstance(p, str))
+                pattern = re.compile(rf"^\s*\[\[\s*{re.escape(header)}\s*\]\]")
+                hits = [n for n in range(start, end) if pattern.match(self.lines[n])]
+                if where[i + 1] >= len(hits):
+                    return line
+                start = hits[where[i + 1]]
+                line = start + 1
+                following = [
+                    n
+                    for n in range(start + 1, end)
+                    if re.match(r"^\s*\[\[?\s*([\w.]+)", self.lines[n])
+                    and not self.lines[n].strip().startswith(f"[[{header}.")
+                    and not self.lines[n].strip().startswith(f"[{header}.")
+                ]
+                end = following[0] if following else end
+                i += 2
+                continue
+            key = re.compile(rf'^\s*"?{re.escape(str(part))}"?\s*=')
+            for n in range(start, end):
+                if key.match(self.lines[n]):
+                    return n + 1
+            return line
+        return line
+
+    def fail(self, where: tuple[Any, ...], reason: str) -> CatalogError:
+        return CatalogError(self.path, self._line(where), reason)
+
+    def _get(self, table: Mapping[str, Any], key: str, kind: type, where: tuple[Any, ...]) -> Any:
+        if key not in table:
+            return self._missing(key, where)
+        value = table[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise self.fail(where + (key,), f"{key} must be a whole number, not {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(where + (key,), f"{key} must be a {kind.__name__}, not {value!r}")
+        return value
+
+    def _missing(self, key: str, where: tuple[Any, ...]) -> Any:
+        raise self.fail(where, f"missing key {key!r}")
+
+    def _names(self, table: Mapping[str, Any], key: str, where: tuple[Any, ...]) -> dict[str, str]:
+        names = self._get(table, key, dict, where)
+        missing = [lang for lang in LANGUAGES if not isinstance(names.get(lang), str)]
+        if missing:
+            raise self.fail(where + (key,), f"{key} lacks the language(s) {', '.join(missing)}")
+        return {lang: names[lang] for lang in LANGUAGES}
+
+    def load(self, data: Mapping[str, Any]) -> Catalog:
+        if data.get("version") != 1:
+            raise self.fail(("version",), "expected version = 1")
+        queues: list[QueueSpec] = []
+        for i, q in enumerate(data.get("queue", [])):
+            where = ("queue", i)
+            prefix = self._get(q, "prefix", str, where)
+            if not re.fullmatch(r"[A-Z]{1,3}", prefix):
+                raise self.fail(where + ("prefix",), "prefix must be 1-3 capital letters")
+            service = q.get("default_service_s", 300)
+            if not isinstance(service, int) or service <= 0:
+                raise self.fail(where + ("default_service_s",), "must be a positive integer")
+            queues.append(
+                QueueSpec(
+                    self._get(q, "code", str, where), prefix, self._names(q, "name", where), service
+                )
+            )
+        if not queues:
+            raise self.fail(("queue",), "the catalog defines no [[queue]]")
+        for attr in ("code", "prefix"):
+            seen: set[str] = set()
+            for i, q in enumerate(queues):
+                if getattr(q, attr) in seen:
+                    raise self.fail(
+                        ("queue", i, attr), f"duplicate queue {attr} {getattr(q, attr)!r}"
+                    )
+                seen.add(getattr(q, attr))
+        queue_codes = {q.code for q in queues}
+
+        counters: list[CounterSpec] = []
+        for i, c in enumerate(data.get("counter", [])):
+            where = ("counter", i)
+            served = self._get(c, "queues", list, where)
+            unknown = [s for s in served if s not in queue_codes]
+            if unknown or not served:
+                raise self.fail(where + ("queues",), f"unknown or no queues {unknown!r}")
+            counters.append(
+                CounterSpec(
+                    str(self._get(c, "code", str, where)),
+                    self._names(c, "name", where),
+                    tuple(served),
+                )
+            )
+
+        procedures: list[ProcedureSpec] = []
+        for i, p in enumerate(data.get("procedure", [])):
+            procedures.append(self._procedure(p, ("procedure", i), queue_codes))
+        codes = [p.code for p in procedures]
+        for i, code in enumerate(codes):
+            if code in codes[:i]:
+                raise self.fail(("procedure", i, "code"), f"duplicate procedure code {code!r}")
+        if not procedures:
+            raise self.fail(("procedure",), "the catalog defines no [[procedure]]")
+        return Catalog(self.path, tuple(queues), tuple(counters), tuple(procedures))
+
+    def _procedure(
+        self, p: Mapping[str, Any], where: tuple[Any, ...], queue_codes: set[str]
+    ) -> ProcedureSpec:
+        code = self._get(p, "code", str, where)
+        queue = self._get(p, "queue", str, where)
+        if queue not in queue_codes:
+            raise self.fail(where + ("queue",), f"procedure {code!r}: unknown queue {queue!r}")
+        fee = self._get(p, "fee_yen", int, where)
+        if fee < 0:
+            raise self.fail(where + ("fee_yen",), f"procedure {code!r}: fee_yen must be >= 0")
+        unit = self._get(p, "unit", str, where)
+        if unit not in UNITS:
+            raise self.fail(where + ("unit",), f"unit must be one of {', '.join(UNITS)}")
+        needs_number = self._get(p, "needs_individual_number", bool, where)
+        card_fields = tuple(self._get(p, "card_fields", list, where))
+        bad = [f for f in card_fields if f not in CARD_FIELDS]
+        if bad:
+            raise self.fail(where + ("card_fields",), f"unknown card fields {bad!r}")
+        if ("individual_number" in card_fields) != needs_number:
+            raise self.fail(
+                where + ("card_fields",),
+                "individual_number must be in card_fields exactly when needs_individual_number",
+            )
+        channel_fees = p.get("channel_fees", {})
+        if not isinstance(channel_fees, dict) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in channel_fees.values()
+        ):
+            raise self.fail(where + ("channel_fees",), "channel fees must be integers >= 0")
+        fields = tuple(
+            self._field(f, where + ("field", j), code) for j, f in enumerate(p.get("field", []))
+        )
+        names = [f.name for f in fields]
+        for j, name in enumerate(names):
+            if name in names[:j]:
+                raise self.fail(where + ("field", j, "name"), f"duplicate field {name!r}")
+        if unit in ("copy", "fiscal_year_copy") and "copies" not in names:
+            raise self.fail(where + ("unit",), f"unit {unit!r} needs a 'copies' field")
+        if unit == "fiscal_year_copy" and "fiscal_years" not in names:
+            raise self.fail(where + ("unit",), "unit 'fiscal_year_copy' needs 'fiscal_years'")
+        return ProcedureSpec(
+            code=code,
+            names=self._names(p, "name", where),
+            queue=queue,
+            fee_yen=fee,
+            unit=unit,
+            needs_individual_number=needs_number,
+            card_fields=card_fields,
+            fields=fields,
+            channel_fees=dict(channel_fees),
+            counter_note=str(p.get("counter_note", "")),
+        )
+
+    def _field(self, f: Mapping[str, Any], where: tuple[Any, ...], code: str) -> FieldSpec:
+        name = self._get(f, "name", str, where)
+        if name in READ_ONLY_FIELDS:
+            raise self.fail(where + ("name",), f"{name!r} comes from the card, not the resident")
+        kind = self._get(f, "kind", str, where)
+        if kind not in FIELD_KINDS:
+            raise self.fail(where + ("kind",), f"kind must be one of {', '.join(FIELD_KINDS)}")
+        label = self._names(f, "label", where)
+        default = f.get("default")
+        required = f.get("required", default is None and kind in ("text", "date", "fiscal_years"))
+        spec = FieldSpec(
+            name=name,
+            kind=kind,
+            label=label,
+            required=bool(required),
+            default=default,
+            min=f.get("min"),
+            max=f.get("max"),
+            options=tuple(f.get("options", ())),
+            max_length=f.get("max_length"),
+            max_years_back=f.get("max_years_back", 5),
+            max_count=f.get("max_count", 5),
+        )
+        if kind == "integer":
+            for key in ("min", "max"):
+                self._get(f, key, int, where)
+            if spec.min is not None and spec.max is not None and spec.min > spec.max:
+                raise self.fail(where + ("min",), f"field {name!r}: min is greater than max")
+        if kind == "choice" and not spec.options:
+            raise self.fail(where + ("options",), f"field {name!r}: a choice needs options")
+        if default is not None:
+            try:
+                spec.normalise(default, date(2000, 4, 1))
+            except _Reject as r:
+                raise self.fail(
+                    where + ("default",), f"field {name!r}: default is invalid ({r.code})"
+                ) from None
+        return spec

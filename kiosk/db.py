@@ -1,0 +1,146 @@
+"""Engines, sessions, transactions and the schema version.
+
+SQLite (default): a file in the data folder, WAL journal, a busy timeout, and every
+transaction opened with ``BEGIN IMMEDIATE``: writers queue up on the database lock at the
+start instead of failing halfway with "database is locked" when a read turns into a write.
+``secure_delete`` overwrites freed content, so purged ciphertext does not linger in pages.
+
+PostgreSQL (``postgresql+psycopg://...``): READ COMMITTED; queue operations take row
+locks themselves (``FOR UPDATE``, ``SKIP LOCKED`` for call-next).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from kiosk.config import Settings
+from kiosk.privacy import attach_cipher, load_data_key
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class SchemaOutdated(RuntimeError):
+    """The database schema is not the one this code expects; the message says the fix."""
+
+
+def make_engine(url: str, data_key: bytes, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for ``url`` that encrypts personal columns with ``data_key``.
+
+    For a SQLite file URL the parent folder is created. ``pool_size`` matters for
+    PostgreSQL with many threads (one connection per concurrent session).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        )
+        _install_sqlite_hooks(engine)
+    else:
+        engine = create_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    return attach_cipher(engine, data_key)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so "begin" below decides.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (views render after it)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit when the block ends, roll back if it raises."""
+    with session_factory() as session, session.begin():
+        yield session
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration built in code, so it works from an installed package."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("kiosk") / "migrations"))
+    # "%" is ConfigParser interpolation syntax; URLs with encoded passwords contain it.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` on ``engine``'s database."""
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration this code ships."""
+    return current_revision(engine) == head_revision()
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise SchemaOutdated (saying which command fixes it) unless the schema is current."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutdated(
+            f"database schema is at {current or 'nothing (empty database)'}, this version "
+            f"needs {head}: run `kiosk db upgrade`"
+        )
+
+
+def engine_from_settings(settings: Settings, *, pool_size: int = 10) -> Engine:
+    """The app's engine: ``settings.effective_database_url`` with the data key from
+    KIOSK_DATA_KEY or the key file in the data folder (created 0600 on first run)."""
+    key = load_data_key(settings.data_key, settings.data_dir)
+    return make_engine(settings.effective_database_url, key, pool_size=pool_size)

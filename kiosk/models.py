@@ -1,0 +1,303 @@
+"""Database models (SQLAlchemy 2 typed declarative).
+
+Invariants live in the database where it can hold them: one ticket per case, ticket
+numbers unique per origin queue and business day, non-negative fees, statuses limited to
+their enum values. Personal columns use ``kiosk.privacy.Encrypted``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from kiosk.privacy import (
+    Encrypted,
+    mask_address,
+    mask_individual_number,
+    mask_name,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python; naive UTC in the database, so SQLite and PostgreSQL agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # VARCHAR + CHECK rather than a native PostgreSQL enum: adding a state later is a plain
+    # migration on both backends.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda c: [m.value for m in c],
+        validate_strings=True,
+    )
+
+
+class CaseStatus(enum.Enum):
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    QUEUED = "queued"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    REFUNDED = "refunded"
+
+
+class TicketStatus(enum.Enum):
+    WAITING = "waiting"
+    HELD = "held"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Priority(enum.IntEnum):
+    """Higher is called first; equal priorities go first come, first served."""
+
+    NORMAL = 0
+    APPOINTMENT = 1
+    SUPPORT = 2
+
+
+class Case(Base):
+    """One visit: one card read, one payment, one ticket, one or more procedures."""
+
+    __tablename__ = "cases"
+    __table_args__ = (CheckConstraint("fee_yen >= 0", name="fee_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(24), default="kiosk")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    fee_yen: Mapped[int] = mapped_column(Integer, default=0)
+    card_integrity: Mapped[str] = mapped_column(String(24))
+    # Personal data (NULL after purge).
+    family_name: Mapped[str | None] = mapped_column(Encrypted("case.family_name"))
+    given_name: Mapped[str | None] = mapped_column(Encrypted("case.given_name"))
+    address: Mapped[str | None] = mapped_column(Encrypted("case.address"))
+    birth_date: Mapped[date | None] = mapped_column(Encrypted("case.birth_date", "date"))
+    sex: Mapped[str | None] = mapped_column(Encrypted("case.sex"))
+    individual_number: Mapped[str | None] = mapped_column(Encrypted("case.individual_number"))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    procedures: Mapped[list[CaseProcedure]] = relationship(
+        back_populates="case", order_by="CaseProcedure.position", cascade="all, delete-orphan"
+    )
+    ticket: Mapped[Ticket | None] = relationship(back_populates="case", uselist=False)
+
+    @property
+    def name(self) -> str | None:
+        if self.family_name is None:
+            return None
+        return f"{self.family_name}\u3000{self.given_name}" if self.given_name else self.family_name
+
+    def __repr__(self) -> str:
+        # Masked: a case that ends up in a log or a traceback must not leak personal data.
+        return (
+            f"Case(id={self.id}, status={self.status.value if self.status else None}, "
+            f"name={mask_name(self.name)!r}, address={mask_address(self.address)!r}, "
+            f"individual_number={mask_individual_number(self.individual_number)!r}, "
+            f"fee_yen={self.fee_yen})"
+        )
+
+
+class CaseProcedure(Base):
+    """One procedure of a case with its resident-given fields and its fee at confirm time."""
+
+    __tablename__ = "case_procedures"
+    __table_args__ = (
+        UniqueConstraint("case_id", "position"),
+        CheckConstraint("units >= 0", name="units_not_negative"),
+        CheckConstraint("unit_fee_yen >= 0", name="unit_fee_not_negative"),
+        CheckConstraint("fee_yen >= 0", name="fee_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    procedure_code: Mapped[str] = mapped_column(String(64))
+    queue_code: Mapped[str] = mapped_column(String(64))
+    unit_fee_yen: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    fee_yen: Mapped[int] = mapped_column(Integer, default=0)
+    resident_fields: Mapped[dict[str, Any] | None] = mapped_column(
+        Encrypted("case_procedure.resident_fields", "json")
+    )
+
+    case: Mapped[Case] = relationship(back_populates="procedures")
+
+    def __repr__(self) -> str:
+        return f"CaseProcedure(case_id={self.case_id}, code={self.procedure_code!r})"
+
+
+counter_queues = Table(
+    "counter_queues",
+    Base.metadata,
+    Column("counter_id", ForeignKey("counters.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Queue(Base):
+    """A service line with its own number series (prefix ``A`` -> A-001, A-002, ...)."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(4), unique=True)
+    names: Mapped[dict[str, str]] = mapped_column(JSON)
+    default_service_s: Mapped[int] = mapped_column(Integer, default=300)
+
+    def __repr__(self) -> str:
+        return f"Queue({self.code!r}, prefix={self.prefix!r})"
+
+
+class Counter(Base):
+    """A staffed window (窓口) serving some queues; only open counters call tickets."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    names: Mapped[dict[str, str]] = mapped_column(JSON)
+    is_open: Mapped[bool] = mapped_column(default=True)
+
+    queues: Mapped[list[Queue]] = relationship(secondary=counter_queues, order_by="Queue.id")
+
+    def __repr__(self) -> str:
+        return f"Counter({self.code!r})"
+
+
+class DailySequence(Base):
+    """Last number handed out per queue and business day (the row is the issuing lock)."""
+
+    __tablename__ = "daily_sequences"
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Ticket(Base):
+    """A place in a queue. ``id`` is global; ``number`` restarts every business day.
+
+    ``origin_queue_id`` is the queue that numbered it (the unique key); ``queue_id`` is
+    where it waits now (a transfer changes it and keeps number and ``sort_at``).
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("origin_queue_id", "business_day", "number"),
+        UniqueConstraint("case_id"),
+        CheckConstraint("number > 0", name="number_positive"),
+        Index("ix_tickets_waiting", "status", "queue_id", "priority", "sort_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    origin_queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), index=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    display_number: Mapped[str] = mapped_column(String(16))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, "ticket_status"))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    target_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    first_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    serving_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    call_count: Mapped[int] = mapped_column(Integer, default=0)
+    quoted_wait_s: Mapped[int] = mapped_column(Integer, default=0)
+    actual_wait_s: Mapped[int | None] = mapped_column(Integer)
+    service_s: Mapped[int | None] = mapped_column(Integer)
+
+    case: Mapped[Case] = relationship(back_populates="ticket")
+    queue: Mapped[Queue] = relationship(foreign_keys=[queue_id])
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+    target_counter: Mapped[Counter | None] = relationship(foreign_keys=[target_counter_id])
+
+    def __repr__(self) -> str:
+        return f"Ticket({self.display_number}, id={self.id}, status={self.status.value})"
+
+
+class AuditEvent(Base):
+    """Who did what to which case, when. Never holds personal data, never updated."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"AuditEvent({self.action!r}, actor={self.actor!r}, case_id={self.case_id})"
