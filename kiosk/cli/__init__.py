@@ -9,6 +9,7 @@ import click
 # Modules under kiosk.cli that each expose ``command`` (a click command or group).
 COMMAND_MODULES = [
     "serve",
+    "sim",
     "card",
     "db",
     "purge",
