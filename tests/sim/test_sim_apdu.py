@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from hardware_sim.card import ATR, SimulatedCard
@@ -264,7 +266,9 @@ def test_signature_without_pin_is_6982(yamada: SimulatedCard) -> None:
     assert sw(apdu(yamada, "802A008020" + "00" * 32 + "00")) == "6982"
 
 
-def test_under_15_has_no_signature_certificate(make_card) -> None:  # type: ignore[no-untyped-def]
+def test_under_15_has_no_signature_certificate(
+    make_card: Callable[[str], SimulatedCard],
+) -> None:
     """A child's card: EF 0008 byte0 is 00 and selecting EF 0001 answers 6A82."""
     card = make_card("suzuki")
     select_aid(card, JPKI_AID)
