@@ -1,10 +1,9 @@
-"""One simulated card slot for the kiosk service and its simulator panel.
+"""The simulated reader a kiosk runs with when ``KIOSK_CARD_READER`` is ``sim`` or ``sim-direct``.
 
-Chosen by configuration (``KIOSK_CARD_READER=sim`` or ``sim-direct``): the rig puts a
-persona's :class:`SimulatedCard` either into pcscd through the vpcd driver (the production
-PC/SC path reads it) or hands it to ``cardreader``'s in-process reader via
-:meth:`in_process_card`. Counters persist in ``<data_dir>/sim-cards.json``, card keys in
-``<data_dir>/sim-keys/``.
+A :class:`SimulatedReaderRig` owns the personas, the persistent PIN counters, the card that is
+"in the reader" right now and the fault plan. With ``via_pcscd`` it plugs that card into the
+real pcscd through the vpcd driver, so the service reads it with the production PC/SC code;
+otherwise the service reads it in-process. The simulator panel and staff training drive it.
 """
 
 from __future__ import annotations
@@ -15,68 +14,93 @@ from pathlib import Path
 from hardware_sim.card import PinStateStore, SimulatedCard
 from hardware_sim.faults import FaultPlan, FaultyCard
 from hardware_sim.personas import Persona, load_personas
-from hardware_sim.vpcd import DEFAULT_PORT, VirtualCardClient
+
+
+class UnknownPersona(KeyError):
+    """No persona has that key."""
 
 
 class SimulatedReaderRig:
-    """A reader slot holding at most one simulated card; thread-safe."""
+    """Insert and remove personas' cards; thread-safe.
+
+    ``state_dir`` keeps PIN counters (a lock stays a lock across restarts) and card keys.
+    """
 
     def __init__(
-        self, data_dir: Path, via_pcscd: bool = True, vpcd_port: int = DEFAULT_PORT
+        self,
+        state_dir: Path,
+        *,
+        via_pcscd: bool,
+        vpcd_host: str = "127.0.0.1",
+        vpcd_port: int = 35963,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self.via_pcscd = via_pcscd
+        state_dir.mkdir(parents=True, exist_ok=True)
         self.personas: dict[str, Persona] = load_personas()
-        self.store = PinStateStore(self.data_dir / "sim-cards.json")
+        self.store = PinStateStore(state_dir / "sim-cards.json")
+        self._key_dir = state_dir / "sim-keys"
         self.faults = FaultPlan()
-        self._lock = threading.Lock()
-        self._client = VirtualCardClient(port=vpcd_port, faults=self.faults) if via_pcscd else None
+        self._lock = threading.RLock()
         self._card: SimulatedCard | None = None
-        self._slot: FaultyCard | None = None
-        self.persona: Persona | None = None
+        self._in_process: FaultyCard | None = None
+        self._persona: Persona | None = None
+        self._client = None
+        if via_pcscd:
+            from hardware_sim.vpcd import VirtualCardClient
+
+            self._client = VirtualCardClient(host=vpcd_host, port=vpcd_port)
+            self._client.faults = self.faults
+
+    @property
+    def via_pcscd(self) -> bool:
+        return self._client is not None
+
+    @property
+    def persona(self) -> Persona | None:
+        """The persona whose card is in the reader, or None."""
+        with self._lock:
+            return self._persona
 
     @property
     def card(self) -> SimulatedCard | None:
-        """The card in the slot (for the panel: tries left, set_tries), or None."""
-        return self._card
+        """The card in the reader (to show and set PIN tries), or None."""
+        with self._lock:
+            return self._card
 
     def insert(self, persona_key: str) -> SimulatedCard:
-        """Put ``persona_key``'s card into the slot (removing any card there first)."""
-        persona = self.personas[persona_key]
-        card = SimulatedCard.from_persona(
-            persona, self.store, key_dir=self.data_dir / "sim-keys"
-        )
+        """Put ``persona_key``'s card in the reader, taking out whatever card was there."""
+        try:
+            persona = self.personas[persona_key]
+        except KeyError as e:
+            raise UnknownPersona(persona_key) from e
+        card = SimulatedCard.from_persona(persona, self.store, key_dir=self._key_dir)
         with self._lock:
-            self._remove_locked()
+            self.remove()
+            self._card, self._persona = card, persona
+            self._in_process = FaultyCard(card, self.faults)
             if self._client is not None:
                 self._client.insert(card)
-                slot = None
-            else:
-                card.reset()
-                slot = FaultyCard(card, self.faults)
-            self._card, self._slot, self.persona = card, slot, persona
         return card
 
     def remove(self) -> None:
-        """Take the card out of the slot (no-op when empty)."""
+        """Take the card out (no-op when the reader is empty)."""
         with self._lock:
-            self._remove_locked()
-
-    def _remove_locked(self) -> None:
-        if self._client is not None:
-            self._client.remove()
-        self._card = self._slot = self.persona = None
+            if self._client is not None and self._client.inserted:
+                self._client.remove()
+            self._card, self._persona, self._in_process = None, None, None
 
     def in_process_card(self) -> FaultyCard | None:
-        """The in-process APDU processor for DirectCardReader (None if empty or via pcscd)."""
-        slot = self._slot
-        if slot is None or slot.removed:
-            return None
-        return slot
+        """For the in-process reader: the card behind the fault plan, or None when empty.
+
+        A card the fault plan pulled out stays out until the next :meth:`insert`.
+        """
+        with self._lock:
+            if self._in_process is None or self._in_process.removed:
+                return None
+            return self._in_process
 
     def close(self) -> None:
-        """Remove the card and release the vpcd connection."""
+        """Remove the card and stop talking to pcscd."""
         with self._lock:
-            self._remove_locked()
+            self.remove()
             if self._client is not None:
                 self._client.close()
