@@ -44,6 +44,22 @@ class Settings:
     catalog: str = ""
     # Personal data of closed cases is kept until the end of the business day, plus this.
     retention_days: int = 0
+    # Payments (KIOSK_PAYMENTS chooses the provider; live Stripe is only these values).
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_reader_id: str = ""
+    stripe_location: str = ""
+    # Where the phone returns after Checkout (a page of this service).
+    stripe_return_url: str = "http://localhost:8080/pay/done"
+    # The kiosk gives up on a payment after this long and cancels it at the provider.
+    payment_timeout_s: int = 120
+    # Reconciliation with the provider runs at start-up and then every this many seconds.
+    reconcile_interval_s: int = 300
+    # Title of the payment document: 利用明細 (statement) or 領収書 (receipt), per ward.
+    receipt_title: str = "利用明細"
+    # The simulated terminal: "" (a person decides), approve, decline[:code], time_out.
+    sim_terminal_auto: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -62,6 +78,21 @@ class Settings:
             )
         if self.retention_days < 0:
             raise ConfigError(f"KIOSK_RETENTION_DAYS={self.retention_days}: must be >= 0")
+        if self.payments.startswith("stripe") and not (
+            self.stripe_api_key and self.stripe_webhook_secret
+        ):
+            raise ConfigError(
+                f"KIOSK_PAYMENTS={self.payments}: set KIOSK_STRIPE_API_KEY and "
+                "KIOSK_STRIPE_WEBHOOK_SECRET"
+            )
+        if self.payments == "stripe_terminal" and not self.stripe_reader_id:
+            raise ConfigError("KIOSK_PAYMENTS=stripe_terminal: set KIOSK_STRIPE_READER_ID")
+        if self.receipt_title not in ("利用明細", "領収書"):
+            raise ConfigError(
+                f"KIOSK_RECEIPT_TITLE={self.receipt_title!r}: expected 利用明細 or 領収書"
+            )
+        if self.payment_timeout_s <= 0 or self.reconcile_interval_s <= 0:
+            raise ConfigError("KIOSK_PAYMENT_TIMEOUT_S / KIOSK_RECONCILE_INTERVAL_S must be > 0")
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         return self

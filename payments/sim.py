@@ -1,0 +1,95 @@
+"""``KIOSK_PAYMENTS=sim``: the payment provider over the simulated terminal in hardware_sim.
+
+Real code chosen by configuration (demos, staff training, CI, the embedded default): the
+kiosk drives the same service and screens as with Stripe; a person at the simulator panel or
+a test decides what the "resident" does. There are no webhooks: the kiosk polls ``status``.
+"""
+
+from __future__ import annotations
+
+from hardware_sim.terminal import (
+    RefundTooLarge,
+    SimulatedTerminal,
+    TerminalOffline,
+    TerminalPayment,
+    UnknownPayment,
+)
+from payments.provider import (
+    InvalidSignature,
+    PaymentEvent,
+    PaymentRequest,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderRejected,
+    ProviderStatus,
+    ProviderUnavailable,
+    RefundNotAllowed,
+)
+
+
+class SimulatedTerminalProvider:
+    """PaymentProvider over a :class:`SimulatedTerminal` (see ``payments.provider``)."""
+
+    name = "sim"
+
+    def __init__(self, terminal: SimulatedTerminal) -> None:
+        self.terminal = terminal
+
+    def _view(self, payment: TerminalPayment) -> ProviderPayment:
+        return ProviderPayment(
+            provider_ref=payment.ref,
+            status=ProviderStatus(payment.status),
+            amount_yen=payment.amount_yen,
+            method=payment.method,
+            failure_code=payment.decline_code,
+            amount_refunded_yen=payment.refunded_yen,
+        )
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except TerminalOffline as e:
+            raise ProviderUnavailable(str(e)) from e
+        except UnknownPayment as e:
+            raise ProviderRejected(f"unknown payment {e}") from e
+        except RefundTooLarge as e:
+            raise RefundNotAllowed(str(e)) from e
+
+    def start(self, request: PaymentRequest) -> ProviderPayment:
+        payment = self._call(
+            self.terminal.put_amount,
+            request.amount_yen,
+            request.reference,
+            request.idempotency_key,
+        )
+        return self._view(payment)
+
+    def recover(self, request: PaymentRequest) -> ProviderPayment:
+        payment = self._call(
+            self.terminal.put_amount,
+            request.amount_yen,
+            request.reference,
+            request.idempotency_key,
+            show=False,
+        )
+        return self._view(payment)
+
+    def status(self, provider_ref: str) -> ProviderPayment:
+        return self._view(self._call(self.terminal.get, provider_ref))
+
+    def cancel(self, provider_ref: str) -> ProviderPayment:
+        return self._view(self._call(self.terminal.cancel, provider_ref))
+
+    def refund(
+        self, provider_ref: str, amount_yen: int, *, idempotency_key: str, reason: str
+    ) -> ProviderRefund:
+        ref = self._call(self.terminal.refund, provider_ref, amount_yen, idempotency_key)
+        return ProviderRefund(refund_ref=ref, amount_yen=amount_yen, status="succeeded")
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
+        # The simulated terminal has no webhooks; anything posted claiming to be one is
+        # refused exactly like a forged Stripe event.
+        raise InvalidSignature("the simulated terminal sends no webhooks")
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,183 @@
+"""What both Stripe providers share: the injected client, error wrapping, webhook parsing.
+
+The client is always built from configuration (``stripe.StripeClient(api_key,
+base_addresses={"api": ...})``); nothing here touches ``stripe.api_key``. Switching from
+the local stand-in to live Stripe is a different key, webhook secret and API base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import requests
+import stripe
+
+from payments.provider import (
+    Declined,
+    EventKind,
+    InvalidSignature,
+    PaymentError,
+    PaymentEvent,
+    ProviderPayment,
+    ProviderRejected,
+    ProviderStatus,
+    ProviderUnavailable,
+    RefundNotAllowed,
+)
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+WEBHOOK_TOLERANCE_S = 300  # Stripe's default: older signatures are replays
+HTTP_TIMEOUT_S = 15.0
+# Reader states that mean "try again later or pay in cash", not "your card was refused".
+_UNAVAILABLE_CODES = {
+    "terminal_reader_offline",
+    "terminal_reader_busy",
+    "terminal_reader_timeout",
+    "lock_timeout",
+    "rate_limit",
+}
+_REFUND_CODES = {"charge_already_refunded", "amount_too_large"}
+
+T = TypeVar("T")
+
+
+class StripeConnection:
+    """One StripeClient with an HTTP session we own (closed by ``close``, so no socket is
+    left for the garbage collector to warn about)."""
+
+    def __init__(self, api_key: str, api_base: str = DEFAULT_API_BASE, *,
+                 max_network_retries: int = 1) -> None:
+        if not api_key:
+            raise ValueError("a Stripe secret key is required (KIOSK_STRIPE_API_KEY)")
+        self._session = requests.Session()
+        self._http = stripe.RequestsClient(session=self._session, timeout=HTTP_TIMEOUT_S)
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base},
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        self._session.close()
+
+
+@contextmanager
+def wrapped(action: str) -> Iterator[None]:
+    """Turn stripe-python's exceptions into our PaymentError family (``raise ... from e``)."""
+    try:
+        yield
+    except PaymentError:
+        raise
+    except stripe.CardError as e:
+        raise Declined(f"{action}: declined", code=e.code or "card_declined") from e
+    except (stripe.APIConnectionError, stripe.RateLimitError) as e:
+        raise ProviderUnavailable(f"{action}: Stripe cannot be reached ({type(e).__name__})") from e
+    except stripe.InvalidRequestError as e:
+        if e.code in _UNAVAILABLE_CODES:
+            raise ProviderUnavailable(f"{action}: {e.code}", code=e.code) from e
+        if e.code in _REFUND_CODES:
+            raise RefundNotAllowed(f"{action}: {e.code}", code=e.code) from e
+        raise ProviderRejected(f"{action}: {e.code or 'invalid request'}", code=e.code) from e
+    except stripe.AuthenticationError as e:
+        raise ProviderRejected(f"{action}: Stripe refused the API key", code="auth") from e
+    except stripe.StripeError as e:
+        # 5xx and anything unexpected from Stripe's side: retryable, not the resident's fault.
+        raise ProviderUnavailable(f"{action}: Stripe error {e.http_status}") from e
+
+
+def call(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with wrapped(action):
+        return fn(*args, **kwargs)
+
+
+def value_of(obj: Any, key: str, default: Any = None) -> Any:
+    try:
+        value = obj[key]
+    except (KeyError, TypeError):
+        return default
+    return default if value is None else value
+
+
+def intent_view(pi: Any, *, provider_ref: str | None = None, display_url: str | None = None,
+                reader_failure: str | None = None) -> ProviderPayment:
+    """A PaymentIntent as a ProviderPayment. ``requires_payment_method`` after an error
+    (or a failed reader action) is FAILED: the attempt is over, nothing was taken."""
+    status = pi["status"]
+    error = value_of(pi, "last_payment_error")
+    failure = None
+    if status == "succeeded":
+        mapped = ProviderStatus.SUCCEEDED
+    elif status == "canceled":
+        mapped = ProviderStatus.CANCELLED
+    elif status == "requires_payment_method" and (error or reader_failure):
+        mapped = ProviderStatus.FAILED
+        failure = (value_of(error, "decline_code") or value_of(error, "code")) if error else reader_failure
+    else:
+        mapped = ProviderStatus.PENDING
+    types = value_of(pi, "payment_method_types", [])
+    return ProviderPayment(
+        provider_ref=provider_ref or pi["id"],
+        status=mapped,
+        amount_yen=int(pi["amount"]),
+        payment_intent_id=pi["id"],
+        method=types[0] if len(types) == 1 else None,
+        display_url=display_url,
+        failure_code=failure,
+        amount_refunded_yen=int(value_of(pi, "amount_refunded", 0)),
+    )
+
+
+def parse_event(client: stripe.StripeClient, payload: bytes, signature: str | None,
+                secret: str) -> PaymentEvent:
+    """Verify with ``stripe.Webhook.construct_event`` (through the client, so no global key
+    is read) and map the event to our vocabulary."""
+    if not secret:
+        raise InvalidSignature("no webhook secret configured (KIOSK_STRIPE_WEBHOOK_SECRET)")
+    try:
+        event = client.construct_event(payload, signature, secret, WEBHOOK_TOLERANCE_S)
+    except (stripe.SignatureVerificationError, ValueError) as e:
+        raise InvalidSignature(f"webhook rejected: {type(e).__name__}") from e
+    obj = event.data.object
+    type_ = event.type
+    kind, ref, failure = EventKind.IGNORED, None, None
+    metadata = value_of(obj, "metadata", {}) or {}
+    if type_.startswith("payment_intent."):
+        ref = obj["id"]
+        kind = {
+            "payment_intent.succeeded": EventKind.SUCCEEDED,
+            "payment_intent.payment_failed": EventKind.FAILED,
+            "payment_intent.canceled": EventKind.CANCELLED,
+            "payment_intent.processing": EventKind.PENDING,
+        }.get(type_, EventKind.IGNORED)
+        error = value_of(obj, "last_payment_error")
+        if error:
+            failure = value_of(error, "decline_code") or value_of(error, "code")
+    elif type_ == "charge.refunded":
+        ref, kind = value_of(obj, "payment_intent"), EventKind.REFUNDED
+    elif type_.startswith("terminal.reader.action_"):
+        action = value_of(obj, "action") or {}
+        ref = value_of(value_of(action, "process_payment_intent", {}), "payment_intent")
+        if type_ == "terminal.reader.action_failed":
+            kind, failure = EventKind.FAILED, value_of(action, "failure_code")
+    elif type_.startswith("checkout.session."):
+        ref = obj["id"]
+        paid = value_of(obj, "payment_status") == "paid"
+        kind = {
+            "checkout.session.completed": EventKind.SUCCEEDED if paid else EventKind.PENDING,
+            "checkout.session.async_payment_succeeded": EventKind.SUCCEEDED,
+            "checkout.session.async_payment_failed": EventKind.FAILED,
+            "checkout.session.expired": EventKind.EXPIRED,
+        }.get(type_, EventKind.IGNORED)
+    return PaymentEvent(
+        event_id=event.id,
+        kind=kind,
+        provider_ref=ref,
+        payment_id=value_of(metadata, "payment_id"),
+        created=int(value_of(event, "created", 0)),
+        raw_type=type_,
+        failure_code=failure,
+    )
