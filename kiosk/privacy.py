@@ -87,6 +87,30 @@ def _cipher_for(dialect: Dialect) -> FieldCipher:
     return cipher
 
 
+class PersonalStr(str):
+    """A decrypted text value. It is a ``str`` in every way except ``repr()``, which hides
+    it: SQLAlchemy's debug logging (and tracebacks) print rows through ``repr``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<personal>"
+
+
+class PersonalDate(date):
+    """A decrypted date whose ``repr()`` hides it (see PersonalStr)."""
+
+    def __repr__(self) -> str:
+        return "<personal date>"
+
+
+class PersonalDict(dict[str, Any]):
+    """Decrypted resident fields whose ``repr()`` shows only the field names."""
+
+    def __repr__(self) -> str:
+        return f"<personal fields {sorted(self)}>"
+
+
 class Encrypted(TypeDecorator[Any]):
     """A personal-data column stored as AES-GCM ciphertext (``LargeBinary``).
 
@@ -120,10 +144,11 @@ class Encrypted(TypeDecorator[Any]):
             return None
         raw = _cipher_for(dialect).decrypt(bytes(value), self.purpose).decode()
         if self.kind == "date":
-            return date.fromisoformat(raw)
+            return PersonalDate.fromisoformat(raw)
         if self.kind == "json":
-            return json.loads(raw)
-        return raw
+            loaded = json.loads(raw)
+            return PersonalDict(loaded) if isinstance(loaded, dict) else loaded
+        return PersonalStr(raw)
 
 
 # --- the data key -------------------------------------------------------------------------

@@ -156,6 +156,12 @@ def _lock_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+def _require(ticket: Ticket, status: TicketStatus, operation: str) -> None:
+    # Operations sharing a target state (waiting) differ in where they may start from.
+    if ticket.status is not status:
+        raise InvalidTransition("ticket", ticket.id, ticket.status.value, operation)
+
+
 def _move(
     session: Session,
     ticket: Ticket,
@@ -380,6 +386,7 @@ def return_no_show(
 ) -> Ticket:
     """A no-show came back: waiting again at its original place (it was called once)."""
     ticket = _lock_ticket(session, ticket.id)
+    _require(ticket, T.NO_SHOW, "returned")
     _move(session, ticket, T.WAITING, actor=actor, now=aware(now), action="ticket.returned")
     ticket.counter_id = None
     session.flush()
@@ -446,6 +453,7 @@ def hold(session: Session, ticket: Ticket, *, actor: str, now: datetime | None =
 def resume(session: Session, ticket: Ticket, *, actor: str, now: datetime | None = None) -> Ticket:
     """A held ticket waits again at its original place."""
     ticket = _lock_ticket(session, ticket.id)
+    _require(ticket, T.HELD, "resumed")
     _move(session, ticket, T.WAITING, actor=actor, now=aware(now), action="ticket.resumed")
     session.flush()
     return ticket

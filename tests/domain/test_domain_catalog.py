@@ -18,8 +18,15 @@ def test_shipped_catalog_has_the_ward_procedures_and_fees() -> None:
     catalog = load_catalog()
     fees = {p.code: p.fee_yen for p in catalog.procedures}
     assert fees == {
-        "juminhyo": 300, "juminhyo_kisai": 300, "inkan": 300, "tax_certificate": 300,
-        "koseki": 450, "joseki": 750, "mibun": 300, "tenkyo": 0, "tenshutsu": 0,
+        "juminhyo": 300,
+        "juminhyo_kisai": 300,
+        "inkan": 300,
+        "tax_certificate": 300,
+        "koseki": 450,
+        "joseki": 750,
+        "mibun": 300,
+        "tenkyo": 0,
+        "tenshutsu": 0,
     }
     for p in catalog.procedures:
         assert set(p.names) == set(LANGUAGES)
@@ -66,8 +73,12 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         ('queue = "tax"', 'queue = "taxes"', "queue", "unknown queue 'taxes'"),
         ("fee_yen = 450", 'fee_yen = "450"', "fee_yen", "whole number"),
         ('unit = "fiscal_year_copy"', 'unit = "per_year"', "unit", "unit must be one of"),
-        ('max = 10\ndefault = 1\nlabel = { ja = "各年度', 'max = 0\ndefault = 1\nlabel = '
-         '{ ja = "各年度', "min", "min is greater than max"),
+        (
+            'max = 10\ndefault = 1\nlabel = { ja = "各年度',
+            'max = 0\ndefault = 1\nlabel = { ja = "各年度',
+            "min",
+            "min is greater than max",
+        ),
     ],
 )
 def test_semantic_errors_name_file_line_and_reason(
