@@ -111,9 +111,7 @@ class StripeStandin:
         self.payment_intents: dict[str, JSON] = {}
         self.refunds: dict[str, JSON] = {}
         self.sessions: dict[str, JSON] = {}
-        self.reader_objects: dict[str, JSON] = {
-            r: self._reader(r) for r in self.readers
-        }
+        self.reader_objects: dict[str, JSON] = {r: self._reader(r) for r in self.readers}
         self._replays: dict[tuple[str, str], _Replay] = {}
         self._fail: list[tuple[int, str]] = []
         self._threads: list[threading.Thread] = []
@@ -126,8 +124,9 @@ class StripeStandin:
         with self._lock:
             self._fail.extend([(status, code)] * count)
 
-    def sign(self, event: JSON, *, timestamp: int | None = None, secret: str | None = None
-             ) -> tuple[bytes, str]:
+    def sign(
+        self, event: JSON, *, timestamp: int | None = None, secret: str | None = None
+    ) -> tuple[bytes, str]:
         """The body and ``Stripe-Signature`` header Stripe would send for ``event``."""
         body = json.dumps(event, ensure_ascii=False).encode()
         t = int(time.time()) if timestamp is None else timestamp
@@ -216,12 +215,14 @@ class StripeStandin:
         )
         return [payload]
 
-    def _handle(self, environ: dict[str, Any], method: str, path: str, params: JSON
-                ) -> tuple[int, JSON]:
+    def _handle(
+        self, environ: dict[str, Any], method: str, path: str, params: JSON
+    ) -> tuple[int, JSON]:
         auth = environ.get("HTTP_AUTHORIZATION", "")
         if not auth.startswith(f"Bearer {self.api_key_prefix}"):
-            raise StripeStandinError(401, "invalid_request_error", "api_key_invalid",
-                                     "Invalid API Key provided.")
+            raise StripeStandinError(
+                401, "invalid_request_error", "api_key_invalid", "Invalid API Key provided."
+            )
         with self._lock:
             self.requests.append((method, path))
             if self._fail:
@@ -237,7 +238,9 @@ class StripeStandin:
                 if replay is not None:
                     if replay.fingerprint != fingerprint:
                         raise StripeStandinError(
-                            400, "idempotency_error", "idempotency_key_in_use",
+                            400,
+                            "idempotency_error",
+                            "idempotency_key_in_use",
                             "Keys for idempotent requests can only be used with the same "
                             "parameters they were first used with.",
                         )
@@ -270,8 +273,10 @@ class StripeStandin:
                 return 200, self._process(reader_id, params)
             case ("POST", ["v1", "terminal", "readers", reader_id, "cancel_action"]):
                 return 200, self._cancel_action(reader_id)
-            case ("POST", ["v1", "test_helpers", "terminal", "readers", reader_id,
-                           "present_payment_method"]):
+            case (
+                "POST",
+                ["v1", "test_helpers", "terminal", "readers", reader_id, "present_payment_method"],
+            ):
                 return 200, self._present(reader_id, params)
             case ("POST", ["v1", "checkout", "sessions"]):
                 return 200, self._create_session(params)
@@ -281,13 +286,22 @@ class StripeStandin:
                 return 200, self._expire_session(cs_id)
             case ("POST", ["_standin", "checkout", "sessions", cs_id, "complete"]):
                 return 200, self._complete_session(cs_id, params)
-        raise StripeStandinError(404, "invalid_request_error", "resource_missing",
-                                 f"Unrecognized request URL ({method}: {path}).")
+        raise StripeStandinError(
+            404,
+            "invalid_request_error",
+            "resource_missing",
+            f"Unrecognized request URL ({method}: {path}).",
+        )
 
     def _get(self, table: dict[str, JSON], obj_id: str, kind: str) -> JSON:
         if obj_id not in table:
-            raise StripeStandinError(404, "invalid_request_error", "resource_missing",
-                                     f"No such {kind}: '{obj_id}'", param="id")
+            raise StripeStandinError(
+                404,
+                "invalid_request_error",
+                "resource_missing",
+                f"No such {kind}: '{obj_id}'",
+                param="id",
+            )
         return table[obj_id]
 
     # --- PaymentIntents -------------------------------------------------------------------
@@ -296,14 +310,29 @@ class StripeStandin:
         try:
             amount = int(params["amount"])
         except (KeyError, ValueError):
-            raise StripeStandinError(400, "invalid_request_error", "parameter_missing",
-                                     "Missing required param: amount.", param="amount") from None
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "parameter_missing",
+                "Missing required param: amount.",
+                param="amount",
+            ) from None
         if params.get("currency") != "jpy":
-            raise StripeStandinError(400, "invalid_request_error", "parameter_invalid_string",
-                                     "Only JPY is accepted by this account.", param="currency")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "parameter_invalid_string",
+                "Only JPY is accepted by this account.",
+                param="currency",
+            )
         if amount < 50:
-            raise StripeStandinError(400, "invalid_request_error", "amount_too_small",
-                                     "Amount must be at least ¥50 jpy", param="amount")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "amount_too_small",
+                "Amount must be at least ¥50 jpy",
+                param="amount",
+            )
         pi = {
             "id": self._id("pi"),
             "object": "payment_intent",
@@ -334,9 +363,11 @@ class StripeStandin:
         pi = self._pi(pi_id)
         if pi["status"] in ("succeeded", "canceled"):
             raise StripeStandinError(
-                400, "invalid_request_error", "payment_intent_unexpected_state",
-                f"You cannot cancel this PaymentIntent because it has a status of "
-                f"{pi['status']}.", payment_intent=pi,
+                400,
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
+                f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}.",
+                payment_intent=pi,
             )
         pi["status"] = "canceled"
         pi["cancellation_reason"] = params.get("cancellation_reason", "requested_by_customer")
@@ -363,11 +394,17 @@ class StripeStandin:
         left = pi["amount_received"] - pi["amount_refunded"]
         amount = int(params.get("amount", left))
         if pi["status"] != "succeeded" or left == 0:
-            raise StripeStandinError(400, "invalid_request_error", "charge_already_refunded",
-                                     "This charge has already been refunded or was not paid.")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "charge_already_refunded",
+                "This charge has already been refunded or was not paid.",
+            )
         if not 0 < amount <= left:
             raise StripeStandinError(
-                400, "invalid_request_error", "amount_too_large",
+                400,
+                "invalid_request_error",
+                "amount_too_large",
                 f"Refund amount (¥{amount}) is greater than unrefunded amount on charge (¥{left})",
                 param="amount",
             )
@@ -405,11 +442,17 @@ class StripeStandin:
         reader = self._get(self.reader_objects, reader_id, "terminal.reader")
         pi = self._pi(params.get("payment_intent", ""))
         if reader["action"] and reader["action"]["status"] == "in_progress":
-            raise StripeStandinError(409, "invalid_request_error", "terminal_reader_busy",
-                                     "Reader is currently busy processing another request.")
+            raise StripeStandinError(
+                409,
+                "invalid_request_error",
+                "terminal_reader_busy",
+                "Reader is currently busy processing another request.",
+            )
         if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
             raise StripeStandinError(
-                400, "invalid_request_error", "payment_intent_unexpected_state",
+                400,
+                "invalid_request_error",
+                "payment_intent_unexpected_state",
                 f"This PaymentIntent's status is {pi['status']}.",
             )
         reader["action"] = {
@@ -425,8 +468,12 @@ class StripeStandin:
         reader = self._get(self.reader_objects, reader_id, "terminal.reader")
         action = reader["action"]
         if not action or action["status"] != "in_progress":
-            raise StripeStandinError(400, "invalid_request_error", "terminal_reader_no_action",
-                                     "This Reader has no action in progress to cancel.")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "terminal_reader_no_action",
+                "This Reader has no action in progress to cancel.",
+            )
         reader["action"] = None
         return reader
 
@@ -434,8 +481,12 @@ class StripeStandin:
         reader = self._get(self.reader_objects, reader_id, "terminal.reader")
         action = reader["action"]
         if not action or action["status"] != "in_progress":
-            raise StripeStandinError(400, "invalid_request_error", "terminal_reader_no_action",
-                                     "This Reader has no action in progress.")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "terminal_reader_no_action",
+                "This Reader has no action in progress.",
+            )
         number = (params.get("card_present") or {}).get("number", "4242424242424242")
         decline = TEST_CARDS.get(number, "card_declined")
         pi = self._pi(action["process_payment_intent"]["payment_intent"])
@@ -466,16 +517,23 @@ class StripeStandin:
                 int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1)) for i in items
             )
         except (KeyError, ValueError, TypeError):
-            raise StripeStandinError(400, "invalid_request_error", "parameter_missing",
-                                     "line_items need price_data.unit_amount",
-                                     param="line_items") from None
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "parameter_missing",
+                "line_items need price_data.unit_amount",
+                param="line_items",
+            ) from None
         now = int(time.time())
         expires_at = int(params.get("expires_at", now + 86400))
         if not now + 1800 <= expires_at <= now + 86400:
             raise StripeStandinError(
-                400, "invalid_request_error", "parameter_invalid_integer",
+                400,
+                "invalid_request_error",
+                "parameter_invalid_integer",
                 "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
-                "Checkout Session creation.", param="expires_at",
+                "Checkout Session creation.",
+                param="expires_at",
             )
         cs_id = f"cs_test_{secrets.token_hex(16)}"
         session = {
@@ -506,9 +564,11 @@ class StripeStandin:
         session = self._get(self.sessions, cs_id, "checkout.session")
         if session["status"] != "open":
             raise StripeStandinError(
-                400, "invalid_request_error", "checkout_session_unexpected_state",
-                f"Only Checkout Sessions with a status in [\"open\"] can be expired. This "
-                f"Checkout Session has a status of \"{session['status']}\".",
+                400,
+                "invalid_request_error",
+                "checkout_session_unexpected_state",
+                f'Only Checkout Sessions with a status in ["open"] can be expired. This '
+                f'Checkout Session has a status of "{session["status"]}".',
             )
         session["status"] = "expired"
         self._event("checkout.session.expired", session)
@@ -517,9 +577,12 @@ class StripeStandin:
     def _complete_session(self, cs_id: str, params: JSON) -> JSON:
         session = self._get(self.sessions, cs_id, "checkout.session")
         if session["status"] != "open":
-            raise StripeStandinError(400, "invalid_request_error",
-                                     "checkout_session_unexpected_state",
-                                     f"Checkout Session is {session['status']}.")
+            raise StripeStandinError(
+                400,
+                "invalid_request_error",
+                "checkout_session_unexpected_state",
+                f"Checkout Session is {session['status']}.",
+            )
         method = params.get("payment_method_type", "card")
         pi_params = {
             "amount": session["amount_total"],
@@ -553,12 +616,17 @@ class StandinServer:
     def __init__(self, standin: StripeStandin | None = None, port: int = 0) -> None:
         self.standin = standin or StripeStandin()
         self._server = make_server(
-            "127.0.0.1", port, self.standin, server_class=_ThreadingServer,
+            "127.0.0.1",
+            port,
+            self.standin,
+            server_class=_ThreadingServer,
             handler_class=_QuietHandler,
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.standin.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> StandinServer:
         self._thread.start()

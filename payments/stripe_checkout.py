@@ -24,7 +24,7 @@ from payments.provider import (
     ProviderStatus,
     RefundNotAllowed,
 )
-from payments.stripe_common import StripeConnection, value_of, call, parse_event
+from payments.stripe_common import StripeConnection, call, parse_event, value_of
 
 # Stripe accepts 30 minutes to 24 hours; a minute more than the minimum so that clock skew
 # between us and Stripe cannot make the request invalid.
@@ -123,14 +123,16 @@ class StripeCheckoutProvider:
         return self._view(self._session(request))
 
     def status(self, provider_ref: str) -> ProviderPayment:
-        session = call("retrieve Checkout Session", self.client.v1.checkout.sessions.retrieve,
-                       provider_ref)
+        session = call(
+            "retrieve Checkout Session", self.client.v1.checkout.sessions.retrieve, provider_ref
+        )
         return self._view(session)
 
     def cancel(self, provider_ref: str) -> ProviderPayment:
         try:
-            session = call("expire Checkout Session", self.client.v1.checkout.sessions.expire,
-                           provider_ref)
+            session = call(
+                "expire Checkout Session", self.client.v1.checkout.sessions.expire, provider_ref
+            )
         except ProviderRejected:
             return self.status(provider_ref)  # completed (paid) or expired first
         # An expired-by-us session is a cancellation from the kiosk's point of view.

@@ -47,8 +47,9 @@ class StripeConnection:
     """One StripeClient with an HTTP session we own (closed by ``close``, so no socket is
     left for the garbage collector to warn about)."""
 
-    def __init__(self, api_key: str, api_base: str = DEFAULT_API_BASE, *,
-                 max_network_retries: int = 1) -> None:
+    def __init__(
+        self, api_key: str, api_base: str = DEFAULT_API_BASE, *, max_network_retries: int = 1
+    ) -> None:
         if not api_key:
             raise ValueError("a Stripe secret key is required (KIOSK_STRIPE_API_KEY)")
         self._session = requests.Session()
@@ -102,8 +103,13 @@ def value_of(obj: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def intent_view(pi: Any, *, provider_ref: str | None = None, display_url: str | None = None,
-                reader_failure: str | None = None) -> ProviderPayment:
+def intent_view(
+    pi: Any,
+    *,
+    provider_ref: str | None = None,
+    display_url: str | None = None,
+    reader_failure: str | None = None,
+) -> ProviderPayment:
     """A PaymentIntent as a ProviderPayment. ``requires_payment_method`` after an error
     (or a failed reader action) is FAILED: the attempt is over, nothing was taken."""
     status = pi["status"]
@@ -115,7 +121,11 @@ def intent_view(pi: Any, *, provider_ref: str | None = None, display_url: str | 
         mapped = ProviderStatus.CANCELLED
     elif status == "requires_payment_method" and (error or reader_failure):
         mapped = ProviderStatus.FAILED
-        failure = (value_of(error, "decline_code") or value_of(error, "code")) if error else reader_failure
+        failure = (
+            (value_of(error, "decline_code") or value_of(error, "code"))
+            if error
+            else reader_failure
+        )
     else:
         mapped = ProviderStatus.PENDING
     types = value_of(pi, "payment_method_types", [])
@@ -131,8 +141,9 @@ def intent_view(pi: Any, *, provider_ref: str | None = None, display_url: str | 
     )
 
 
-def parse_event(client: stripe.StripeClient, payload: bytes, signature: str | None,
-                secret: str) -> PaymentEvent:
+def parse_event(
+    client: stripe.StripeClient, payload: bytes, signature: str | None, secret: str
+) -> PaymentEvent:
     """Verify with ``stripe.Webhook.construct_event`` (through the client, so no global key
     is read) and map the event to our vocabulary."""
     if not secret:

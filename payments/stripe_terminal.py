@@ -80,8 +80,7 @@ class StripeTerminalProvider:
         return intent_view(self._create_intent(request))
 
     def _reader_failure(self, pi_id: str) -> str | None:
-        reader = call("retrieve reader", self.client.v1.terminal.readers.retrieve,
-                      self.reader_id)
+        reader = call("retrieve reader", self.client.v1.terminal.readers.retrieve, self.reader_id)
         action = reader["action"]
         if not action or action["status"] != "failed":
             return None
@@ -91,8 +90,7 @@ class StripeTerminalProvider:
         return action["failure_code"] or "reader_action_failed"
 
     def status(self, provider_ref: str) -> ProviderPayment:
-        pi = call("retrieve PaymentIntent", self.client.v1.payment_intents.retrieve,
-                  provider_ref)
+        pi = call("retrieve PaymentIntent", self.client.v1.payment_intents.retrieve, provider_ref)
         failure = None
         if pi["status"] == "requires_payment_method" and not pi["last_payment_error"]:
             # The PaymentIntent alone cannot tell "waiting for a card" from "the reader gave
@@ -100,14 +98,26 @@ class StripeTerminalProvider:
             failure = self._reader_failure(pi["id"])
         return intent_view(pi, reader_failure=failure)
 
+    def _reader_busy_with(self, pi_id: str) -> bool:
+        reader = call("retrieve reader", self.client.v1.terminal.readers.retrieve, self.reader_id)
+        action = reader["action"]
+        return bool(
+            action
+            and action["status"] == "in_progress"
+            and action["process_payment_intent"]
+            and action["process_payment_intent"]["payment_intent"] == pi_id
+        )
+
     def cancel(self, provider_ref: str) -> ProviderPayment:
+        # cancel_action stops whatever the reader does now: only when it is this payment,
+        # or reconciling an old payment would cancel the next resident's.
+        if self._reader_busy_with(provider_ref):
+            try:
+                call("cancel_action", self.client.v1.terminal.readers.cancel_action, self.reader_id)
+            except ProviderRejected:
+                pass  # the action finished between the two calls
         try:
-            call("cancel_action", self.client.v1.terminal.readers.cancel_action, self.reader_id)
-        except ProviderRejected:
-            pass  # no action in progress (already finished or never started)
-        try:
-            pi = call("cancel PaymentIntent", self.client.v1.payment_intents.cancel,
-                      provider_ref)
+            pi = call("cancel PaymentIntent", self.client.v1.payment_intents.cancel, provider_ref)
         except ProviderRejected:
             # Succeeded (or already cancelled) before we got there: report what it is.
             return self.status(provider_ref)

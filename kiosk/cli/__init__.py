@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "serve",
     "sim",
     "card",
+    "payments",
     "db",
     "purge",
 ]

@@ -1,0 +1,49 @@
+"""``kiosk payments``: payment maintenance (reconciliation with the provider)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kiosk.config import ConfigError, load_settings
+
+
+@click.group(name="payments")
+def command() -> None:
+    """Cashless payment tools."""
+
+
+@command.command("reconcile")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=int,
+    default=None,
+    help="Cancel open payments older than this (default KIOSK_PAYMENT_TIMEOUT_S).",
+)
+def reconcile_command(timeout_s: int | None) -> None:
+    """Compare open and recent payments with the provider and repair them: record payments
+    taken while we were down, issue missing tickets, cancel abandoned ones. Safe to repeat."""
+    from kiosk import db
+    from payments import make_provider
+    from payments.service import reconcile
+
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        click.echo(f"kiosk: configuration error: {e}", err=True)
+        sys.exit(2)
+    engine = db.engine_from_settings(settings, pool_size=2)
+    provider = make_provider(settings)
+    try:
+        db.require_current_schema(engine)
+        with db.transaction(db.make_session_factory(engine)) as session:
+            report = reconcile(session, provider, timeout_s=timeout_s or settings.payment_timeout_s)
+        click.echo(report.line())
+        for public_id in report.unreachable:
+            click.echo(f"unreachable: {public_id}", err=True)
+        sys.exit(1 if report.unreachable else 0)
+    finally:
+        provider.close()
+        engine.dispose()

@@ -1,0 +1,44 @@
+"""``POST /webhooks/stripe``: Stripe's signed events (Terminal and Checkout).
+
+Needs ``app.extensions["kiosk.sessions"]`` (session factory) and
+``app.extensions["kiosk.payments"]`` (the PaymentProvider). Reads the raw body (the
+signature covers the exact bytes), lets the payment service verify and apply it, commits
+once. 400 for a bad or stale signature (nothing changes), 200 for everything verified,
+including duplicates and events we do not use (Stripe would otherwise retry them for days),
+503 when the provider must be re-read and cannot be reached (Stripe retries later).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+
+from kiosk.db import transaction
+from payments.provider import InvalidSignature, ProviderUnavailable
+from payments.service import handle_webhook
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/stripe")
+def stripe_webhook() -> ResponseReturnValue:
+    payload = request.get_data(cache=False, as_text=False)
+    signature = request.headers.get("Stripe-Signature")
+    provider = current_app.extensions["kiosk.payments"]
+    try:
+        with transaction(current_app.extensions["kiosk.sessions"]) as session:
+            outcome = handle_webhook(session, provider, payload, signature)
+    except InvalidSignature as e:
+        log.warning("webhook rejected: %s", e)
+        return jsonify(error="invalid signature"), 400
+    except IntegrityError:
+        # The same event committed by a concurrent delivery a moment ago.
+        return jsonify(outcome="duplicate"), 200
+    except ProviderUnavailable:
+        return jsonify(error="provider unavailable, retry"), 503
+    return jsonify(outcome=outcome), 200
