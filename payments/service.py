@@ -378,6 +378,19 @@ def _find_for_event(session: Session, event: PaymentEvent) -> Payment | None:
     return None
 
 
+def _enrich(provider: PaymentProvider, payment: Payment) -> None:
+    """Fill in what the receipt and refunds need (method, PaymentIntent) when the event did
+    not carry it. Best effort: the payment is recorded even if the provider is unreachable."""
+    if payment.method and payment.payment_intent_id or payment.provider_ref is None:
+        return
+    try:
+        view = provider.status(payment.provider_ref)
+    except PaymentError:
+        return
+    payment.method = payment.method or view.method
+    payment.payment_intent_id = payment.payment_intent_id or view.payment_intent_id
+
+
 def record_provider_event(
     session: Session,
     provider: PaymentProvider,
@@ -412,6 +425,7 @@ def record_provider_event(
                 session, payment, target, actor=actor, now=now, detail={"event": event.event_id}
             )
             if target is P.SUCCEEDED:
+                _enrich(provider, payment)
                 _settle_case(session, payment, actor=actor, now=now)
             outcome = "applied"
         elif target is payment.status:
