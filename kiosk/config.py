@@ -6,6 +6,7 @@ Validated once at start-up; a bad value fails with a message naming the variable
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -60,6 +61,15 @@ class Settings:
     receipt_title: str = "利用明細"
     # The simulated terminal: "" (a person decides), approve, decline[:code], time_out.
     sim_terminal_auto: str = ""
+    # Signs the kiosk's session cookie (KIOSK_SECRET_KEY); empty = a 0600 file in data_dir,
+    # created on first run.
+    secret_key: str = ""
+    # Resident kiosk inactivity: a warning idle_warning_s before the visit is wiped
+    # idle_timeout_s after the last touch (card data, form, pending payment).
+    idle_timeout_s: int = 120
+    idle_warning_s: int = 30
+    # Names this kiosk in audit rows and payments (kiosk:<kiosk_id>).
+    kiosk_id: str = "kiosk-1"
 
     @property
     def effective_database_url(self) -> str:
@@ -93,6 +103,13 @@ class Settings:
             )
         if self.payment_timeout_s <= 0 or self.reconcile_interval_s <= 0:
             raise ConfigError("KIOSK_PAYMENT_TIMEOUT_S / KIOSK_RECONCILE_INTERVAL_S must be > 0")
+        if not 0 < self.idle_warning_s < self.idle_timeout_s:
+            raise ConfigError(
+                f"KIOSK_IDLE_WARNING_S={self.idle_warning_s}: must be > 0 and below "
+                f"KIOSK_IDLE_TIMEOUT_S={self.idle_timeout_s}"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", self.kiosk_id):
+            raise ConfigError(f"KIOSK_KIOSK_ID={self.kiosk_id!r}: letters, digits, _ . - only")
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         return self

@@ -1,0 +1,182 @@
+"""Languages of every screen: Flask-Babel set-up, locale choice and formatting helpers.
+
+Screens write text with ``from flask_babel import gettext as _`` (templates: ``_()``);
+catalogs live in ``ui/translations/<locale>/LC_MESSAGES/messages.po``. Four languages:
+``ja`` (default), ``en``, ``zh_Hans`` and ``ko``. The locale is chosen by ``?lang=`` (then
+remembered in the session), the session, then the browser's Accept-Language.
+
+Three spellings of the same language meet here: Babel's locale (``zh_Hans``), the HTML
+``lang`` attribute / BCP 47 tag (``zh-Hans``) and the domain catalog's key (``zh-Hans``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel, format_currency, format_date, get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+log = logging.getLogger(__name__)
+
+SUPPORTED: tuple[str, ...] = ("ja", "en", "zh_Hans", "ko")
+DEFAULT = "ja"
+# What the language switch shows: each language in its own script (never translated).
+NATIVE_NAMES: dict[str, str] = {
+    "ja": "日本語",
+    "en": "English",
+    "zh_Hans": "简体中文",
+    "ko": "한국어",
+}
+_ALIASES = {
+    "ja": "ja",
+    "en": "en",
+    "ko": "ko",
+    "zh_hans": "zh_Hans",
+    "zh-hans": "zh_Hans",
+    "zh": "zh_Hans",
+    "zh_cn": "zh_Hans",
+    "zh-cn": "zh_Hans",
+}
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+
+
+def normalise_locale(value: str | None) -> str | None:
+    """``zh-Hans`` / ``zh_CN`` / ``ja`` ... -> one of :data:`SUPPORTED`, or None."""
+    if not value:
+        return None
+    return _ALIASES.get(value.strip().lower())
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: ``?lang=``, then the session, then Accept-Language."""
+    asked = normalise_locale(request.args.get("lang"))
+    if asked:
+        session["lang"] = asked
+        return asked
+    remembered = normalise_locale(session.get("lang"))
+    if remembered:
+        return remembered
+    best = request.accept_languages.best_match(["ja", "en", "zh-Hans", "zh", "zh-CN", "ko"])
+    return normalise_locale(best) or DEFAULT
+
+
+def current_locale() -> str:
+    """The request's locale as one of :data:`SUPPORTED`."""
+    return normalise_locale(str(get_locale() or DEFAULT)) or DEFAULT
+
+
+def html_lang(locale: str | None = None) -> str:
+    """BCP 47 tag for ``<html lang>``: ``zh_Hans`` -> ``zh-Hans``."""
+    return (locale or current_locale()).replace("_", "-")
+
+
+def domain_language(locale: str | None = None) -> str:
+    """The key the domain catalog and cases use (``ja``, ``en``, ``zh-Hans``, ``ko``)."""
+    return html_lang(locale)
+
+
+def localized(names: Any, locale: str | None = None) -> str:
+    """Pick the current language from a ``{"ja": ..., "en": ...}`` mapping of the catalog."""
+    if not names:
+        return ""
+    lang = domain_language(locale)
+    return str(names.get(lang) or names.get("ja") or next(iter(names.values())))
+
+
+def yen(amount: int) -> str:
+    """Integer yen formatted for the language (``300円`` in Japanese, ``¥300`` otherwise)."""
+    if current_locale() == "ja":
+        return f"{amount:,}円"
+    return format_currency(amount, "JPY", format="¤#,##0", currency_digits=False)
+
+
+def long_date(d: date | None) -> str:
+    """A date written out for the language (``2026年11月27日``, ``November 27, 2026``)."""
+    return format_date(d, "long") if d is not None else ""
+
+
+def wait_minutes(seconds: int) -> str:
+    """ "about 5 minutes" in the language; "less than a minute" for very short waits."""
+    minutes = (seconds + 59) // 60
+    if minutes <= 0:
+        return _("No wait")
+    return ngettext("About %(num)d minute", "About %(num)d minutes", minutes)
+
+
+# Card errors keyed by cardreader.errors code: the UI gives them in all four languages.
+CARD_ERROR_MESSAGES: dict[str, Any] = {
+    "card_error": _l("The card could not be read. Please ask a member of staff."),
+    "no_reader": _l("No card reader was found. Please ask a member of staff."),
+    "no_card": _l("There is no card on the reader. Please place your My Number card on it."),
+    "card_removed": _l(
+        "The card was taken away while it was being read. Please place it on the reader again."
+    ),
+    "not_my_number_card": _l("This is not a My Number card. Please use your My Number card."),
+    "bad_pin_format": _l("The PIN is 4 digits."),
+    "pin_locked": _l(
+        "The PIN of this card is locked. Please go to the counter with an identity document "
+        "to unlock it."
+    ),
+    "pin_would_lock": _l(
+        "Only one PIN try is left. A wrong PIN now would lock the card. "
+        "For your safety, please go to the counter."
+    ),
+    "malformed_card": _l(
+        "The data on the card could not be understood. Please ask a member of staff."
+    ),
+}
+
+
+def card_error_message(code: str, tries_left: int | None = None) -> str:
+    """The resident's message for a card error ``code`` in the current language."""
+    if code == "wrong_pin":
+        n = tries_left or 0
+        return ngettext(
+            "The PIN is not correct. %(num)d try left.",
+            "The PIN is not correct. %(num)d tries left.",
+            n,
+        )
+    return str(CARD_ERROR_MESSAGES.get(code, CARD_ERROR_MESSAGES["card_error"]))
+
+
+def ensure_compiled(directory: Path = TRANSLATIONS_DIR) -> None:
+    """Compile any ``.po`` newer than its ``.mo`` (a fresh clone has no ``.mo``: they are
+    build output, git-ignored; ``scripts/setup.sh`` compiles them too)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in directory.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        try:
+            with po.open("rb") as f:
+                catalog = read_po(f)
+            with mo.open("wb") as f:
+                write_mo(f, catalog)
+        except OSError as e:  # a read-only install: setup.sh must have compiled them
+            log.warning("cannot compile %s: %s", po, e)
+
+
+def init_i18n(app: Flask) -> None:
+    """Flask-Babel with :func:`select_locale`; template helpers for every blueprint."""
+    ensure_compiled()
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Tokyo")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        SUPPORTED_LOCALES=SUPPORTED,
+        NATIVE_NAMES=NATIVE_NAMES,
+        html_lang=html_lang,
+        current_locale=current_locale,
+        localized=localized,
+        yen=yen,
+        long_date=long_date,
+        wait_minutes=wait_minutes,
+    )
