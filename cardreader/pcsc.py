@@ -11,6 +11,7 @@ here into a :class:`~cardreader.errors.CardError` (``raise ... from e``):
 from __future__ import annotations
 
 from smartcard.Exceptions import NoCardException, SmartcardException
+from smartcard.pcsc.PCSCCardConnection import PCSCCardConnection
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from smartcard.pcsc.PCSCReader import PCSCReader
 from smartcard.scard import (
@@ -20,6 +21,7 @@ from smartcard.scard import (
     SCARD_E_READER_UNAVAILABLE,
     SCARD_E_SERVICE_STOPPED,
     SCARD_E_UNKNOWN_READER,
+    SCARD_LEAVE_CARD,
     SCARD_RESET_CARD,
     SCARD_S_SUCCESS,
     SCARD_SCOPE_USER,
@@ -101,10 +103,11 @@ class PcscTransport:
     security status never outlives the operation.
     """
 
-    def __init__(self, connection: object, reader_name: str) -> None:
-        # Use connect(); this takes an already connected pyscard CardConnection.
+    def __init__(self, connection: PCSCCardConnection, reader_name: str) -> None:
+        # Use connect(); this takes an already connected pyscard connection.
         self._connection = connection
         self.reader_name = reader_name
+        self._lost = False
 
     @classmethod
     def connect(cls, reader_substring: str = "") -> PcscTransport:
@@ -114,7 +117,7 @@ class PcscTransport:
         """
         name = find_reader(reader_substring)
         try:
-            connection = PCSCReader(name).createConnection()
+            connection = PCSCCardConnection(name)
         except (SmartcardException, BaseSCardException) as e:
             raise ReaderUnavailable("PC/SC service unavailable") from e
         try:
@@ -132,13 +135,19 @@ class PcscTransport:
     def transmit(self, apdu: bytes) -> bytes:
         """Send one command APDU; raises :class:`CardRemoved` / :class:`ReaderUnavailable`."""
         try:
-            data, sw1, sw2 = self._connection.transmit(list(apdu))  # type: ignore[attr-defined]
+            data, sw1, sw2 = self._connection.transmit(list(apdu))
         except (SmartcardException, BaseSCardException) as e:
+            self._lost = True
             raise _wrap(e, connecting=False) from e
         return bytes(data) + bytes((sw1, sw2))
 
     def close(self) -> None:
         """Disconnect with SCARD_RESET_CARD and release the PC/SC context. Never raises."""
+        if self._lost:
+            # The card's session is already gone (and with it any PIN status). Asking the
+            # driver to reset a card that left wedges some drivers (vpcd stops seeing new
+            # cards until the process exits), so leave it.
+            self._connection.disposition = SCARD_LEAVE_CARD
         _release(self._connection)
 
 
@@ -156,7 +165,7 @@ def _wrap(error: Exception, *, connecting: bool) -> CardError:
     return CardRemoved("card connection lost")
 
 
-def _release(connection: object) -> None:
+def _release(connection: PCSCCardConnection) -> None:
     for step in ("disconnect", "release"):
         try:
             getattr(connection, step)()

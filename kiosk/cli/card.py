@@ -33,7 +33,7 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def read(reader_substring: str, with_number: bool, as_json: bool) -> None:
     """Read the card's basic four items; the 4-digit PIN is read from standard input."""
-    pin = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    pin = sys.stdin.readline().rstrip("\r\n")
     reader = PcscCardReader(reader_substring)
     try:
         info = reader.read(pin, with_number=with_number)

@@ -111,8 +111,9 @@ class PcscRig:
         self.reader: CardReader = PcscCardReader(VPCD_READER)
 
     def insert(self, card: Any) -> None:
-        if self.card is not None:
-            self.remove()
+        # Always a visible removal first: pcscd must see the slot empty, or it would take the
+        # new card for the old one (vpcd is polled, a quick swap can go unnoticed).
+        self.remove()
         self.card = card
         self.client.insert(card)
         wait_for_presence(True)
@@ -123,6 +124,7 @@ class PcscRig:
         wait_for_presence(False)
 
     def close(self) -> None:
+        self.remove()
         self.client.close()
 
 
