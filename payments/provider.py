@@ -197,8 +197,9 @@ class PaymentProvider(Protocol):
         self, provider_ref: str, amount_yen: int, *, idempotency_key: str, reason: str
     ) -> ProviderRefund:
         """Give back ``amount_yen`` (all or part) of a succeeded payment. Idempotent on
-        ``idempotency_key``. ``reason`` is staff text kept in our audit trail; it is sent
-        only as metadata. Raises RefundNotAllowed, ProviderUnavailable."""
+        ``idempotency_key``. ``reason`` is staff text kept in our database; it is never
+        sent to the provider (it may name the resident).
+        Raises RefundNotAllowed, ProviderUnavailable."""
         ...
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:

@@ -153,7 +153,6 @@ class StripeCheckoutProvider:
             params={
                 "payment_intent": view.payment_intent_id,
                 "amount": amount_yen,
-                "reason": "requested_by_customer",
             },
             options={"idempotency_key": idempotency_key},
         )

@@ -21,7 +21,7 @@ from payments.provider import (
     ProviderRefund,
     ProviderRejected,
 )
-from payments.stripe_common import StripeConnection, call, intent_view, parse_event
+from payments.stripe_common import StripeConnection, call, intent_view, parse_event, value_of
 
 
 class StripeTerminalProvider:
@@ -92,7 +92,7 @@ class StripeTerminalProvider:
     def status(self, provider_ref: str) -> ProviderPayment:
         pi = call("retrieve PaymentIntent", self.client.v1.payment_intents.retrieve, provider_ref)
         failure = None
-        if pi["status"] == "requires_payment_method" and not pi["last_payment_error"]:
+        if pi["status"] == "requires_payment_method" and not value_of(pi, "last_payment_error"):
             # The PaymentIntent alone cannot tell "waiting for a card" from "the reader gave
             # up" (time-out, resident cancelled on the reader): the reader action can.
             failure = self._reader_failure(pi["id"])
@@ -132,7 +132,6 @@ class StripeTerminalProvider:
             params={
                 "payment_intent": provider_ref,
                 "amount": amount_yen,
-                "reason": "requested_by_customer",
             },
             options={"idempotency_key": idempotency_key},
         )

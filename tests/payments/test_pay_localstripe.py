@@ -1,0 +1,223 @@
+"""Stripe PaymentIntents, refunds and signed webhooks through the real stripe SDK against
+localstripe (PyPI), started here as a separate process (it is GPL: never imported).
+
+End to end: localstripe signs and POSTs ``payment_intent.succeeded`` to our Flask webhook
+endpoint served on 127.0.0.1, which records the payment and issues the ticket.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+import requests
+from flask import Flask
+
+from payments import service
+from payments.models import PaymentStatus
+from payments.provider import InvalidSignature, ProviderStatus
+from payments.stripe_terminal import StripeTerminalProvider
+from tests.payments.conftest import (
+    API_KEY,
+    KIOSK,
+    STAFF,
+    Db,
+    confirmed_case,
+    connection,
+    tickets_of,
+)
+
+SECRET = "whsec_localstripe_test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[str]:
+    """localstripe on a free port for the session; fails (never skips) if it cannot start."""
+    exe = shutil.which("localstripe", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.fail("localstripe is not installed in the venv: pip install localstripe")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--from-scratch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"localstripe did not start on port {port}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def provider(localstripe: str) -> Iterator[StripeTerminalProvider]:
+    p = StripeTerminalProvider(
+        connection(localstripe), reader_id="tmr_unused", webhook_secret=SECRET
+    )
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def webhook_url(db: Db, provider: StripeTerminalProvider, localstripe: str) -> Iterator[str]:
+    """Our webhook blueprint served over HTTP and registered with localstripe."""
+    from ui.webhooks import bp
+
+    app = Flask(__name__)
+    app.extensions["kiosk.sessions"] = db.sessions
+    app.extensions["kiosk.payments"] = provider
+    app.register_blueprint(bp)
+    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/webhooks/stripe"
+    resp = requests.post(
+        f"{localstripe}/_config/webhooks/kiosk",
+        json={"url": url, "secret": SECRET},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=5,
+    )
+    resp.close()
+    assert resp.status_code == 200
+    yield url
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def _charge(provider: StripeTerminalProvider, public_id: str, amount: int) -> str:
+    """What the reader does with Stripe in production: a confirmed PaymentIntent."""
+    client = provider.client
+    pm = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": "jpy",
+            "payment_method": pm.id,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": {"payment_id": public_id},
+        },
+        options={"idempotency_key": f"kiosk-{public_id}"},
+    )
+    return pi.id
+
+
+def test_status_and_partial_refunds(provider: StripeTerminalProvider) -> None:
+    """status reads a succeeded JPY PaymentIntent; refunds are partial and in whole yen."""
+    pi_id = _charge(provider, "pay_ls1", 300)
+    view = provider.status(pi_id)
+    assert view.status is ProviderStatus.SUCCEEDED
+    assert view.amount_yen == 300 and view.payment_intent_id == pi_id
+    refund = provider.refund(pi_id, 100, idempotency_key="ls-r1", reason="staff")
+    assert refund.refund_ref.startswith("re_") and refund.amount_yen == 100
+
+
+def test_signed_webhook_reaches_the_endpoint_and_issues_a_ticket(
+    db: Db, provider: StripeTerminalProvider, webhook_url: str
+) -> None:
+    """localstripe's signed payment_intent.succeeded pays the case through POST
+    /webhooks/stripe: one ticket; a staff refund afterwards is recorded."""
+    case_id = confirmed_case(db)
+    with db.tx() as s:
+        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
+        public_id = payment.public_id
+    pi_id = _charge(provider, public_id, 300)
+    deadline = time.monotonic() + 15
+    while True:
+        with db.tx() as s:
+            if tickets_of(s, case_id) == 1:
+                break
+        assert time.monotonic() < deadline, "the webhook never paid the case"
+        time.sleep(0.2)
+    with db.tx() as s:
+        paid = service.get_payment(s, public_id)
+        assert paid.status is PaymentStatus.SUCCEEDED and paid.provider_ref == pi_id
+    with db.tx() as s:
+        service.refund_payment(
+            s, provider, public_id, actor=STAFF, reason="窓口で取消", amount_yen=300
+        )
+    with db.tx() as s:
+        assert service.get_payment(s, public_id).status is PaymentStatus.REFUNDED
+
+
+def test_localstripe_signature_with_another_secret_is_rejected(
+    localstripe: str, provider: StripeTerminalProvider
+) -> None:
+    """A localstripe event checked against another secret is InvalidSignature."""
+    received: list[tuple[bytes, str]] = []
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        received.append((body, environ.get("HTTP_STRIPE_SIGNATURE", "")))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        resp = requests.post(
+            f"{localstripe}/_config/webhooks/capture",
+            json={
+                "url": f"http://127.0.0.1:{server.server_port}/",
+                "secret": "whsec_other",
+                "events": ["payment_intent.succeeded"],
+            },
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=5,
+        )
+        resp.close()
+        _charge(provider, "pay_ls3", 300)
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        requests.post(
+            f"{localstripe}/_config/webhooks/capture",
+            json={"url": "http://127.0.0.1:9/", "secret": "x", "events": ["none.none"]},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=5,
+        ).close()
+    assert received, "localstripe sent no webhook"
+    body, header = received[0]
+    assert header.startswith("t=") and ",v1=" in header
+    with pytest.raises(InvalidSignature):
+        provider.parse_webhook(body, header)
