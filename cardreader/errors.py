@@ -86,7 +86,10 @@ class WrongPin(CardError):
 
 class PinLocked(CardError):
     code = "pin_locked"
-    message_ja = "暗証番号がロックされています。本人確認書類をお持ちのうえ、窓口で解除の手続きをしてください。"
+    message_ja = (
+        "暗証番号がロックされています。"
+        "本人確認書類をお持ちのうえ、窓口で解除の手続きをしてください。"
+    )
     message_en = (
         "The PIN of this card is locked. Please go to the counter with an identity document "
         "to unlock it."
@@ -101,7 +104,10 @@ class PinWouldLock(CardError):
     """Only one try is left: the kiosk refuses to send a PIN so that it never locks a card."""
 
     code = "pin_would_lock"
-    message_ja = "暗証番号の入力があと1回で、間違えるとロックされます。安全のため、窓口で職員にお申し出ください。"
+    message_ja = (
+        "暗証番号の入力があと1回で、間違えるとロックされます。"
+        "安全のため、窓口で職員にお申し出ください。"
+    )
     message_en = (
         "Only one PIN try is left and a wrong entry would lock the card. "
         "For your safety, please go to the counter."

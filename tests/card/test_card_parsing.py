@@ -157,3 +157,29 @@ def test_tlv_value_may_not_run_past_its_container() -> None:
     raw = bytes.fromhex("ff2004df220501")
     with pytest.raises(MalformedCard):
         tlv.parse_children(raw, tlv.parse_one(raw))
+
+
+class _ScriptedTransport:
+    """Answers each command with the next scripted response and records the commands."""
+
+    def __init__(self, *responses: bytes) -> None:
+        self.responses = list(responses)
+        self.commands: list[bytes] = []
+
+    def transmit(self, command: bytes) -> bytes:
+        self.commands.append(command)
+        return self.responses.pop(0)
+
+    def close(self) -> None:
+        self.responses.clear()
+
+
+def test_exchange_follows_6cxx_and_61xx() -> None:
+    """6Cxx resends with the card's Le; 61xx fetches the rest with GET RESPONSE."""
+    wrong_le = _ScriptedTransport(b"\x6c\x11", b"\x01" * 17 + b"\x90\x00")
+    assert apdu.exchange(wrong_le, apdu.read_binary(0, 256)).data == b"\x01" * 17
+    assert wrong_le.commands[1] == bytes.fromhex("00b0000011")
+    chained = _ScriptedTransport(b"\xaa\x61\x02", b"\xbb\xcc\x90\x00")
+    response = apdu.exchange(chained, apdu.read_binary(0, 3))
+    assert (response.data, response.sw) == (b"\xaa\xbb\xcc", 0x9000)
+    assert chained.commands[1] == bytes.fromhex("00c0000002")
