@@ -36,8 +36,12 @@ def create_app(
     app.extensions["kiosk.shutdown"] = lambda: [step() for step in reversed(shutdown_steps)]
 
     init_database(app, settings, shutdown_steps)
+    init_catalog(app, settings)
     init_card_reader(app, settings, shutdown_steps)
     init_payments(app, settings)
+    init_payment_provider(app, settings, shutdown_steps)
+    init_sessions(app, settings)
+    init_i18n(app)
     init_blueprints(app)
     return app
 
@@ -87,7 +91,52 @@ def init_payments(app: Flask, settings: Settings) -> None:
     app.extensions["kiosk.payments_name"] = settings.payments
 
 
+def init_catalog(app: Flask, settings: Settings) -> None:
+    """The procedure catalog (``KIOSK_CATALOG``) as ``app.extensions["kiosk.catalog"]``; its
+    queues and counters are installed (created or updated by code) in the database."""
+    from kiosk.catalog import load_catalog
+    from kiosk.queue import install_catalog
+
+    catalog = load_catalog(settings.catalog or None)
+    with db.transaction(app.extensions["kiosk.sessions"]) as session:
+        install_catalog(session, catalog)
+    app.extensions["kiosk.catalog"] = catalog
+
+
+def init_payment_provider(
+    app: Flask, settings: Settings, shutdown: list[Callable[[], None]]
+) -> None:
+    """``app.extensions["kiosk.payments"]``: the PaymentProvider (unless already set)."""
+    if "kiosk.payments" in app.extensions:
+        return
+    from payments import make_provider
+
+    provider = make_provider(settings)
+    app.extensions["kiosk.payments"] = provider
+    shutdown.append(provider.close)
+
+
+def init_sessions(app: Flask, settings: Settings) -> None:
+    """Signed session cookie and the kiosk's server-side visit store."""
+    from ui.sessions import init_sessions as init
+
+    init(app, settings)
+
+
+def init_i18n(app: Flask) -> None:
+    """Flask-Babel: four languages, ``?lang=`` / session / Accept-Language."""
+    from ui.i18n import init_i18n as init
+
+    init(app)
+
+
 def init_blueprints(app: Flask) -> None:
-    from ui import health
+    from ui import health, kiosk, phone
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(kiosk.bp)
+    app.register_blueprint(phone.bp)
+    if "kiosk.card_simulator" in app.extensions or app.extensions["kiosk.payments_name"] == "sim":
+        from ui import simulator
+
+        app.register_blueprint(simulator.bp)

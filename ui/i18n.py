@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel, format_currency, format_date, get_locale, ngettext
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_date,
+    format_datetime,
+    get_locale,
+    ngettext,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -179,4 +186,5 @@ def init_i18n(app: Flask) -> None:
         yen=yen,
         long_date=long_date,
         wait_minutes=wait_minutes,
+        format_datetime=format_datetime,
     )

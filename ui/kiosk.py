@@ -1,0 +1,750 @@
+"""The resident kiosk: welcome -> procedures -> fields -> card -> PIN -> check -> pay -> ticket.
+
+Each view parses its input, calls one domain (or reader / payment service) operation,
+commits once and renders or redirects. A visit's progress lives in the server-side
+:class:`ui.sessions.VisitStore`; the signed cookie only names it. Card data goes straight
+into the case (encrypted by the domain); the PIN exists only inside :func:`pin_submit`.
+
+Errors: card, payment and domain errors become a screen in the resident's language
+(``register_error_handler`` below); a visit that timed out or was wiped sends the browser
+back to the welcome screen.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import BadRequest
+
+from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from kiosk import audit
+from kiosk.cases import cancel_case, confirm_case, get_case, open_case, set_resident_fields
+from kiosk.catalog import Catalog, ProcedureSpec, ValidationFailed, fiscal_year
+from kiosk.clock import business_day
+from kiosk.db import transaction
+from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
+from kiosk.errors import DomainError, InvalidTransition
+from kiosk.models import CaseStatus
+from kiosk.queue import issue_ticket, ticket_status
+from payments.provider import PaymentError, ProviderUnavailable
+from payments.service import cancel_payment, refresh_payment, start_payment
+from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.sessions import Visit, VisitStore
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+
+STEPS = (
+    ("procedures", _l("Choose")),
+    ("fields", _l("Details")),
+    ("card", _l("Card")),
+    ("pin", _l("PIN")),
+    ("check", _l("Check")),
+    ("pay", _l("Pay")),
+    ("ticket", _l("Ticket")),
+)
+
+# Labels of the catalog's choice options (the catalog stores codes only).
+OPTION_LABELS: dict[str, Any] = {
+    "self": _l("Only me"),
+    "household": _l("My whole household"),
+    "full": _l("Whole register (all members)"),
+    "individual": _l("Only one person"),
+}
+SEX_LABELS: dict[str, Any] = {
+    "male": _l("Male"),
+    "female": _l("Female"),
+    "not_applicable": _l("Not applicable"),
+    "unknown": _l("Not known"),
+}
+DECLINE_MESSAGES: dict[str, Any] = {
+    "insufficient_funds": _l("The card has not enough funds."),
+    "expired_card": _l("The card has expired."),
+}
+
+
+class VisitEnded(Exception):
+    """The visit timed out, was wiped, or never started: back to the welcome screen."""
+
+
+# --- per-app objects --------------------------------------------------------------------------
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    store: VisitStore = app.extensions["kiosk.visits"]
+    store.on_expire = lambda visit: wipe_visit(app, visit, reason="timeout")
+    app.extensions["kiosk.reader_busy"] = _Busy()
+
+
+class _Busy:
+    """How many card reads are running (the card screen shows "reading")."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+def _settings() -> Any:
+    return current_app.config["KIOSK_SETTINGS"]
+
+
+def _catalog() -> Catalog:
+    return current_app.extensions["kiosk.catalog"]
+
+
+def _sessions() -> Any:
+    return current_app.extensions["kiosk.sessions"]
+
+
+def _store() -> VisitStore:
+    return current_app.extensions["kiosk.visits"]
+
+
+def _actor() -> str:
+    return f"kiosk:{_settings().kiosk_id}"
+
+
+def _visit(*, touch: bool = True) -> Visit:
+    visit = _store().get(session.get("visit"), touch=touch)
+    if visit is None:
+        raise VisitEnded()
+    return visit
+
+
+def wipe_visit(app: Flask, visit: Visit, *, reason: str) -> None:
+    """End a visit everywhere: cancel a pending payment at the provider, cancel the case
+    unless it reached the queue, forget the visit. Never raises (logs instead)."""
+    sessions = app.extensions["kiosk.sessions"]
+    actor = f"kiosk:{app.config['KIOSK_SETTINGS'].kiosk_id}"
+    app.extensions["kiosk.visits"].end(visit.id)
+    if visit.payment_id and not visit.ticket_token:
+        try:
+            with transaction(sessions) as s:
+                cancel_payment(
+                    s,
+                    app.extensions["kiosk.payments"],
+                    visit.payment_id,
+                    actor=actor,
+                    reason=reason,
+                )
+        except (PaymentError, DomainError) as e:
+            log.warning("visit wipe: payment not cancelled (%s)", type(e).__name__)
+    if visit.case_id and not visit.ticket_token:
+        try:
+            with transaction(sessions) as s:
+                cancel_case(s, get_case(s, visit.case_id), actor=actor, reason=reason)
+        except InvalidTransition:
+            pass  # paid meanwhile: the case stays for its ticket (or a staff refund)
+        except DomainError as e:
+            log.warning("visit wipe: case not cancelled (%s)", type(e).__name__)
+    log.info("visit ended (%s)", reason)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Nothing of a visit may come back through the browser's history or cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.endswith("/state") or request.accept_mimetypes.best == "application/json"
+
+
+def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    settings = _settings()
+    context.setdefault("step", None)
+    return (
+        render_template(
+            f"kiosk/{template}",
+            steps=STEPS,
+            idle_timeout_s=settings.idle_timeout_s,
+            idle_warning_s=settings.idle_warning_s,
+            **context,
+        ),
+        status,
+    )
+
+
+@bp.errorhandler(VisitEnded)
+def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
+    session.pop("visit", None)
+    if _wants_json():
+        return jsonify(state="ended", redirect=url_for("kiosk.welcome", ended=1)), 410
+    return redirect(url_for("kiosk.welcome", ended=1))
+
+
+@bp.errorhandler(CardError)
+def _card_error(e: CardError) -> ResponseReturnValue:
+    message = card_error_message(e.code, e.tries_left)
+    if isinstance(e, PinLocked | PinWouldLock):
+        return _page("stop.html", 409, step="pin", code=e.code, message=message)
+    if e.code in ("no_card", "card_removed"):
+        return _page("card.html", 409, step="card", message=message)
+    return _page("problem.html", 409, message=message, code=e.code)
+
+
+@bp.errorhandler(PaymentError)
+def _payment_error(e: PaymentError) -> ResponseReturnValue:
+    if isinstance(e, ProviderUnavailable):
+        message = _("The payment terminal is not available. Please pay at the counter.")
+    else:
+        message = _("The payment could not be started. Please ask a member of staff.")
+    return _page("problem.html", 502, message=message, code=e.code)
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(e: DomainError) -> ResponseReturnValue:
+    log.warning("kiosk: %s", type(e).__name__)
+    message = _("This step cannot be done now. Please start again or ask a member of staff.")
+    return _page("problem.html", 409, message=message, code=type(e).__name__)
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(_e: BadRequest) -> ResponseReturnValue:
+    return _page("problem.html", 400, message=_("The request was not understood."), code="400")
+
+
+# --- welcome, start, end ----------------------------------------------------------------------
+
+
+@bp.get("/")
+def welcome() -> ResponseReturnValue:
+    """Language choice and the start button; ``?ended=1`` after a wipe."""
+    return _page("welcome.html", ended=request.args.get("ended") == "1")
+
+
+@bp.post("/start")
+def start() -> ResponseReturnValue:
+    """A new visit (any previous one of this browser is wiped first)."""
+    old = _store().end(session.get("visit"))
+    if old is not None:
+        wipe_visit(current_app._get_current_object(), old, reason="restart")  # type: ignore[attr-defined]
+    visit = _store().start(current_locale())
+    session["visit"] = visit.id
+    return redirect(url_for("kiosk.procedures"))
+
+
+@bp.post("/wipe")
+def wipe() -> ResponseReturnValue:
+    """Finish or abandon the visit: everything of it is removed, back to the welcome."""
+    reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
+    visit = _store().end(session.get("visit"))
+    if visit is not None:
+        wipe_visit(current_app._get_current_object(), visit, reason=reason)  # type: ignore[attr-defined]
+    session.pop("visit", None)
+    target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
+    if _wants_json():
+        return jsonify(state="ended", redirect=target)
+    return redirect(target)
+
+
+@bp.post("/keepalive")
+def keepalive() -> ResponseReturnValue:
+    """The resident touched the screen (or pressed "continue"): the visit lives on."""
+    _visit()
+    return "", 204
+
+
+@bp.post("/call-staff")
+def call_staff() -> ResponseReturnValue:
+    """Ask for a member of staff: an audit row the staff console can show."""
+    with transaction(_sessions()) as s:
+        audit.record(s, _actor(), "kiosk.staff_called", detail={"screen": _screen_name()})
+    message = _("A member of staff is coming. Please wait here.")
+    if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
+        return jsonify(message=message)
+    return _page("problem.html", 200, message=message, code="staff_called")
+
+
+def _screen_name() -> str:
+    screen = request.form.get("screen", "")
+    return screen if screen in {s for s, _ in STEPS} | {"welcome"} else "other"
+
+
+# --- procedures and fields --------------------------------------------------------------------
+
+
+def _unit_text(spec: ProcedureSpec) -> str:
+    if spec.unit == "copy":
+        return _("per copy")
+    if spec.unit == "fiscal_year_copy":
+        return _("per year, per copy")
+    return _("per application")
+
+
+@bp.get("/procedures")
+def procedures() -> ResponseReturnValue:
+    """The catalog's procedures with their fees; several may be chosen."""
+    visit = _visit()
+    return _page(
+        "procedures.html",
+        step="procedures",
+        procedures=_catalog().procedures,
+        chosen=visit.procedures,
+        unit_text=_unit_text,
+        locked=visit.case_id is not None,
+    )
+
+
+@bp.post("/procedures")
+def procedures_submit() -> ResponseReturnValue:
+    """Keep the chosen procedures (in catalog order) and go on to their fields."""
+    visit = _visit()
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    codes = request.form.getlist("procedure")
+    known = {p.code for p in _catalog().procedures}
+    if (
+        len(codes) > len(known)
+        or any(c not in known for c in codes)
+        or len(set(codes)) < len(codes)
+    ):
+        raise BadRequest("unknown procedure")
+    if not codes:
+        return _page(
+            "procedures.html",
+            422,
+            step="procedures",
+            procedures=_catalog().procedures,
+            chosen=[],
+            unit_text=_unit_text,
+            locked=False,
+            error=_("Please choose at least one procedure."),
+        )
+    visit.procedures = [p.code for p in _catalog().procedures if p.code in codes]
+    visit.fields = {c: v for c, v in visit.fields.items() if c in visit.procedures}
+    return redirect(url_for("kiosk.fields"))
+
+
+def _specs(visit: Visit) -> list[ProcedureSpec]:
+    if not visit.procedures:
+        raise VisitEnded()
+    return [_catalog().procedure(code) for code in visit.procedures]
+
+
+def _fiscal_year_options(spec: Any) -> list[tuple[int, str]]:
+    newest = fiscal_year(business_day())
+    years = range(newest, newest - spec.max_years_back - 1, -1)
+    return [(y, _fiscal_year_label(y)) for y in years]
+
+
+def _fiscal_year_label(year: int) -> str:
+    if current_locale() == "ja":
+        try:
+            era = to_japanese(_april(year))
+            number = "元" if era.year == 1 else str(era.year)
+            return f"{era.era.name}{number}年度（{year}年度）"
+        except EraOutOfRange:
+            pass
+    return _("Fiscal year %(year)d", year=year)
+
+
+def _april(year: int) -> Any:
+    from datetime import date
+
+    return date(year, 4, 1)
+
+
+def _form_values(spec: ProcedureSpec, form: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in spec.fields:
+        key = f"{spec.code}.{field.name}"
+        items = form.getlist(key)  # type: ignore[attr-defined]
+        if field.kind == "fiscal_years":
+            values[field.name] = items
+        elif items:
+            values[field.name] = items[-1]  # a checkbox after its hidden "false"
+    return values
+
+
+def _fields_page(
+    visit: Visit, values: Mapping[str, Mapping[str, Any]], errors: Mapping[str, Any], status: int
+) -> ResponseReturnValue:
+    return _page(
+        "fields.html",
+        status,
+        step="fields",
+        specs=_specs(visit),
+        values=values,
+        errors=errors,
+        option_labels=OPTION_LABELS,
+        fiscal_year_options=_fiscal_year_options,
+    )
+
+
+@bp.get("/fields")
+def fields() -> ResponseReturnValue:
+    """What the resident gives for each chosen procedure (copies, scope, years ...)."""
+    visit = _visit()
+    return _fields_page(visit, visit.fields, {}, 200)
+
+
+@bp.post("/fields")
+def fields_submit() -> ResponseReturnValue:
+    """Validate every procedure's fields (all problems at once, in the resident's language).
+    Before the card is read they are kept with the visit; after, they go into the case."""
+    visit = _visit()
+    specs = _specs(visit)
+    language = domain_language()
+    submitted = {spec.code: _form_values(spec, request.form) for spec in specs}
+    errors: dict[str, dict[str, str]] = {}
+    normalised: dict[str, dict[str, Any]] = {}
+    if visit.case_id is None:
+        for spec in specs:
+            try:
+                normalised[spec.code] = spec.validate_fields(
+                    submitted[spec.code], language, today=business_day()
+                )
+            except ValidationFailed as e:
+                errors[spec.code] = e.messages(language)
+    else:
+        try:
+            with transaction(_sessions()) as s:
+                case = get_case(s, visit.case_id)
+                for spec in specs:
+                    try:
+                        line = set_resident_fields(
+                            s,
+                            case,
+                            spec.code,
+                            submitted[spec.code],
+                            catalog=_catalog(),
+                            actor=_actor(),
+                        )
+                        normalised[spec.code] = dict(line.resident_fields or {})
+                    except ValidationFailed as e:
+                        errors[spec.code] = e.messages(language)
+                if errors:
+                    raise _Rollback()
+        except _Rollback:
+            pass
+    if errors:
+        return _fields_page(visit, submitted, errors, 422)
+    visit.fields = normalised
+    return redirect(url_for("kiosk.check" if visit.case_id else "kiosk.card"))
+
+
+class _Rollback(Exception):
+    pass
+
+
+# --- card and PIN -------------------------------------------------------------------------------
+
+
+@bp.get("/card")
+def card() -> ResponseReturnValue:
+    """ "Place your card on the reader", with the reader's live state (see ``card_state``)."""
+    visit = _visit()
+    _specs(visit)
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    return _page("card.html", step="card", message=None)
+
+
+@bp.get("/card/state")
+def card_state() -> ResponseReturnValue:
+    """Polled by the card screen: ``no_reader``, ``waiting``, ``present``, ``reading`` or
+    ``removed`` (a card seen earlier in this visit is gone). Not a touch of the visit."""
+    visit = _visit(touch=False)
+    if current_app.extensions["kiosk.reader_busy"].count:
+        return jsonify(state="reading")
+    status = current_app.extensions["kiosk.card_reader"].status()
+    if not status.reader_present:
+        state = "no_reader"
+    elif status.card_present:
+        visit.card_seen = True
+        state = "present"
+    else:
+        state = "removed" if visit.card_seen else "waiting"
+    return jsonify(state=state)
+
+
+@bp.get("/pin")
+def pin() -> ResponseReturnValue:
+    """The PIN pad with the tries left; a clear stop when one try or none is left (the
+    kiosk never sends the PIN that could lock a card)."""
+    visit = _visit()
+    _specs(visit)
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    tries = current_app.extensions["kiosk.card_reader"].pin_tries_left()
+    visit.card_seen = True
+    if tries <= 1:
+        raise PinLocked() if tries == 0 else PinWouldLock()
+    return _page("pin.html", step="pin", tries=tries, message=None)
+
+
+@bp.post("/pin")
+def pin_submit() -> ResponseReturnValue:
+    """Read the card with the PIN (used only in this call) and open the case with the
+    chosen procedures and fields; then the prefilled form to check."""
+    visit = _visit()
+    specs = _specs(visit)
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    with_number = any(spec.needs_individual_number for spec in specs)
+    try:
+        with current_app.extensions["kiosk.reader_busy"]:
+            info = current_app.extensions["kiosk.card_reader"].read(
+                request.form.get("pin", ""), with_number=with_number
+            )
+    except WrongPin as e:
+        if e.tries_left <= 1:
+            raise PinWouldLock() if e.tries_left == 1 else PinLocked() from None
+        message = card_error_message(e.code, e.tries_left)
+        return _page("pin.html", 422, step="pin", tries=e.tries_left, message=message)
+    with transaction(_sessions()) as s:
+        case = open_case(
+            s,
+            info,
+            visit.procedures,
+            catalog=_catalog(),
+            actor=_actor(),
+            language=domain_language(),
+        )
+        for code, values in visit.fields.items():
+            set_resident_fields(s, case, code, values, catalog=_catalog(), actor=_actor())
+        visit.case_id = case.id
+    return redirect(url_for("kiosk.check"))
+
+
+# --- check and confirm ----------------------------------------------------------------------------
+
+
+def _birth_date_text(d: Any) -> str:
+    if d is None:
+        return ""
+    from ui.i18n import long_date
+
+    if current_locale() == "ja":
+        try:
+            return f"{format_japanese(d)}（{d.year}年）"
+        except EraOutOfRange:
+            pass
+    return long_date(d)
+
+
+def _field_text(spec: ProcedureSpec, name: str, value: Any) -> str:
+    field = spec.field_spec(name)
+    if field is None or value is None or value == "":
+        return "—"
+    if field.kind == "boolean":
+        return _("Yes") if value else _("No")
+    if field.kind == "choice":
+        return str(OPTION_LABELS.get(value, value))
+    if field.kind == "fiscal_years":
+        return (
+            "、".join(_fiscal_year_label(int(y)) for y in value)
+            if current_locale() == "ja"
+            else ", ".join(_fiscal_year_label(int(y)) for y in value)
+        )
+    if field.kind == "date":
+        from datetime import date
+
+        from ui.i18n import long_date
+
+        return long_date(date.fromisoformat(str(value)))
+    return str(value)
+
+
+@bp.get("/check")
+def check() -> ResponseReturnValue:
+    """The prefilled application: card data read-only, the resident's choices, the fees."""
+    visit = _visit()
+    if visit.case_id is None:
+        return redirect(url_for("kiosk.card"))
+    with _sessions()() as s:
+        case = get_case(s, visit.case_id)
+        if case.status is not CaseStatus.DRAFT:
+            return redirect(url_for("kiosk.ticket" if visit.ticket_token else "kiosk.pay"))
+        lines = [(_catalog().procedure(line.procedure_code), line) for line in case.procedures]
+        return _page(
+            "check.html",
+            step="check",
+            case=case,
+            lines=lines,
+            sex=SEX_LABELS.get(case.sex or "unknown", SEX_LABELS["unknown"]),
+            birth_date=_birth_date_text(case.birth_date),
+            field_text=_field_text,
+            localized=localized,
+        )
+
+
+@bp.post("/confirm")
+def confirm() -> ResponseReturnValue:
+    """The resident checked the form: confirm the case (a fee-free one gets its ticket at
+    once), then pay."""
+    visit = _visit()
+    if visit.case_id is None:
+        raise VisitEnded()
+    with transaction(_sessions()) as s:
+        case = get_case(s, visit.case_id)
+        confirm_case(s, case, catalog=_catalog(), actor=_actor())
+        if case.fee_yen == 0:
+            visit.ticket_token = issue_ticket(s, case, actor=_actor()).token
+    return redirect(url_for("kiosk.ticket" if visit.ticket_token else "kiosk.pay"))
+
+
+# --- payment ------------------------------------------------------------------------------------
+
+
+def _payment_view(visit: Visit) -> tuple[str, Any]:
+    """(status, payment) of the visit's payment, refreshed from the provider."""
+    from payments.service import get_payment
+
+    with transaction(_sessions()) as s:
+        if visit.payment_id is None:
+            return "none", None
+        payment = refresh_payment(s, current_app.extensions["kiosk.payments"], visit.payment_id)
+        status = payment.status.value
+        if status == "succeeded" and visit.ticket_token is None:
+            case = get_case(s, visit.case_id or 0)
+            if case.ticket is not None:
+                visit.ticket_token = case.ticket.token
+        payment = get_payment(s, visit.payment_id)
+        s.expunge(payment)
+        return status, payment
+
+
+@bp.get("/pay")
+def pay() -> ResponseReturnValue:
+    """Amount and the "pay" button; then the terminal's progress (or the QR code to pay on a
+    phone); a declined or timed-out payment can be tried again."""
+    visit = _visit()
+    if visit.case_id is None:
+        raise VisitEnded()
+    status, payment = _payment_view(visit)
+    if visit.ticket_token:
+        return redirect(url_for("kiosk.ticket"))
+    with _sessions()() as s:
+        case = get_case(s, visit.case_id)
+        if case.status is CaseStatus.DRAFT:
+            return redirect(url_for("kiosk.check"))
+        fee = case.fee_yen
+    qr = _qr_svg(payment.display_url) if payment is not None and payment.display_url else None
+    failure = None
+    if status in ("failed", "cancelled", "expired"):
+        failure = _failure_message(status, payment.failure_code if payment else None)
+    return _page(
+        "pay.html",
+        step="pay",
+        pay_status=status,
+        fee=fee,
+        qr=qr,
+        failure=failure,
+        provider=current_app.extensions["kiosk.payments_name"],
+    )
+
+
+def _failure_message(status: str, code: str | None) -> str:
+    if status == "expired":
+        return _("The payment timed out. Nothing was charged.")
+    if status == "cancelled":
+        return _("The payment was cancelled. Nothing was charged.")
+    reason = DECLINE_MESSAGES.get(code or "")
+    text = _("The card was declined. Nothing was charged.")
+    return f"{text} {reason}" if reason else text
+
+
+@bp.post("/pay")
+def pay_start() -> ResponseReturnValue:
+    """Put the fee on the terminal (or open the QR checkout)."""
+    visit = _visit()
+    if visit.case_id is None:
+        raise VisitEnded()
+    payment = start_payment(
+        _sessions(),
+        current_app.extensions["kiosk.payments"],
+        visit.case_id,
+        actor=_actor(),
+        kiosk_id=_settings().kiosk_id,
+    )
+    visit.payment_id = payment.public_id
+    return redirect(url_for("kiosk.pay"))
+
+
+@bp.get("/pay/state")
+def pay_state() -> ResponseReturnValue:
+    """Polled by the pay screen: the payment's status and where to go when it is final."""
+    visit = _visit(touch=False)
+    status, _payment = _payment_view(visit)
+    target = url_for("kiosk.ticket") if visit.ticket_token else None
+    if status in ("failed", "cancelled", "expired"):
+        target = url_for("kiosk.pay")
+    return jsonify(state=status, redirect=target)
+
+
+def _qr_svg(data: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode("utf-8")
+    return svg[svg.index("<svg") :]
+
+
+# --- ticket ---------------------------------------------------------------------------------------
+
+
+@bp.get("/ticket")
+def ticket() -> ResponseReturnValue:
+    """Number, queue, people ahead, estimated wait, the QR code of the phone page, print."""
+    visit = _visit()
+    if not visit.ticket_token:
+        return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
+    with _sessions()() as s:
+        view = ticket_status(s, visit.ticket_token)
+        case = get_case(s, visit.case_id or 0)
+        queue = _catalog().queue(case.procedures[0].queue_code)
+        issued_at = case.ticket.issued_at if case.ticket else None
+    phone_url = url_for("phone.status", token=visit.ticket_token, _external=True)
+    return _page(
+        "ticket.html",
+        step="ticket",
+        view=view,
+        queue_name=localized(queue.names),
+        issued_at=issued_at,
+        qr=_qr_svg(phone_url),
+        phone_url=phone_url,
+    )

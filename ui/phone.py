@@ -1,0 +1,53 @@
+"""The resident's phone: the status page behind the ticket's QR code.
+
+Shows the number, people ahead, the estimated wait and, once called, the counter; it
+refreshes itself and speaks the ticket's language (``?lang=`` overrides). It shows nothing
+personal: the token is the only key, and a wrong token is a plain 404.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+
+from kiosk.errors import NotFound
+from kiosk.queue import ticket_by_token, ticket_status
+from ui.i18n import normalise_locale
+
+bp = Blueprint("phone", __name__, url_prefix="/t")
+
+REFRESH_S = 15
+
+
+@bp.after_request
+def _headers(response):  # type: ignore[no-untyped-def]
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(NotFound)
+def _not_found(_e: NotFound) -> ResponseReturnValue:
+    return render_template("phone/missing.html"), 404
+
+
+@bp.get("/<token>")
+def status(token: str) -> ResponseReturnValue:
+    """Ticket status for ``token``, in the ticket's language unless ``?lang=`` asks."""
+    with current_app.extensions["kiosk.sessions"]() as s:
+        view = ticket_status(s, token)
+        ticket = ticket_by_token(s, token)
+        language = ticket.case.language
+        queue_names = dict(ticket.queue.names)
+    locale = normalise_locale(request.args.get("lang")) or normalise_locale(language) or "ja"
+    with force_locale(locale):
+        return render_template(
+            "phone/status.html",
+            view=view,
+            queue_names=queue_names,
+            refresh_s=REFRESH_S,
+            token=token,
+            page_locale=locale,
+        )

@@ -1,0 +1,161 @@
+/* Kiosk screens: PIN pad, steppers, live card and payment state, inactivity wipe, call staff.
+   Plain JavaScript, no framework, no build step; every page also works as plain HTML forms. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var live = document.getElementById("live");
+
+  function announce(text) { if (live) { live.textContent = ""; setTimeout(function () { live.textContent = text; }, 50); } }
+  function post(url, data) {
+    return fetch(url, { method: "POST", body: data || new FormData(), credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-Requested-With": "fetch" } });
+  }
+  function showBusy(text) {
+    var busy = document.getElementById("busy");
+    if (!busy) { return; }
+    if (text) { document.getElementById("busy-text").textContent = text; }
+    busy.hidden = false;
+  }
+
+  /* --- forms: confirm, busy overlay ------------------------------------------------- */
+  document.querySelectorAll("[data-confirm]").forEach(function (btn) {
+    btn.addEventListener("click", function (e) { if (!window.confirm(btn.getAttribute("data-confirm"))) { e.preventDefault(); } });
+  });
+  document.querySelectorAll("form[data-busy]").forEach(function (form) {
+    form.addEventListener("submit", function () { showBusy(form.getAttribute("data-busy")); });
+  });
+  document.querySelectorAll("[data-print]").forEach(function (btn) {
+    btn.addEventListener("click", function () { window.print(); });
+  });
+
+  /* --- call staff -------------------------------------------------------------------- */
+  document.querySelectorAll("form[data-call-staff]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      post(form.action, new FormData(form)).then(function (r) { return r.json(); }).then(function (d) {
+        var toast = document.getElementById("toast");
+        toast.textContent = d.message; toast.hidden = false;
+        setTimeout(function () { toast.hidden = true; }, 8000);
+      }).catch(function () { form.submit(); });
+    });
+  });
+
+  /* --- steppers ---------------------------------------------------------------------- */
+  document.querySelectorAll("[data-step]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var input = document.getElementById(btn.getAttribute("data-target"));
+      var v = parseInt(input.value || "0", 10) + parseInt(btn.getAttribute("data-step"), 10);
+      var min = parseInt(input.min || "0", 10), max = parseInt(input.max || "99", 10);
+      input.value = Math.max(min, Math.min(max, v));
+      announce(input.value);
+    });
+  });
+
+  /* --- PIN pad (the PIN never leaves this form except in its one POST) ------------------ */
+  var pin = document.getElementById("pin");
+  if (pin) {
+    var dots = document.querySelectorAll(".pin-dots span");
+    var ok = document.getElementById("pin-ok");
+    var render = function () {
+      dots.forEach(function (d, i) { d.classList.toggle("filled", i < pin.value.length); });
+      ok.disabled = pin.value.length !== 4;
+    };
+    document.querySelectorAll(".pinpad [data-digit]").forEach(function (key) {
+      key.addEventListener("click", function () {
+        if (pin.value.length < 4) { pin.value += key.getAttribute("data-digit"); }
+        render(); announce(pin.value.length + " / 4");
+      });
+    });
+    document.querySelector(".pinpad [data-clear]").addEventListener("click", function () { pin.value = ""; render(); announce("0 / 4"); });
+    document.querySelector(".pinpad [data-back]").addEventListener("click", function () { pin.value = pin.value.slice(0, -1); render(); announce(pin.value.length + " / 4"); });
+    pin.addEventListener("input", function () { pin.value = pin.value.replace(/\D/g, "").slice(0, 4); render(); });
+    window.addEventListener("pageshow", function () { pin.value = ""; render(); });
+    render();
+  }
+
+  /* --- live card reader state ---------------------------------------------------------- */
+  var cardState = document.getElementById("card-state");
+  if (cardState) {
+    var lastState = null;
+    var pollCard = function () {
+      fetch(cardState.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (d) {
+          if (d.state === "ended") { location.href = d.redirect; return; }
+          if (d.state !== lastState) {
+            lastState = d.state;
+            cardState.setAttribute("data-state", d.state);
+            var text = cardState.getAttribute("data-text-" + d.state) || "";
+            cardState.querySelector(".state-text").textContent = text;
+            cardState.querySelector(".state-icon").textContent =
+              { waiting: "⏳", present: "✅", reading: "🔄", removed: "⚠️", no_reader: "⛔" }[d.state] || "⏳";
+          }
+          if (d.state === "present") { setTimeout(function () { location.href = cardState.getAttribute("data-next"); }, 400); return; }
+          setTimeout(pollCard, 500);
+        })
+        .catch(function () { setTimeout(pollCard, 1000); });
+    };
+    pollCard();
+  }
+
+  /* --- payment progress ---------------------------------------------------------------- */
+  var payProgress = document.getElementById("pay-progress");
+  if (payProgress) {
+    var pollPay = function () {
+      fetch(payProgress.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (d) {
+          if (d.redirect) {
+            if (d.state === "succeeded") { payProgress.querySelector(".state-text").textContent = payProgress.getAttribute("data-text-succeeded"); }
+            location.href = d.redirect; return;
+          }
+          setTimeout(pollPay, 700);
+        })
+        .catch(function () { setTimeout(pollPay, 1500); });
+    };
+    pollPay();
+  }
+
+  /* --- inactivity: warn, then wipe ------------------------------------------------------ */
+  var timeout = parseInt(body.getAttribute("data-idle-timeout") || "0", 10);
+  if (timeout > 0) {
+    var warning = parseInt(body.getAttribute("data-idle-warning") || "20", 10);
+    var idle = document.getElementById("idle");
+    var count = document.getElementById("idle-count");
+    var keepaliveUrl = body.getAttribute("data-keepalive-url");
+    var wipeUrl = body.getAttribute("data-wipe-url");
+    var last = Date.now(), lastPing = Date.now(), warned = false, wiping = false;
+    var wipe = function () {
+      if (wiping) { return; }
+      wiping = true;
+      document.querySelectorAll("main, .steps").forEach(function (el) { el.innerHTML = ""; });
+      var data = new FormData(); data.append("reason", "timeout");
+      post(wipeUrl, data).then(function (r) { return r.json(); })
+        .then(function (d) { location.replace(d.redirect); })
+        .catch(function () { location.replace("/kiosk/?ended=1"); });
+    };
+    var activity = function () {
+      if (wiping) { return; }
+      last = Date.now();
+      if (warned) { warned = false; idle.hidden = true; }
+      if (Date.now() - lastPing > 10000) { lastPing = Date.now(); post(keepaliveUrl); }
+    };
+    ["pointerdown", "keydown", "touchstart"].forEach(function (t) { document.addEventListener(t, activity, true); });
+    document.getElementById("idle-continue").addEventListener("click", function () {
+      warned = false; idle.hidden = true; last = Date.now(); lastPing = Date.now(); post(keepaliveUrl);
+      announce(document.getElementById("idle-continue").textContent);
+    });
+    setInterval(function () {
+      var left = timeout - Math.floor((Date.now() - last) / 1000);
+      if (left <= 0) { wipe(); return; }
+      if (left <= warning) {
+        count.textContent = left;
+        if (!warned) {
+          warned = true; idle.hidden = false;
+          document.getElementById("idle-continue").focus();
+          announce(document.getElementById("idle-title").textContent + " " + document.getElementById("idle-text").textContent);
+        }
+      }
+    }, 250);
+  }
+})();
