@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import payments.models  # noqa: F401  (payment tables share Base.metadata: autogenerate sees them)
 from kiosk.models import Base
 
 config = context.config

@@ -62,9 +62,7 @@ def upgrade() -> None:
             "refunded_yen >= 0 AND refunded_yen <= amount_yen",
             name=op.f("ck_payments_refund_within_amount"),
         ),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name=op.f("fk_payments_case_id_cases")
-        ),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_payments_case_id_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_payments_idempotency_key")),
         sa.UniqueConstraint("provider_ref", name=op.f("uq_payments_provider_ref")),
@@ -99,13 +97,9 @@ def upgrade() -> None:
             name=op.f("fk_payment_refunds_payment_id_payments"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_refunds")),
-        sa.UniqueConstraint(
-            "idempotency_key", name=op.f("uq_payment_refunds_idempotency_key")
-        ),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_payment_refunds_idempotency_key")),
     )
-    op.create_index(
-        op.f("ix_payment_refunds_payment_id"), "payment_refunds", ["payment_id"]
-    )
+    op.create_index(op.f("ix_payment_refunds_payment_id"), "payment_refunds", ["payment_id"])
     op.create_table(
         "provider_events",
         sa.Column("event_id", sa.String(length=128), nullable=False),
@@ -121,9 +115,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_provider_events")),
     )
-    op.create_index(
-        op.f("ix_provider_events_payment_id"), "provider_events", ["payment_id"]
-    )
+    op.create_index(op.f("ix_provider_events_payment_id"), "provider_events", ["payment_id"])
 
 
 def downgrade() -> None:
