@@ -20,7 +20,7 @@ as_root() {
 # --- Debian packages -------------------------------------------------------
 debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv)
 if [ "$want_test" = 1 ]; then
-    debs+=(postgresql)
+    debs+=(postgresql chromium fonts-noto-cjk)
 fi
 missing=()
 for p in "${debs[@]}"; do
@@ -55,6 +55,16 @@ if ! installed_with "$extras" && ! installed_with "[test]"; then
     fi
     echo "$digest" > "$stamp"
 fi
+
+# --- translations: compile a catalog only when its .po is newer than its .mo ----------
+for po in "$here"/ui/translations/*/LC_MESSAGES/messages.po; do
+    [ -e "$po" ] || continue
+    mo="${po%.po}.mo"
+    if [ ! -e "$mo" ] || [ "$po" -nt "$mo" ]; then
+        say "compiling $(basename "$(dirname "$(dirname "$po")")") translations"
+        "$venv/bin/pybabel" compile -q -i "$po" -o "$mo"
+    fi
+done
 
 # --- PC/SC daemon ------------------------------------------------------------
 "$here/scripts/pcscd.sh" start
