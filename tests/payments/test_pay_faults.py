@@ -226,3 +226,31 @@ def test_connection_error_on_reader_call_is_unavailable(
     with db.tx() as s:
         assert case_status(s, case_id) == "awaiting_payment"
         assert tickets_of(s, case_id) == 0
+
+
+def test_background_reconciler_runs_at_start(db: Db, sim_resident: Resident) -> None:
+    """The Reconciler thread runs once at start-up and repairs a missing ticket."""
+    import threading as _threading
+
+    case_id = confirmed_case(db)
+    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    with db.tx() as s:
+        row = service.get_payment(s, payment.public_id)
+        service.transition_payment(s, row, PaymentStatus.SUCCEEDED, actor="payment:sim")
+    done = _threading.Event()
+    reports: list[service.ReconcileReport] = []
+
+    def seen(report: service.ReconcileReport) -> None:
+        reports.append(report)
+        done.set()
+
+    reconciler = service.Reconciler(
+        db.sessions, sim_resident.provider, interval_s=60, timeout_s=120, on_report=seen
+    ).start()
+    try:
+        assert done.wait(10)
+    finally:
+        reconciler.stop()
+    assert reports[0].tickets_issued == [payment.public_id]
+    with db.tx() as s:
+        assert tickets_of(s, case_id) == 1
