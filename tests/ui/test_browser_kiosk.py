@@ -1,0 +1,250 @@
+"""The resident kiosk in a real browser: Debian's Chromium driven by Playwright (PyPI).
+
+The app runs under waitress on a free 127.0.0.1 port in a thread, with the in-process
+simulated card (``sim-direct``) and the simulated payment terminal. Screenshots of every
+kiosk step go to ``test-artifacts/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+TEXT_PIN = 0x0011
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module (fails, never skips, when it is missing)."""
+    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Served:
+    """An app served by waitress on 127.0.0.1 in a thread."""
+
+    def __init__(self, app: Flask) -> None:
+        from waitress import create_server
+
+        self.app = app
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=6)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    @property
+    def rig(self) -> Any:
+        return self.app.extensions["kiosk.card_simulator"]
+
+    @property
+    def terminal(self) -> Any:
+        return self.app.extensions["kiosk.payments"].terminal
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Served]]:
+    """Factory: ``serve(**settings)`` starts the app under waitress; stopped after the test."""
+    servers: list[Served] = []
+
+    def start(**settings: Any) -> Served:
+        settings.setdefault("sim_persona", "")
+        served = Served(make_app(**settings))
+        servers.append(served)
+        return served
+
+    yield start
+    for served in servers:
+        served.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh kiosk-sized browser page (1280 x 900, like a portrait-less kiosk screen)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def press_pin(page: Any, pin: str) -> None:
+    for digit in pin:
+        page.click(f".pinpad [data-digit='{digit}']")
+    page.click("#pin-ok")
+
+
+def start_and_choose(page: Any, served: Served, lang: str, prefix: str) -> None:
+    page.goto(f"{served.url}/kiosk/?lang={lang}")
+    assert page.locator("html").get_attribute("lang") == lang
+    shot(page, f"{prefix}-01-welcome")
+    page.click("#start")
+    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
+    page.click("label.choice-card:has(input[value='juminhyo'])")
+    page.click("label.choice-card:has(input[value='inkan'])")
+    shot(page, f"{prefix}-02-procedures")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/fields$"))
+    page.click("[data-target='f-juminhyo-copies'][data-step='1']")
+    shot(page, f"{prefix}-03-fields")
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+
+
+@pytest.mark.parametrize(
+    ("lang", "texts"),
+    [
+        ("ja", {"check": "カードから", "declined": "カードが 使えませんでした", "wait": "待ち"}),
+        ("en", {"check": "came from your card", "declined": "declined", "wait": "wait"}),
+    ],
+)
+def test_full_resident_journey(
+    serve: Callable[..., Served], page: Any, browser: Any, lang: str, texts: dict[str, str]
+) -> None:
+    """Welcome to ticket on the simulator: live card state, a wrong then the right PIN, a
+    declined then approved payment (via the simulator panel), the ticket and the phone page."""
+    served = serve()
+    prefix = f"{lang}"
+    start_and_choose(page, served, lang, prefix)
+
+    page.wait_for_selector("#card-state[data-state='waiting']")
+    shot(page, f"{prefix}-04-card-waiting")
+    served.rig.insert("yamada")
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    press_pin(page, "0000")
+    page.wait_for_selector("#pin-error")
+    assert "2" in page.inner_text("#tries")
+    shot(page, f"{prefix}-05-pin-wrong")
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    assert "山田" in page.inner_text(".from-card")
+    assert texts["check"] in page.inner_text(".badge-card")
+    shot(page, f"{prefix}-06-check")
+    assert page.inner_text("#total").replace(",", "").count("900") == 1
+
+    page.click("#confirm")
+    page.wait_for_url(re.compile(r"/kiosk/pay$"))
+    shot(page, f"{prefix}-07-pay")
+    page.click("#pay-start")
+    page.wait_for_selector("#pay-progress")
+    shot(page, f"{prefix}-08-pay-terminal")
+
+    panel = page.context.new_page()
+    panel.goto(f"{served.url}/sim/?lang={lang}")
+    panel.select_option("#sim-decline-code", "card_declined")
+    panel.click("#sim-decline")
+    page.wait_for_selector("#pay-failure")
+    assert texts["declined"] in page.inner_text("#pay-failure")
+    shot(page, f"{prefix}-09-pay-declined")
+    page.click("#pay-start")
+    page.wait_for_selector("#pay-progress")
+    panel.goto(f"{served.url}/sim/?lang={lang}")
+    shot(panel, f"{prefix}-sim-panel")
+    panel.click("#sim-approve")
+    page.wait_for_url(re.compile(r"/kiosk/ticket$"))
+    assert page.inner_text("#ticket-number") == "A-001"
+    shot(page, f"{prefix}-10-ticket")
+
+    qr_target = page.inner_html(".ticket-qr")
+    assert "<svg" in qr_target
+    with served.app.extensions["kiosk.sessions"]() as s:
+        from kiosk.models import Ticket
+
+        token = s.query(Ticket).one().token
+    phone = browser.new_page(viewport={"width": 390, "height": 800})
+    phone.goto(f"{served.url}/t/{token}")
+    assert phone.locator("html").get_attribute("lang") == lang
+    assert "A-001" in phone.inner_text(".ticket-number")
+    shot(phone, f"{prefix}-11-phone")
+    phone.close()
+
+    page.click("#finish")
+    page.wait_for_url(re.compile(r"/kiosk/$"))
+    assert len(served.app.extensions["kiosk.visits"]) == 0
+
+
+def test_one_try_left_stops_before_the_pin_pad(serve: Callable[..., Served], page: Any) -> None:
+    """With one PIN try left the kiosk shows 'please go to the counter' and no PIN pad."""
+    served = serve(sim_persona="takahashi")
+    served.rig.card.set_tries(TEXT_PIN, 1)
+    start_and_choose(page, served, "ja", "stop")
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    assert page.locator(".stop").count() == 1
+    assert page.locator(".pinpad").count() == 0
+    assert "窓口" in page.inner_text("h1")
+    shot(page, "ja-12-pin-one-try-left")
+    assert served.rig.card.tries_left(TEXT_PIN) == 1
+
+
+def test_inactivity_warns_then_wipes_everything(serve: Callable[..., Served], page: Any) -> None:
+    """Idle on the pay step: a warning with 'continue' (which keeps the visit), then the wipe
+    cancels the pending payment and the case and leaves no card data on the page."""
+    served = serve(sim_persona="yamada", idle_timeout_s=6, idle_warning_s=4)
+    start_and_choose(page, served, "en", "idle")
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    page.click("#confirm")
+    page.click("#pay-start")
+    page.wait_for_selector("#pay-progress")
+    assert served.terminal.current is not None
+
+    page.wait_for_selector("#idle:not([hidden])", timeout=8_000)
+    shot(page, "en-13-idle-warning")
+    page.click("#idle-continue")
+    assert page.locator("#idle").is_hidden()
+    assert page.url.endswith("/kiosk/pay")
+
+    page.wait_for_selector("#idle:not([hidden])", timeout=8_000)
+    page.wait_for_url(re.compile(r"/kiosk/\?ended=1$"), timeout=10_000)
+    shot(page, "en-14-after-wipe")
+    assert "山田" not in page.content()
+    assert served.terminal.current is None
+    assert len(served.app.extensions["kiosk.visits"]) == 0
+    from kiosk.models import Case, CaseStatus
+    from payments.models import Payment, PaymentStatus
+
+    with served.app.extensions["kiosk.sessions"]() as s:
+        assert s.query(Case).one().status is CaseStatus.CANCELLED
+        assert s.query(Payment).one().status is PaymentStatus.CANCELLED
+    page.go_back()
+    assert "山田" not in page.content()
