@@ -164,6 +164,9 @@ class VirtualCardClient:
         return FaultPlan.corrupt_response(response) if decision.corrupt else response
 
 
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
+
 def _receive(sock: socket.socket) -> bytes | None:
     header = _receive_exactly(sock, 2)
     if header is None:
@@ -174,6 +177,11 @@ def _receive(sock: socket.socket) -> bytes | None:
 def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
     chunks = bytearray()
     while len(chunks) < size:
+        # vpcd writes the length prefix and the APDU in two send()s with Nagle on; our
+        # delayed ACK of the first would hold the second back ~40 ms. Linux clears
+        # QUICKACK after use, so it is set again before every read.
+        if _QUICKACK is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         chunk = sock.recv(size - len(chunks))
         if not chunk:
             return None
