@@ -301,3 +301,37 @@ class AuditEvent(Base):
 
     def __repr__(self) -> str:
         return f"AuditEvent({self.action!r}, actor={self.actor!r}, case_id={self.case_id})"
+
+
+class StaffRole(enum.Enum):
+    """What a staff account may do: counter work < refunds and statistics < administration."""
+
+    STAFF = "staff"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"staff": 0, "supervisor": 1, "admin": 2}[self.value]
+
+
+class Staff(Base):
+    """A staff console account. The password is stored only as a salted KDF hash
+    (``kiosk.staff``); repeated failures lock the account for a while (``locked_until``)."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(48), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"Staff({self.username!r}, role={self.role.value})"

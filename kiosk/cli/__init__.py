@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "payments",
     "db",
     "purge",
+    "staff",
 ]
 
 
