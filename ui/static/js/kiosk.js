@@ -88,7 +88,7 @@
             var text = cardState.getAttribute("data-text-" + d.state) || "";
             cardState.querySelector(".state-text").textContent = text;
             cardState.querySelector(".state-icon").textContent =
-              { waiting: "⏳", present: "✅", reading: "🔄", removed: "⚠️", no_reader: "⛔" }[d.state] || "⏳";
+              { waiting: "…", present: "✓", reading: "⟳", removed: "⚠", no_reader: "✕" }[d.state] || "…";
           }
           if (d.state === "present") { setTimeout(function () { location.href = cardState.getAttribute("data-next"); }, 400); return; }
           setTimeout(pollCard, 500);
