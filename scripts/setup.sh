@@ -48,7 +48,7 @@ installed_with() { [ -f "$venv/.installed$1" ] && [ "$(cat "$venv/.installed$1")
 # A test install also satisfies the service; only install when neither matches this pyproject.
 if ! installed_with "$extras" && ! installed_with "[test]"; then
     say "installing the package into .venv (pip install -e .$extras)"
-    if ! "$venv/bin/pip" install --disable-pip-version-check -e ".$extras" >"$venv/pip.log" 2>&1; then
+    if ! "$venv/bin/pip" install --disable-pip-version-check --config-settings editable_mode=compat -e ".$extras" >"$venv/pip.log" 2>&1; then
         tail -n 40 "$venv/pip.log" >&2
         say "pip install failed (full log: .venv/pip.log)"
         exit 1
