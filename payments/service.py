@@ -710,6 +710,11 @@ class Reconciler:
         self._thread.start()
         return self
 
+    @property
+    def running(self) -> bool:
+        """True while the background thread is alive."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

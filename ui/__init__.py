@@ -110,10 +110,20 @@ def init_payment_provider(
     if "kiosk.payments" in app.extensions:
         return
     from payments import make_provider
+    from payments.service import Reconciler
 
     provider = make_provider(settings)
     app.extensions["kiosk.payments"] = provider
     shutdown.append(provider.close)
+    # Repairs what a crash or a lost webhook left behind: once now, then periodically.
+    reconciler = Reconciler(
+        app.extensions["kiosk.sessions"],
+        provider,
+        interval_s=settings.reconcile_interval_s,
+        timeout_s=settings.payment_timeout_s,
+    ).start()
+    app.extensions["kiosk.reconciler"] = reconciler
+    shutdown.append(reconciler.stop)
 
 
 def init_sessions(app: Flask, settings: Settings) -> None:

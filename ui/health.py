@@ -37,7 +37,10 @@ def _card_reader() -> dict[str, Any]:
 
 
 def _payments() -> dict[str, Any]:
-    return {"ok": True, "provider": current_app.extensions["kiosk.payments_name"]}
+    provider = current_app.extensions["kiosk.payments"]
+    reconciler = current_app.extensions.get("kiosk.reconciler")
+    running = reconciler is not None and reconciler.running
+    return {"ok": running, "provider": provider.name, "reconciler_running": running}
 
 
 @bp.get("/healthz")

@@ -23,7 +23,7 @@ def test_healthz_reports_every_part_on_the_embedded_default(make_app):
     assert body["card_reader"]["reader_present"] is True
     assert body["card_reader"]["card_present"] is True
     assert body["card_reader"]["simulated_persona"] == "yamada"
-    assert body["payments"] == {"ok": True, "provider": "sim"}
+    assert body["payments"] == {"ok": True, "provider": "sim", "reconciler_running": True}
 
 
 def test_healthz_follows_card_removal(make_app):
@@ -79,3 +79,12 @@ def test_healthz_sees_the_simulated_card_through_pcscd(make_app, pcscd, vpcd_por
     )
     assert db.schema_is_current(engine)
     engine.dispose()
+
+
+def test_app_runs_the_payment_reconciler_until_shutdown(make_app):
+    """The service reconciles payments in the background from start-up and stops on shutdown."""
+    app = make_app()
+    reconciler = app.extensions["kiosk.reconciler"]
+    assert reconciler.running
+    app.extensions["kiosk.shutdown"]()
+    assert not reconciler.running
