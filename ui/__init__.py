@@ -141,11 +141,14 @@ def init_i18n(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from ui import health, kiosk, phone
+    from ui import api, board, health, kiosk, phone, staff
 
     app.register_blueprint(health.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(board.bp)
+    app.register_blueprint(api.bp)
     if "kiosk.card_simulator" in app.extensions or app.extensions["kiosk.payments_name"] == "sim":
         from ui import simulator
 

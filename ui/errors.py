@@ -1,0 +1,97 @@
+"""Stable error codes and messages (in the request's language) for the staff console and
+the JSON API. One table, so a tablet app and the console say the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from cardreader.errors import CardError
+from kiosk.catalog import ValidationFailed
+from kiosk.errors import (
+    CardNotUsable,
+    CaseNotEditable,
+    DomainError,
+    InvalidTransition,
+    MissingIndividualNumber,
+    NotFound,
+    UnknownProcedure,
+)
+from kiosk.queue import CounterClosed
+from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
+from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
+from ui.i18n import card_error_message
+
+# code -> (HTTP status, message)
+MESSAGES: dict[str, tuple[int, Any]] = {
+    "bad_request": (400, _l("The request was not understood.")),
+    "invalid_json": (400, _l("The request body must be a JSON object.")),
+    "invalid_field": (422, _l("A field of the request is missing or has a wrong value.")),
+    "csrf_failed": (400, _l("The form has expired. Please reload the page and try again.")),
+    "unauthorized": (401, _l("Please log in.")),
+    "forbidden": (403, _l("Your role does not allow this.")),
+    "not_found": (404, _l("It was not found.")),
+    "method_not_allowed": (405, _l("This method is not allowed here.")),
+    "too_large": (413, _l("The request is too large.")),
+    "invalid_transition": (409, _l("This cannot be done in the current state.")),
+    "counter_closed": (409, _l("The counter is closed. Open it first.")),
+    "no_counter": (409, _l("Choose your counter first.")),
+    "unknown_procedure": (422, _l("Unknown procedure.")),
+    "validation_failed": (422, _l("Some of the details are not valid.")),
+    "case_not_editable": (409, _l("The application can no longer be changed.")),
+    "card_not_usable": (409, _l("The card data could not be verified.")),
+    "missing_individual_number": (409, _l("This procedure needs the individual number.")),
+    "visit_not_found": (404, _l("The visit has ended or does not exist.")),
+    "login_failed": (401, _l("The user name or the password is not correct.")),
+    "account_locked": (423, _l("Too many failed log-ins. The account is locked for a while.")),
+    "staff_exists": (409, _l("This user name is already taken.")),
+    "weak_password": (422, _l("The password needs at least 10 characters.")),
+    "invalid_username": (422, _l("User names use letters, digits and _ . @ - only.")),
+    "last_admin": (409, _l("The last administrator cannot be removed.")),
+    "refund_not_allowed": (409, _l("This payment cannot be refunded.")),
+    "payment_unavailable": (503, _l("The payment service is not available.")),
+    "payment_error": (502, _l("The payment could not be processed.")),
+    "card_error": (409, _l("The card could not be read.")),
+    "conflict": (409, _l("This cannot be done now.")),
+    "internal": (500, _l("Something went wrong. Please try again.")),
+}
+
+_BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
+    (CounterClosed, "counter_closed"),
+    (InvalidTransition, "invalid_transition"),
+    (NotFound, "not_found"),
+    (UnknownProcedure, "unknown_procedure"),
+    (CaseNotEditable, "case_not_editable"),
+    (CardNotUsable, "card_not_usable"),
+    (MissingIndividualNumber, "missing_individual_number"),
+    (PermissionDenied, "forbidden"),
+    (StaffExists, "staff_exists"),
+    (WeakPassword, "weak_password"),
+    (InvalidUsername, "invalid_username"),
+    (LastAdmin, "last_admin"),
+    (ValidationFailed, "validation_failed"),
+    (RefundNotAllowed, "refund_not_allowed"),
+    (ProviderUnavailable, "payment_unavailable"),
+    (PaymentError, "payment_error"),
+    (DomainError, "conflict"),
+)
+
+
+def code_for(error: BaseException) -> str:
+    """The stable code of a domain, payment or card error."""
+    if isinstance(error, CardError):
+        return error.code
+    for kind, code in _BY_TYPE:
+        if isinstance(error, kind):
+            return code
+    return "internal"
+
+
+def describe(error: BaseException | str) -> tuple[str, int, str]:
+    """(code, HTTP status, message in the current language) for an error or a code."""
+    code = error if isinstance(error, str) else code_for(error)
+    if isinstance(error, CardError):
+        return code, 409, card_error_message(error.code, error.tries_left)
+    status, message = MESSAGES.get(code, MESSAGES["internal"])
+    return code, status, str(message)

@@ -1,0 +1,117 @@
+// Display board: server-sent events from /board/events; a synthesized two-tone chime
+// (Web Audio, no sound file, no network) on every new call or recall.
+(function () {
+  "use strict";
+  var script = document.getElementById("board-js");
+  var calls = document.getElementById("calls");
+  var waiting = document.getElementById("waiting");
+  var live = document.getElementById("live");
+  var soundButton = document.getElementById("sound");
+  var seen = {};
+  var audio = null;
+
+  Array.prototype.forEach.call(calls.querySelectorAll("[data-key]"), function (li) {
+    seen[li.getAttribute("data-key")] = true;
+  });
+
+  function ctx() {
+    if (!audio) {
+      var AC = window.AudioContext || window.webkitAudioContext;
+      if (!AC) return null;
+      audio = new AC();
+    }
+    return audio;
+  }
+
+  function chime() {
+    var ac = ctx();
+    if (!ac) return;
+    if (ac.state === "suspended") { soundButton.hidden = false; return; }
+    var t = ac.currentTime;
+    [[880, 0], [659.25, 0.45]].forEach(function (tone) {
+      var osc = ac.createOscillator();
+      var gain = ac.createGain();
+      osc.type = "sine";
+      osc.frequency.value = tone[0];
+      gain.gain.setValueAtTime(0.0001, t + tone[1]);
+      gain.gain.exponentialRampToValueAtTime(0.4, t + tone[1] + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + tone[1] + 1.2);
+      osc.connect(gain).connect(ac.destination);
+      osc.start(t + tone[1]);
+      osc.stop(t + tone[1] + 1.3);
+    });
+    document.body.setAttribute("data-chimed", String(Date.now()));
+  }
+
+  soundButton.addEventListener("click", function () {
+    var ac = ctx();
+    if (ac) ac.resume().then(function () { soundButton.hidden = true; chime(); });
+  });
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function bilingual(outer, names, fallback) {
+    var ja = el("span", null, names.ja || fallback);
+    ja.lang = "ja";
+    var en = el("small", null, names.en || "");
+    en.lang = "en";
+    outer.appendChild(ja);
+    outer.appendChild(en);
+    return outer;
+  }
+
+  function render(state) {
+    var fresh = false;
+    calls.textContent = "";
+    if (!state.calls.length) calls.appendChild(el("li", "b-empty", "—"));
+    state.calls.forEach(function (c, i) {
+      var key = c.number + "@" + c.called_at;
+      var li = el("li", "b-call" + (i === 0 ? " b-latest" : ""));
+      li.setAttribute("data-key", key);
+      li.appendChild(el("span", "b-number", c.number));
+      var arrow = el("span", "b-arrow", "→");
+      arrow.setAttribute("aria-hidden", "true");
+      li.appendChild(arrow);
+      li.appendChild(bilingual(el("span", "b-counter"), c.counter_names, c.counter));
+      if (!seen[key]) { seen[key] = true; fresh = true; li.classList.add("b-flash"); }
+      calls.appendChild(li);
+    });
+    waiting.textContent = "";
+    state.waiting.forEach(function (q) {
+      var li = el("li");
+      li.appendChild(el("span", "b-prefix", q.prefix));
+      li.appendChild(bilingual(el("span", "b-qname"), q.names, q.queue));
+      var n = el("span", "b-count", String(q.waiting));
+      n.setAttribute("data-queue", q.queue);
+      li.appendChild(n);
+      waiting.appendChild(li);
+    });
+    if (fresh) chime();
+  }
+
+  function connect() {
+    var source = new EventSource(script.getAttribute("data-events"));
+    source.addEventListener("open", function () { live.setAttribute("data-state", "live"); });
+    source.addEventListener("board", function (e) { render(JSON.parse(e.data)); });
+    source.addEventListener("bye", function () { live.setAttribute("data-state", "connecting"); });
+    source.addEventListener("error", function () {
+      live.setAttribute("data-state", source.readyState === 2 ? "lost" : "connecting");
+      if (source.readyState === 2) setTimeout(connect, 2000);
+    });
+  }
+
+  function tick() {
+    var d = new Date();
+    document.getElementById("clock").textContent =
+      String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }
+  tick();
+  setInterval(tick, 10000);
+  if (ctx() && audio.state === "suspended") soundButton.hidden = false;
+  connect();
+})();
