@@ -136,6 +136,7 @@ def test_an_illegal_operation_becomes_a_friendly_message(app):
     """Completing a waiting ticket is refused with a message, not an error page."""
     client = app.test_client()
     login(client, "clerk")
+    client.get("/staff/counter?lang=en")
     tid = paid_ticket(app)["ticket_id"]
     response = post(client, f"/staff/tickets/{tid}/complete")
     assert response.status_code == 302
@@ -148,6 +149,7 @@ def test_closed_counter_cannot_call(app):
     """Closing my counter makes call-next say so."""
     client = app.test_client()
     login(client, "clerk")
+    client.get("/staff/counter?lang=en")
     paid_ticket(app)
     post(client, "/staff/counter", counter="1", open="0")
     post(client, "/staff/tickets/1/call")
@@ -253,6 +255,7 @@ def test_admin_cannot_remove_the_last_admin(app):
     """Demoting the only admin is refused with a message."""
     root = app.test_client()
     login(root, "root")
+    root.get("/staff/counter?lang=en")
     from kiosk.models import Staff
 
     with app.extensions["kiosk.sessions"]() as s:
