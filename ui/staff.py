@@ -170,6 +170,14 @@ def role_required(role: StaffRole) -> Any:
     return decorate
 
 
+@bp.url_value_preprocessor
+def _check_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Ids beyond the database's integer range are simply not there (never an overflow).
+    for value in (values or {}).values():
+        if isinstance(value, int) and not 0 < value < 2**31:
+            abort(404)
+
+
 @bp.before_request
 def _load_staff() -> ResponseReturnValue | None:
     g.staff = None

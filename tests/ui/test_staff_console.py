@@ -168,7 +168,7 @@ def test_case_view_shows_the_prefilled_case_and_writes_an_audit_row(app):
     assert PERSONA_NAME in html and info["number"] in html
     assert 'data-payment-status="succeeded"' in html
     assert f"/staff/payments/{info['payment_id']}/receipt" in html
-    assert "/refund\"" not in html  # clerks get no refund form
+    assert '/refund"' not in html  # clerks get no refund form
     with app.extensions["kiosk.sessions"]() as s:
         views = s.scalars(
             select(AuditEvent).where(
