@@ -33,6 +33,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -71,10 +72,11 @@ from kiosk.staff import (
     update_staff,
 )
 from payments.provider import PaymentError
-from payments.receipts import build_receipt, render_html
+from payments.receipts import METHODS, build_receipt, render_html
 from payments.service import payments_of_case, refund_payment
 from ui.errors import describe
 from ui.i18n import current_locale, domain_language, localized
+from ui.kiosk import OPTION_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,21 @@ STATUS_LABELS: dict[str, Any] = {
     "done": _l("Done"),
     "cancelled": _l("Cancelled"),
 }
+STATUS_LABELS.update(
+    {
+        "queued": _l("Waiting"),
+        "paid": _l("Paid"),
+        "refunded": _l("Refunded in full"),
+        "partially_refunded": _l("Partly refunded"),
+        "succeeded": _l("Paid"),
+        "pending": _l("In progress"),
+        "created": _l("In progress"),
+        "failed": _l("Failed"),
+        "expired": _l("Failed"),
+        "confirmed": _l("Not paid yet."),
+        "awaiting_payment": _l("Not paid yet."),
+    }
+)
 ROLE_LABELS: dict[str, Any] = {
     "staff": _l("Staff"),
     "supervisor": _l("Supervisor"),
@@ -444,10 +461,14 @@ def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
         for name, value in line.fields.items():
             field = spec.field_spec(name) if spec else None
             label = localized(field.label) if field else name
-            if isinstance(value, bool):
+            if value is None or value == "" or value == []:
+                text = "—"
+            elif isinstance(value, bool):
                 text = _("Yes") if value else _("No")
             elif isinstance(value, list):
                 text = ", ".join(str(v) for v in value)
+            elif field is not None and field.kind == "choice":
+                text = str(OPTION_LABELS.get(value, value))
             else:
                 text = str(value)
             rows.append((label, text))
@@ -456,6 +477,7 @@ def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
 
 
 def _case_page(case_id: int, template: str) -> ResponseReturnValue:
+    lang = domain_language()
     with transaction(_sessions()) as s:
         detail = view_case(s, case_id, actor=_actor(), catalog=_catalog())
         payments = [
@@ -464,12 +486,17 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
                 "status": p.status.value,
                 "amount_yen": p.amount_yen,
                 "refunded_yen": p.refunded_yen,
-                "method": p.method or "",
+                "method": METHODS.get(p.method or "", {}).get(lang, p.method or ""),
                 "provider": p.provider,
                 "has_receipt": p.status.value in ("succeeded", "partially_refunded", "refunded"),
             }
             for p in payments_of_case(s, case_id)
         ]
+    if template == "staff/print.html":  # the form itself is always Japanese
+        with force_locale("ja"):
+            return render_template(
+                template, case=detail, lines=_field_rows(detail), payments=payments
+            )
     return render_template(
         template,
         case=detail,

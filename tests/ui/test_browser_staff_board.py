@@ -1,0 +1,149 @@
+"""Staff console and display board in a real browser (Debian's Chromium via Playwright).
+
+The app runs under waitress on a free 127.0.0.1 port in a thread. A staff member logs in,
+picks counter 1, calls the next ticket; the board, open in a second browser context, shows
+the number with the counter within about a second; the staff member serves and completes
+it. Screenshots go to ``test-artifacts/screenshots/staff-*.png`` and ``board-*.png``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, paid_ticket
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def served(make_app: Any) -> Iterator[tuple[Any, str]]:
+    """The app under waitress (simulated card and auto-approving terminal) and its URL."""
+    from waitress import create_server
+
+    app = make_app(sim_terminal_auto="approve")
+    app.config["BOARD_STREAM_S"] = 5.0
+    server = create_server(app, host="127.0.0.1", port=0, threads=6)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium (fails, never skips, when it is missing)."""
+    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _shot(page: Any, name: str, full: bool = True) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+
+
+def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browser):
+    """Log in, call next: the board shows number and counter within ~1 s; then complete."""
+    app, url = served
+    add_staff(app, "chief", "admin")
+    first = paid_ticket(app)
+    second = paid_ticket(app)  # stays waiting: the board shows a waiting count
+
+    board_ctx = browser.new_context(viewport={"width": 1600, "height": 900}, locale="ja-JP")
+    board = board_ctx.new_page()
+    board.set_default_timeout(10_000)
+    board.goto(f"{url}/board/")
+    board.wait_for_selector('#live[data-state="live"]')
+    assert board.locator('.b-count[data-queue="certificates"]').inner_text() == "2"
+    _shot(board, "board-1-waiting", full=False)
+
+    staff_ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ja-JP")
+    staff = staff_ctx.new_page()
+    staff.set_default_timeout(10_000)
+    staff.goto(f"{url}/staff/")
+    assert "/staff/login" in staff.url
+    _shot(staff, "staff-1-login")
+    staff.fill("#username", "chief")
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_url("**/staff/counter")
+    _shot(staff, "staff-2-counter")
+    staff.locator("form", has=staff.locator('input[name=counter][value="1"]')).locator(
+        "button[name=choose]"
+    ).click()
+    staff.wait_for_url("**/staff/")
+    assert first["number"] in staff.inner_text("main")
+    _shot(staff, "staff-3-queue")
+
+    staff.click("#call-next")
+    clicked = time.monotonic()
+    latest = board.locator(".b-latest .b-number")
+    latest.wait_for(state="visible", timeout=3_000)
+    board.wait_for_function(
+        "n => document.querySelector('.b-latest .b-number')?.textContent === n",
+        arg=first["number"],
+        timeout=3_000,
+    )
+    elapsed = time.monotonic() - clicked
+    assert elapsed < 1.5, f"board showed the call after {elapsed:.2f}s"
+    assert "1番窓口" in board.inner_text(".b-latest")
+    assert board.locator('.b-count[data-queue="certificates"]').inner_text() == "1"
+    assert PERSONA_NAME not in board.content()
+    board.wait_for_timeout(400)
+    _shot(board, "board-2-called", full=False)
+
+    staff.wait_for_selector(f'.s-current-ticket[data-ticket="{first["number"]}"]')
+    _shot(staff, "staff-4-called")
+    staff.click('.s-mine button[data-op="serve"]')
+    staff.wait_for_selector('.s-mine button[data-op="complete"]')
+    staff.click(".s-mine a[href$='/staff/cases/%d']" % first["case_id"])
+    staff.wait_for_selector("[data-payment-status=succeeded]")
+    assert PERSONA_NAME in staff.inner_text("main")
+    _shot(staff, "staff-5-case")
+    staff.goto(f"{url}/staff/cases/{first['case_id']}/print")
+    assert "署名" in staff.inner_text("body")
+    _shot(staff, "staff-6-print")
+    staff.goto(f"{url}/staff/")
+    staff.click('.s-mine button[data-op="complete"]')
+    staff.wait_for_selector(".s-flash-ok")
+    assert "完了" in staff.inner_text(".s-flash-ok")
+    assert staff.locator(".s-current-ticket").count() == 0
+    assert second["number"] in staff.inner_text("main")
+    _shot(staff, "staff-7-completed")
+    staff.goto(f"{url}/staff/stats")
+    assert staff.locator("svg.s-chart").count() == 2
+    _shot(staff, "staff-8-stats")
+    staff.goto(f"{url}/staff/admin")
+    _shot(staff, "staff-9-admin")
+    board.wait_for_function("() => !document.querySelector('.b-latest')", timeout=3_000)
+    _shot(board, "board-3-after-complete", full=False)
+    staff_ctx.close()
+    board_ctx.close()
