@@ -124,7 +124,7 @@ def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browse
     _shot(staff, "staff-4-called")
     staff.click('.s-mine button[data-op="serve"]')
     staff.wait_for_selector('.s-mine button[data-op="complete"]')
-    staff.click(".s-mine a[href$='/staff/cases/%d']" % first["case_id"])
+    staff.click(f".s-mine a[href$='/staff/cases/{first['case_id']}']")
     staff.wait_for_selector("[data-payment-status=succeeded]")
     assert PERSONA_NAME in staff.inner_text("main")
     _shot(staff, "staff-5-case")
