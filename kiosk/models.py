@@ -252,6 +252,8 @@ class Ticket(Base):
         UniqueConstraint("case_id"),
         CheckConstraint("number > 0", name="number_positive"),
         Index("ix_tickets_waiting", "status", "queue_id", "priority", "sort_at"),
+        # The wait estimate reads a queue's latest completions at every issue.
+        Index("ix_tickets_queue_completed", "queue_id", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

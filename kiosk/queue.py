@@ -31,17 +31,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from kiosk import audit
-from kiosk.cases import lock_case, transition_case
+from kiosk.cases import transition_case
 from kiosk.catalog import Catalog
 from kiosk.clock import aware, business_day
 from kiosk.errors import DomainError, InvalidTransition, NotFound
 from kiosk.models import (
     Case,
+    CaseProcedure,
     CaseStatus,
     Counter,
     DailySequence,
@@ -143,17 +144,47 @@ def set_counter_open(
 # --- the state machine --------------------------------------------------------------------
 
 
-def _lock_ticket(session: Session, ticket_id: int) -> Ticket:
-    stmt = (
-        select(Ticket)
-        .where(Ticket.id == ticket_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+# Hot-path statements are built once (with bound parameters): building and hashing an
+# expression tree on every call cost more CPU than running the statement on SQLite.
+_LOCK_TICKET = (
+    select(Ticket)
+    .where(Ticket.id == bindparam("ticket_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+# Like ``cases.lock_case`` but loading only what a transition reads and writes: the
+# personal columns are not fetched (nor decrypted) on the hot paths; they stay loadable.
+_LOCK_CASE_STATE = (
+    select(Case)
+    .where(Case.id == bindparam("case_id"))
+    .options(
+        load_only(
+            Case.status,
+            Case.fee_yen,
+            Case.priority,
+            Case.updated_at,
+            Case.closed_at,
+            raiseload=False,
+        )
     )
-    ticket = session.scalars(stmt).one_or_none()
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def _lock_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.scalars(_LOCK_TICKET, {"ticket_id": ticket_id}).one_or_none()
     if ticket is None:
         raise NotFound(f"ticket {ticket_id}")
     return ticket
+
+
+def _lock_case_state(session: Session, case_id: int) -> Case:
+    """The case row-locked with fresh state (status, fee, timestamps only)."""
+    case = session.scalars(_LOCK_CASE_STATE, {"case_id": case_id}).one_or_none()
+    if case is None:
+        raise NotFound(f"case {case_id}")
+    return case
 
 
 def _require(ticket: Ticket, status: TicketStatus, operation: str) -> None:
@@ -178,7 +209,7 @@ def _move(
     previous = ticket.status
     case_target = _CASE_FOR_TICKET.get(target)
     if case_target is not None:
-        case = lock_case(session, ticket.case_id)
+        case = _lock_case_state(session, ticket.case_id)
         if case.status is not case_target:
             transition_case(session, case, case_target, actor=actor, now=now, ticket_id=ticket.id)
     ticket.status = target
@@ -205,18 +236,45 @@ def _move(
 # --- issuing ------------------------------------------------------------------------------
 
 
-def _next_number(session: Session, queue_id: int, day: date) -> int:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
+def _number_upsert(insert: Any) -> Any:
+    return (
         insert(DailySequence)
-        .values(queue_id=queue_id, business_day=day, last_number=1)
+        .values(
+            queue_id=bindparam("queue_id"), business_day=bindparam("business_day"), last_number=1
+        )
         .on_conflict_do_update(
             index_elements=[DailySequence.queue_id, DailySequence.business_day],
             set_={"last_number": DailySequence.last_number + 1},
         )
         .returning(DailySequence.last_number)
     )
-    return int(session.execute(stmt).scalar_one())
+
+
+_NEXT_NUMBER = {
+    "postgresql": _number_upsert(postgresql.insert),
+    "sqlite": _number_upsert(sqlite.insert),
+}
+# The queue of the first procedure in one statement (no load of the procedure lines).
+_QUEUE_OF_CASE = (
+    select(Queue)
+    .join(CaseProcedure, CaseProcedure.queue_code == Queue.code)
+    .where(CaseProcedure.case_id == bindparam("case_id"))
+    .order_by(CaseProcedure.position)
+    .limit(1)
+)
+_TICKET_OF_CASE = select(Ticket).where(Ticket.case_id == bindparam("case_id"))
+
+
+def _next_number(session: Session, queue_id: int, day: date) -> int:
+    stmt = _NEXT_NUMBER[session.get_bind().dialect.name]
+    return int(session.execute(stmt, {"queue_id": queue_id, "business_day": day}).scalar_one())
+
+
+def _queue_of_case(session: Session, case: Case) -> Queue:
+    queue = session.scalars(_QUEUE_OF_CASE, {"case_id": case.id}).first()
+    if queue is None:  # no procedure line, or its queue is not installed: say which
+        return get_queue(session, case.procedures[0].queue_code)
+    return queue
 
 
 def issue_ticket(
@@ -233,8 +291,8 @@ def issue_ticket(
     may arrive twice). Other states raise InvalidTransition.
     """
     now = aware(now)
-    case = lock_case(session, case.id)
-    existing = session.scalars(select(Ticket).where(Ticket.case_id == case.id)).one_or_none()
+    case = _lock_case_state(session, case.id)
+    existing = session.scalars(_TICKET_OF_CASE, {"case_id": case.id}).one_or_none()
     if existing is not None:
         return existing
     ready = case.status is CaseStatus.PAID or (
@@ -248,10 +306,12 @@ def issue_ticket(
             CaseStatus.QUEUED.value,
             "a ticket needs a paid or fee-free confirmed case",
         )
-    queue = get_queue(session, case.procedures[0].queue_code)
+    queue = _queue_of_case(session, case)
     day = business_day(now)
+    # The quote is read before the number is taken: the daily-sequence row stays locked
+    # from the upsert to the commit, so everything done after it serialises the kiosks.
+    _, quoted = _quote(session, queue, day, case.priority, now, None)
     number = _next_number(session, queue.id, day)
-    ahead = _count_ahead(session, queue.id, day, case.priority, now, None)
     ticket = Ticket(
         case_id=case.id,
         origin_queue_id=queue.id,
@@ -265,7 +325,7 @@ def issue_ticket(
         issued_at=now,
         sort_at=now,
         call_count=0,
-        quoted_wait_s=_estimate(session, queue, ahead),
+        quoted_wait_s=quoted,
     )
     session.add(ticket)
     session.flush()
@@ -300,6 +360,26 @@ def _mark_called(
     return ticket
 
 
+_SERVED = select(counter_queues.c.queue_id).where(
+    counter_queues.c.counter_id == bindparam("counter_id")
+)
+_CALL_NEXT = (
+    select(Ticket)
+    .where(
+        Ticket.status == T.WAITING,
+        Ticket.business_day == bindparam("business_day"),
+        or_(
+            and_(Ticket.queue_id.in_(_SERVED), Ticket.target_counter_id.is_(None)),
+            Ticket.target_counter_id == bindparam("counter_id"),
+        ),
+    )
+    .order_by(Ticket.priority.desc(), Ticket.sort_at, Ticket.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def call_next(
     session: Session, counter: Counter, *, actor: str, now: datetime | None = None
 ) -> Ticket | None:
@@ -312,23 +392,8 @@ def call_next(
     now = aware(now)
     if not counter.is_open:
         raise CounterClosed(f"counter {counter.code} is closed")
-    served = select(counter_queues.c.queue_id).where(counter_queues.c.counter_id == counter.id)
-    stmt = (
-        select(Ticket)
-        .where(
-            Ticket.status == T.WAITING,
-            Ticket.business_day == business_day(now),
-            or_(
-                and_(Ticket.queue_id.in_(served), Ticket.target_counter_id.is_(None)),
-                Ticket.target_counter_id == counter.id,
-            ),
-        )
-        .order_by(Ticket.priority.desc(), Ticket.sort_at, Ticket.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    ticket = session.scalars(stmt).first()
+    params = {"counter_id": counter.id, "business_day": business_day(now)}
+    ticket = session.scalars(_CALL_NEXT, params).first()
     if ticket is None:
         return None
     return _mark_called(session, ticket, counter, actor=actor, now=now)
@@ -511,6 +576,61 @@ def cancel_ticket_of_case(
 # --- waiting ----------------------------------------------------------------------------------
 
 
+def _ahead_condition(tie_break_by_id: bool) -> Any:
+    """Waiting tickets of the queue and day ahead of (priority, sort_at[, ticket_id])."""
+    if tie_break_by_id:
+        earlier = or_(
+            Ticket.sort_at < bindparam("sort_at"),
+            and_(Ticket.sort_at == bindparam("sort_at"), Ticket.id < bindparam("ticket_id")),
+        )
+    else:  # a ticket being issued: everyone issued at the same instant is ahead
+        earlier = Ticket.sort_at <= bindparam("sort_at")
+    return and_(
+        Ticket.queue_id == bindparam("queue_id"),
+        Ticket.business_day == bindparam("business_day"),
+        Ticket.status == T.WAITING,
+        or_(
+            Ticket.priority > bindparam("priority"),
+            and_(Ticket.priority == bindparam("priority"), earlier),
+        ),
+    )
+
+
+_COUNT_AHEAD = {
+    by_id: select(func.count(Ticket.id)).where(_ahead_condition(by_id)) for by_id in (False, True)
+}
+# Mean of the queue's latest service times (ix_tickets_queue_completed) and the open
+# counters serving it.
+_RECENT_SERVICE = (
+    select(Ticket.service_s)
+    .where(Ticket.queue_id == bindparam("queue_id"), Ticket.service_s.is_not(None))
+    .order_by(Ticket.completed_at.desc())
+    .limit(RECENT_SERVICE_SAMPLE)
+    .subquery()
+)
+_MEAN_SERVICE = select(func.avg(_RECENT_SERVICE.c.service_s)).scalar_subquery()
+_OPEN_COUNTERS = (
+    select(func.count(Counter.id))
+    .join(counter_queues, counter_queues.c.counter_id == Counter.id)
+    .where(counter_queues.c.queue_id == bindparam("queue_id"), Counter.is_open.is_(True))
+    .scalar_subquery()
+)
+_ESTIMATE_INPUTS = select(_MEAN_SERVICE, _OPEN_COUNTERS)
+_QUOTE = {
+    by_id: select(_COUNT_AHEAD[by_id].scalar_subquery(), _MEAN_SERVICE, _OPEN_COUNTERS)
+    for by_id in (False, True)
+}
+
+
+def _ahead_params(
+    queue_id: int, day: date, priority: int, sort_at: datetime, ticket_id: int | None
+) -> dict[str, Any]:
+    params = {"queue_id": queue_id, "business_day": day, "priority": priority, "sort_at": sort_at}
+    if ticket_id is not None:
+        params["ticket_id"] = ticket_id
+    return params
+
+
 def _count_ahead(
     session: Session,
     queue_id: int,
@@ -519,36 +639,33 @@ def _count_ahead(
     sort_at: datetime,
     ticket_id: int | None,
 ) -> int:
-    later_same = Ticket.sort_at < sort_at
-    if ticket_id is not None:
-        later_same = or_(later_same, and_(Ticket.sort_at == sort_at, Ticket.id < ticket_id))
-    else:
-        later_same = Ticket.sort_at <= sort_at
-    stmt = select(func.count(Ticket.id)).where(
-        Ticket.queue_id == queue_id,
-        Ticket.business_day == day,
-        Ticket.status == T.WAITING,
-        or_(Ticket.priority > priority, and_(Ticket.priority == priority, later_same)),
-    )
-    return int(session.scalar(stmt) or 0)
+    params = _ahead_params(queue_id, day, priority, sort_at, ticket_id)
+    return int(session.scalar(_COUNT_AHEAD[ticket_id is not None], params) or 0)
+
+
+def _wait_s(mean: Any, default_service_s: int, ahead: int, open_counters: Any) -> int:
+    service = float(mean) if mean is not None else float(default_service_s)
+    return math.ceil(service * ahead / max(1, int(open_counters or 0)))
 
 
 def _estimate(session: Session, queue: Queue, ahead: int) -> int:
-    recent = (
-        select(Ticket.service_s)
-        .where(Ticket.queue_id == queue.id, Ticket.service_s.is_not(None))
-        .order_by(Ticket.completed_at.desc())
-        .limit(RECENT_SERVICE_SAMPLE)
-        .subquery()
-    )
-    mean = session.scalar(select(func.avg(recent.c.service_s)))
-    service = float(mean) if mean is not None else float(queue.default_service_s)
-    open_counters = session.scalar(
-        select(func.count(Counter.id))
-        .join(counter_queues, counter_queues.c.counter_id == Counter.id)
-        .where(counter_queues.c.queue_id == queue.id, Counter.is_open.is_(True))
-    )
-    return math.ceil(service * ahead / max(1, int(open_counters or 0)))
+    mean, open_counters = session.execute(_ESTIMATE_INPUTS, {"queue_id": queue.id}).one()
+    return _wait_s(mean, queue.default_service_s, ahead, open_counters)
+
+
+def _quote(
+    session: Session,
+    queue: Queue,
+    day: date,
+    priority: int,
+    sort_at: datetime,
+    ticket_id: int | None,
+) -> tuple[int, int]:
+    """(people ahead, estimated wait in seconds) in one statement."""
+    params = _ahead_params(queue.id, day, priority, sort_at, ticket_id)
+    ahead, mean, open_counters = session.execute(_QUOTE[ticket_id is not None], params).one()
+    people = int(ahead or 0)
+    return people, _wait_s(mean, queue.default_service_s, people, open_counters)
 
 
 def people_ahead(session: Session, ticket: Ticket) -> int:
