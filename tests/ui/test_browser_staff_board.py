@@ -130,6 +130,11 @@ def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browse
     _shot(staff, "staff-5-case")
     staff.goto(f"{url}/staff/cases/{first['case_id']}/print")
     assert "署名" in staff.inner_text("body")
+    loaded = staff.evaluate(
+        "() => new FontFace('FormJPServed', 'url(/static/staff-fonts/form-jp.woff2)')"
+        ".load().then(f => f.status)"
+    )
+    assert loaded == "loaded"  # the served Japanese font is a valid web font
     _shot(staff, "staff-6-print")
     staff.goto(f"{url}/staff/")
     staff.click('.s-mine button[data-op="complete"]')

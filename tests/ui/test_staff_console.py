@@ -190,6 +190,8 @@ def test_print_view_is_an_audited_a4_form(app):
     with client.get("/static/staff-print.css") as static:
         css = static.get_data(as_text=True)
     assert "size: A4" in css and "@media print" in css
+    with client.get("/static/staff-fonts/form-jp.woff2") as font:  # Japanese font, local
+        assert font.status_code == 200 and font.data[:4] == b"wOF2"
     with app.extensions["kiosk.sessions"]() as s:
         n = len(s.scalars(select(AuditEvent).where(AuditEvent.action == "case.viewed")).all())
     assert n == 1
