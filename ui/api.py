@@ -14,6 +14,7 @@ The views call the same domain functions as the screens (``kiosk.cases``, ``kios
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
@@ -530,6 +531,11 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key or "", salt="kiosk.staff-api")
 
 
+def _password_stamp(staff: Any) -> str:
+    # Changes with the password (a reset revokes old tokens) and reveals nothing of the hash.
+    return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
+
+
 def staff_required(role: StaffRole = StaffRole.STAFF) -> Callable[..., Any]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -544,7 +550,7 @@ def staff_required(role: StaffRole = StaffRole.STAFF) -> Callable[..., Any]:
                     staff = get_staff(s, staff_id)
             except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError, NotFound):
                 raise ApiError("unauthorized") from None
-            if not staff.active or data.get("pw") != staff.password_hash[-12:]:
+            if not staff.active or data.get("pw") != _password_stamp(staff):
                 raise ApiError("unauthorized")
             require_role(staff, role)
             g.staff = staff
@@ -566,7 +572,7 @@ def staff_login() -> ResponseReturnValue:
     if result.staff is None:
         raise ApiError("account_locked" if result.locked_until else "login_failed")
     staff = result.staff
-    token = _serializer().dumps({"sid": staff.id, "pw": staff.password_hash[-12:]})
+    token = _serializer().dumps({"sid": staff.id, "pw": _password_stamp(staff)})
     return jsonify(
         token=token, token_type="Bearer", expires_in=TOKEN_MAX_AGE_S, role=staff.role.value
     )
