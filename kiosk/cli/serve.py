@@ -15,7 +15,7 @@ from kiosk.config import ConfigError, load_settings
     "--host", default=None, help="Address to listen on (default KIOSK_HOST or 127.0.0.1)."
 )
 @click.option("--port", type=int, default=None, help="Port (default KIOSK_PORT or 8080).")
-@click.option("--threads", type=int, default=8, show_default=True, help="waitress worker threads.")
+@click.option("--threads", type=int, default=16, show_default=True, help="waitress worker threads.")
 def command(host: str | None, port: int | None, threads: int) -> None:
     """Run the kiosk service (resident screens, staff console, board, API) under waitress."""
     import waitress
