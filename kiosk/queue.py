@@ -156,19 +156,13 @@ _LOCK_TICKET = (
 )
 # Like ``cases.lock_case`` but loading only what a transition reads and writes: the
 # personal columns are not fetched (nor decrypted) on the hot paths; they stay loadable.
+_CASE_STATE_ONLY = load_only(
+    Case.status, Case.fee_yen, Case.priority, Case.updated_at, Case.closed_at, raiseload=False
+)
 _LOCK_CASE_STATE = (
     select(Case)
     .where(Case.id == bindparam("case_id"))
-    .options(
-        load_only(
-            Case.status,
-            Case.fee_yen,
-            Case.priority,
-            Case.updated_at,
-            Case.closed_at,
-            raiseload=False,
-        )
-    )
+    .options(_CASE_STATE_ONLY)
     .with_for_update()
     .execution_options(populate_existing=True)
 )
@@ -287,13 +281,22 @@ _NEXT_NUMBER = {
     "postgresql": _number_upsert(postgresql.insert),
     "sqlite": _number_upsert(sqlite.insert),
 }
-# The queue of the first procedure in one statement (no load of the procedure lines).
-_QUEUE_OF_CASE = (
-    select(Queue)
-    .join(CaseProcedure, CaseProcedure.queue_code == Queue.code)
-    .where(CaseProcedure.case_id == bindparam("case_id"))
+# Issuing starts with one statement: the case row-locked (state columns only), the id of
+# its ticket if it already has one (idempotency) and the queue of its first procedure.
+_FIRST_QUEUE_CODE = (
+    select(CaseProcedure.queue_code)
+    .where(CaseProcedure.case_id == Case.id)
     .order_by(CaseProcedure.position)
     .limit(1)
+    .scalar_subquery()
+)
+_LOCK_CASE_FOR_ISSUE = (
+    select(Case, select(Ticket.id).where(Ticket.case_id == Case.id).scalar_subquery(), Queue)
+    .outerjoin(Queue, Queue.code == _FIRST_QUEUE_CODE)
+    .where(Case.id == bindparam("case_id"))
+    .options(_CASE_STATE_ONLY)
+    .with_for_update(of=Case)
+    .execution_options(populate_existing=True)
 )
 _INSERT_TICKET = insert(Ticket.__table__)
 _TICKET_NULLS = (
@@ -314,13 +317,6 @@ def _next_number(session: Session, queue_id: int, day: date) -> int:
     return int(session.execute(stmt, {"queue_id": queue_id, "business_day": day}).scalar_one())
 
 
-def _queue_of_case(session: Session, case: Case) -> Queue:
-    queue = session.scalars(_QUEUE_OF_CASE, {"case_id": case.id}).first()
-    if queue is None:  # no procedure line, or its queue is not installed: say which
-        return get_queue(session, case.procedures[0].queue_code)
-    return queue
-
-
 def issue_ticket(
     session: Session,
     case: Case,
@@ -335,14 +331,21 @@ def issue_ticket(
     may arrive twice). Other states raise InvalidTransition.
     """
     now = aware(now)
-    case = _lock_case_state(session, case.id)
-    existing = session.scalars(_TICKET_OF_CASE, {"case_id": case.id}).one_or_none()
-    if existing is not None:
-        return existing
+    row = session.execute(_LOCK_CASE_FOR_ISSUE, {"case_id": case.id}).one_or_none()
+    if row is None:
+        raise NotFound(f"case {case.id}")
+    case, ticket_id, queue = row
+    if ticket_id is not None:
+        return get_ticket(session, ticket_id)
     ready = case.status is CaseStatus.PAID or (
         case.status is CaseStatus.CONFIRMED and case.fee_yen == 0
     )
     if not ready:
+        # The ticket column was read with the statement's snapshot, taken before the
+        # lock wait: a concurrent issue for this case may have committed meanwhile.
+        existing = session.scalars(_TICKET_OF_CASE, {"case_id": case.id}).one_or_none()
+        if existing is not None:
+            return existing
         raise InvalidTransition(
             "case",
             case.id,
@@ -350,7 +353,8 @@ def issue_ticket(
             CaseStatus.QUEUED.value,
             "a ticket needs a paid or fee-free confirmed case",
         )
-    queue = _queue_of_case(session, case)
+    if queue is None:  # no procedure line, or its queue is not installed: say which
+        queue = get_queue(session, case.procedures[0].queue_code)
     day = business_day(now)
     # The quote is read before the number is taken: the daily-sequence row stays locked
     # from the upsert to the commit, so everything done after it serialises the kiosks.
