@@ -62,7 +62,7 @@ for po in "$here"/ui/translations/*/LC_MESSAGES/messages.po; do
     mo="${po%.po}.mo"
     if [ ! -e "$mo" ] || [ "$po" -nt "$mo" ]; then
         say "compiling $(basename "$(dirname "$(dirname "$po")")") translations"
-        "$venv/bin/pybabel" compile -q -i "$po" -o "$mo"
+        "$venv/bin/pybabel" -q compile -i "$po" -o "$mo"
     fi
 done
 
