@@ -105,8 +105,35 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         if conn.info.pop("kiosk.writer", False):
             writer.release()
 
-    event.listen(engine, "commit", _release)
-    event.listen(engine, "rollback", _release)
+    # SQLAlchemy fires "commit"/"rollback" *before* it ends the DBAPI transaction. Handing
+    # the slot over there let the next writer's BEGIN IMMEDIATE meet a COMMIT still in
+    # progress and fall into SQLite's sleeping busy handler while holding the slot (every
+    # other writer waiting behind it). So the transaction is ended here, then the slot
+    # handed over; SQLAlchemy's own commit/rollback that follows finds no transaction
+    # and does nothing. If ending it here fails, SQLAlchemy's call repeats it and raises
+    # the wrapped error; the slot is handed over anyway (SQLite's own lock still guards,
+    # and a slot kept on a commit that later succeeds would never be released).
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        if "kiosk.writer" not in conn.info:
+            return
+        try:
+            conn.connection.dbapi_connection.commit()
+        except Exception:  # raised again, wrapped, by SQLAlchemy's own commit
+            pass
+        finally:
+            _release(conn)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        if "kiosk.writer" not in conn.info:
+            return
+        try:
+            conn.connection.dbapi_connection.rollback()
+        except Exception:  # SQLAlchemy's own rollback follows and raises
+            pass
+        finally:
+            _release(conn)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
