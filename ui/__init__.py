@@ -141,9 +141,10 @@ def init_i18n(app: Flask) -> None:
 
 
 def init_blueprints(app: Flask) -> None:
-    from ui import api, board, health, kiosk, phone, staff
+    from ui import api, board, health, kiosk, phone, staff, webhooks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(staff.bp)

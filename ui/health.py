@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, redirect, url_for
 from sqlalchemy import text
 
 bp = Blueprint("health", __name__)
@@ -41,6 +41,12 @@ def _payments() -> dict[str, Any]:
     reconciler = current_app.extensions.get("kiosk.reconciler")
     running = reconciler is not None and reconciler.running
     return {"ok": running, "provider": provider.name, "reconciler_running": running}
+
+
+@bp.get("/")
+def home() -> Any:
+    """The service's root is the resident kiosk (what a kiosk browser opens)."""
+    return redirect(url_for("kiosk.welcome"))
 
 
 @bp.get("/healthz")

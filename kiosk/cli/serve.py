@@ -32,12 +32,23 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     except ConfigError as e:
         click.echo(f"kiosk: configuration error: {e}", err=True)
         sys.exit(2)
+    base = f"http://{settings.host}:{settings.port}"
+    surfaces = [
+        ("resident kiosk", "/kiosk/"),
+        ("staff console", "/staff/"),
+        ("display board", "/board/"),
+        ("health", "/healthz"),
+        ("API (OpenAPI)", "/api/openapi.json"),
+    ]
+    if "kiosk.card_simulator" in app.extensions or settings.payments == "sim":
+        surfaces.append(("simulator panel", "/sim/"))
     click.echo(
-        f"kiosk: serving on http://{settings.host}:{settings.port}/ "
-        f"(database {settings.effective_database_url.split('?')[0]}, "
+        f"kiosk: serving on {base}/ (database {settings.effective_database_url.split('?')[0]}, "
         f"card reader {settings.card_reader}, payments {settings.payments}); Ctrl+C stops",
         err=True,
     )
+    for label, path in surfaces:
+        click.echo(f"  {label:<16} {base}{path}", err=True)
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="kiosk")
     finally:

@@ -88,3 +88,19 @@ def test_app_runs_the_payment_reconciler_until_shutdown(make_app):
     assert reconciler.running
     app.extensions["kiosk.shutdown"]()
     assert not reconciler.running
+
+
+def test_root_opens_the_resident_kiosk(make_app):
+    """The service's root URL (what a kiosk browser is pointed at) leads to the kiosk."""
+    response = make_app().test_client().get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/kiosk/")
+
+
+def test_app_serves_the_stripe_webhook_endpoint(make_app):
+    """The webhook endpoint is part of the app and rejects an unsigned body with 400."""
+    response = make_app().test_client().post(
+        "/webhooks/stripe", data=b'{"id": "evt_1"}', headers={"Stripe-Signature": "t=1,v1=00"}
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid signature"}
