@@ -22,7 +22,9 @@ webhook delivered twice) produce exactly one ticket.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,10 +86,31 @@ _FROM_EVENT = {
 CREATED_GRACE = timedelta(seconds=60)
 # Closed payments are re-checked this long (a late success is money we must account for).
 LATE_SUCCESS_WINDOW = timedelta(days=1)
+# Fault injection for the crash tests (tests/payments/test_pay_sigkill.py), see crash_point.
+CRASH_AT_ENV = "KIOSK_TEST_CRASH_AT"
+CRASH_POINTS = frozenset({"after_intent_created", "after_succeeded_before_ticket"})
 
 
 def actor_for(provider: PaymentProvider) -> str:
     return f"payment:{provider.name}"
+
+
+def crash_point(name: str) -> None:
+    """Fault-injection hook, for tests only: if the environment variable
+    ``KIOSK_TEST_CRASH_AT`` equals ``name`` (one of ``CRASH_POINTS``), the process kills
+    itself with SIGKILL right here: no ``finally``, no rollback, no response, exactly like a
+    power cut or the OOM killer. Unset (as in production) it does nothing.
+
+    The points are where a crash is most expensive: ``after_intent_created`` (the provider
+    holds a PaymentIntent, on the reader, that our row does not know yet) and
+    ``after_succeeded_before_ticket`` (the payment is being recorded as succeeded, the
+    ticket not issued yet). Read at call time, never at import, so a test sets it per run.
+    """
+    if name not in CRASH_POINTS:
+        raise ValueError(f"unknown crash point {name!r}")
+    if os.environ.get(CRASH_AT_ENV) == name:
+        log.critical("%s=%s: killing this process (fault injection)", CRASH_AT_ENV, name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -198,6 +221,7 @@ def _settle_case(session: Session, payment: Payment, *, actor: str, now: datetim
         )
         return
     mark_paid(session, case, actor=actor, now=now, payment_ref=payment.provider_ref)
+    crash_point("after_succeeded_before_ticket")
     issue_ticket(session, case, actor=actor, now=now)
 
 
@@ -316,6 +340,7 @@ def submit_payment(
         )
         session.flush()
         raise
+    crash_point("after_intent_created")
     return apply_provider_state(session, payment, view, actor=actor, now=now)
 
 
