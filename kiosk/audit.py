@@ -9,6 +9,8 @@ statuses, counts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ _ACTOR = re.compile(r"^(system|(staff|kiosk|counter|payment|cli):[\w.@-]{1,48})$
 
 
 _INSERT = insert(AuditEvent.__table__)
+_BATCH = "kiosk.audit.batch"
 
 
 class InvalidActor(ValueError):
@@ -47,9 +50,10 @@ def record(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Write one audit row in ``session``'s transaction, at once (a Core insert: rows are
-    never updated, so they need no unit-of-work tracking, and the busiest transactions
-    write two of them). Rows get ids in the order they are recorded. Returns the event
-    as a detached object carrying the new id (read it, do not add it to a session).
+    never updated, so they need no unit-of-work tracking). Rows get ids in the order they
+    are recorded. Returns the event as a detached object carrying the new id (read it, do
+    not add it to a session); inside :func:`batched` the row is written when the block
+    ends and the returned event has no id yet.
     """
     values = {
         "at": aware(now),
@@ -59,10 +63,33 @@ def record(
         "ticket_id": ticket_id,
         "detail": detail or {},
     }
+    pending = session.info.get(_BATCH)
+    if pending is not None:
+        pending.append(values)
+        return AuditEvent(**values)
     # On the session's connection, not session.execute: that would autoflush pending
     # changes first and split a transition's one UPDATE per row into several.
     result = session.connection().execute(_INSERT, values)
     return AuditEvent(id=result.inserted_primary_key[0], **values)
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Within the block, :func:`record` collects rows; they are written together (one
+    multi-row insert, in recording order) when the block ends normally. For a ticket
+    transition that also moves its case: two rows, one statement. Nothing written if
+    the block raises (its transaction is being rolled back anyway). Nestable."""
+    if _BATCH in session.info:
+        yield
+        return
+    pending: list[dict[str, Any]] = []
+    session.info[_BATCH] = pending
+    try:
+        yield
+    finally:
+        del session.info[_BATCH]
+    if pending:
+        session.connection().execute(_INSERT, pending)
 
 
 def events_for_case(session: Session, case_id: int) -> list[AuditEvent]:

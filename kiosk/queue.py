@@ -235,25 +235,28 @@ def _move(
         raise InvalidTransition("ticket", ticket.id, ticket.status.value, target.value)
     previous = ticket.status
     case_target = _CASE_FOR_TICKET.get(target)
-    if case_target is not None:
-        case = _lock_case_state(session, ticket.case_id)
-        if case.status is not case_target:
-            _transition_case(session, case, case_target, actor=actor, now=now, ticket_id=ticket.id)
-    _write(session, ticket, {"status": target, **(values or {})})
-    audit.record(
-        session,
-        actor,
-        action or f"ticket.{target.value}",
-        case_id=ticket.case_id,
-        ticket_id=ticket.id,
-        detail={
-            "from": previous.value,
-            "to": target.value,
-            "number": ticket.display_number,
-            **(detail or {}),
-        },
-        now=now,
-    )
+    with audit.batched(session):  # the case's and the ticket's rows in one insert
+        if case_target is not None:
+            case = _lock_case_state(session, ticket.case_id)
+            if case.status is not case_target:
+                _transition_case(
+                    session, case, case_target, actor=actor, now=now, ticket_id=ticket.id
+                )
+        _write(session, ticket, {"status": target, **(values or {})})
+        audit.record(
+            session,
+            actor,
+            action or f"ticket.{target.value}",
+            case_id=ticket.case_id,
+            ticket_id=ticket.id,
+            detail={
+                "from": previous.value,
+                "to": target.value,
+                "number": ticket.display_number,
+                **(detail or {}),
+            },
+            now=now,
+        )
     log.info(
         "ticket %s: %s -> %s by %s", ticket.display_number, previous.value, target.value, actor
     )
@@ -382,16 +385,19 @@ def issue_ticket(
     ticket = Ticket(id=result.inserted_primary_key[0], **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
-    _transition_case(session, case, CaseStatus.QUEUED, actor=actor, now=now, ticket_id=ticket.id)
-    audit.record(
-        session,
-        actor,
-        "ticket.issued",
-        case_id=case.id,
-        ticket_id=ticket.id,
-        detail={"number": ticket.display_number, "quoted_wait_s": ticket.quoted_wait_s},
-        now=now,
-    )
+    with audit.batched(session):
+        _transition_case(
+            session, case, CaseStatus.QUEUED, actor=actor, now=now, ticket_id=ticket.id
+        )
+        audit.record(
+            session,
+            actor,
+            "ticket.issued",
+            case_id=case.id,
+            ticket_id=ticket.id,
+            detail={"number": ticket.display_number, "quoted_wait_s": ticket.quoted_wait_s},
+            now=now,
+        )
     log.info("ticket %s issued for case %s", ticket.display_number, case.id)
     return ticket
 
