@@ -1,0 +1,121 @@
+"""The on-screen keyboard in a real browser: free-text fields filled without any physical
+or native keyboard, only by tapping the kiosk's own keys (Debian's Chromium, Playwright)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.ui import test_browser_kiosk as kit
+from tests.ui.test_browser_kiosk import Served, press_pin, shot
+
+# The browser module's fixtures: one Chromium, the app under waitress, a kiosk-sized page.
+browser = kit.browser
+serve = kit.serve
+page = kit.page
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
+]
+
+
+def tap(page: Any, *chars: str) -> None:
+    for ch in chars:
+        page.locator("#osk").get_by_role("button", name=ch, exact=True).first.click()
+
+
+def to_fields(page: Any, served: Served, lang: str, procedure: str) -> None:
+    page.goto(f"{served.url}/kiosk/?lang={lang}")
+    page.click("#start")
+    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
+    page.click(f"label.choice-card:has(input[value='{procedure}'])")
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/fields$"))
+
+
+def test_family_register_typed_on_the_screen_keyboard(
+    serve: Callable[..., Served], page: Any
+) -> None:
+    """本籍 and 筆頭者 typed only with on-screen kana keys (゛, 小, katakana, address words,
+    backspace, clear) reach the check screen unchanged."""
+    served = serve(sim_persona="yamada")
+    to_fields(page, served, "ja", "koseki")
+    honseki = page.locator("#f-koseki-honseki")
+    assert honseki.get_attribute("inputmode") == "none"
+    assert page.locator("#osk").is_hidden()
+
+    honseki.click()
+    assert page.locator("#osk").is_visible()
+    assert page.locator("#osk-field").inner_text() == "本籍"
+    assert page.locator(".osk-tab[data-layout='kana']").get_attribute("aria-pressed") == "true"
+    tap(page, "と", "う", "き", "よ")
+    page.click("#osk [data-mark='small']")  # よ -> ょ
+    tap(page, "う", "と", "ち", "よ", "た")
+    page.click("#osk [data-mark='dakuten']")  # た -> だ
+    tap(page, "く", "１")
+    page.click("#osk [data-char='丁目']")
+    tap(page, "２")
+    page.click("#osk [data-char='番']")
+    assert honseki.input_value() == "とうきょうとちよだく１丁目２番"
+    assert page.inner_text("#osk-value") == "とうきょうとちよだく１丁目２番"
+    # focus never left the field: its caret is where the resident types
+    assert page.evaluate("document.activeElement.id") == "f-koseki-honseki"
+    shot(page, "ja-kbd-01-kana")
+
+    page.locator("#f-koseki-hittousha").click()
+    assert page.locator("#osk-field").inner_text() == "筆頭者"
+    tap(page, "あ")
+    page.click("#osk [data-clear]")
+    assert page.locator("#f-koseki-hittousha").input_value() == ""
+    page.click("#osk .osk-tab[data-layout='kata']")
+    tap(page, "ヤ", "マ", "タ")
+    page.click("#osk [data-mark='dakuten']")
+    tap(page, "ハ")
+    page.click("#osk [data-back]")
+    page.click("#osk [data-space]")
+    tap(page, "タ", "ロ", "ウ")
+    shot(page, "ja-kbd-02-katakana")
+    page.click("#osk [data-done]")
+    assert page.locator("#osk").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "f-koseki-hittousha"
+
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    page.goto(f"{served.url}/kiosk/pin")
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    text = page.inner_text(".check-grid")
+    assert "とうきょうとちよだく１丁目２番" in text
+    assert "ヤマダ\u3000タロウ" in text
+
+
+def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: Any) -> None:
+    """In English the keyboard opens on Latin letters (shift for one capital) and the digit
+    pad types half-width digits; the typed new address is on the check screen."""
+    served = serve(sim_persona="yamada")
+    to_fields(page, served, "en", "tenkyo")
+    page.fill("#f-tenkyo-moving_date", "2026-11-20")
+    address = page.locator("#f-tenkyo-new_address")
+    address.click()
+    assert page.locator(".osk-tab[data-layout='latin']").get_attribute("aria-pressed") == "true"
+    assert page.locator("#osk [data-back]").get_attribute("aria-label") == "Delete one character"
+    page.click("#osk [data-shift]")
+    tap(page, "S", "h", "i", "b", "a")
+    page.click("#osk [data-space]")
+    page.click("#osk .osk-tab[data-layout='digits']")
+    tap(page, "1", "-", "2")
+    shot(page, "en-kbd-01-latin")
+    page.click("#osk [data-done]")
+    assert address.input_value() == "Shiba 1-2"
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    page.goto(f"{served.url}/kiosk/pin")
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    assert "Shiba 1-2" in page.inner_text(".check-grid")
