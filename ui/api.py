@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
@@ -51,7 +52,8 @@ from payments.provider import PaymentError
 from payments.receipts import build_receipt
 from payments.service import get_payment, payments_of_case, refresh_payment, start_payment
 from ui.errors import describe
-from ui.i18n import domain_language
+from ui.i18n import domain_language, normalise_locale
+from ui.receipts import receipt_of_case
 from ui.sessions import Visit, VisitStore
 from ui.staff import TICKET_OPERATIONS  # the same operation table as the console
 
@@ -522,6 +524,24 @@ def visit_ticket(visit_id: str) -> ResponseReturnValue:
     if visit.ticket_token is None:
         raise ApiError("not_found")
     return jsonify({**_ticket_json(visit.ticket_token), "token": visit.ticket_token})
+
+
+@bp.get("/visits/<visit_id>/receipt")
+def visit_receipt(visit_id: str) -> ResponseReturnValue:
+    """The receipt of the visit's payment, in the visit's language (``?lang=`` overrides);
+    404 ``no_receipt`` when nothing was paid (a fee-free case, or not paid yet)."""
+    visit = _visit(visit_id)
+    asked = normalise_locale(request.args.get("lang"))
+    language = domain_language(asked or normalise_locale(visit.language) or "ja")
+    found = None
+    if visit.case_id is not None:
+        with _sessions()() as s:
+            found = receipt_of_case(s, visit.case_id, language)
+    if found is None:
+        return error_response(
+            "no_receipt", 404, _("There is no receipt: nothing was paid for this visit.")
+        )
+    return jsonify(found.to_json())
 
 
 # --- staff ------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from kiosk.queue import issue_ticket, ticket_status
 from payments.provider import PaymentError, ProviderUnavailable
 from payments.service import cancel_payment, refresh_payment, start_payment
 from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.sessions import Visit, VisitStore
 
 log = logging.getLogger(__name__)
@@ -738,6 +739,7 @@ def ticket() -> ResponseReturnValue:
         case = get_case(s, visit.case_id or 0)
         queue = _catalog().queue(case.procedures[0].queue_code)
         issued_at = case.ticket.issued_at if case.ticket else None
+        has_receipt = receipt_of_case(s, case.id, domain_language()) is not None
     phone_url = url_for("phone.status", token=visit.ticket_token, _external=True)
     return _page(
         "ticket.html",
@@ -747,4 +749,20 @@ def ticket() -> ResponseReturnValue:
         issued_at=issued_at,
         qr=_qr_svg(phone_url),
         phone_url=phone_url,
+        receipt_label=receipt_title(domain_language()) if has_receipt else None,
     )
+
+
+@bp.get("/receipt")
+def receipt() -> ResponseReturnValue:
+    """The receipt of the visit's payment, in the screen's language, to print; a fee-free
+    visit has none (404, with a message)."""
+    visit = _visit()
+    if not visit.ticket_token:
+        return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
+    with _sessions()() as s:
+        found = receipt_of_case(s, visit.case_id or 0, domain_language())
+    if found is None:
+        message = _("There is no receipt: nothing was paid for this visit.")
+        return _page("problem.html", 404, step="ticket", message=message, code="no_receipt")
+    return _page("receipt.html", step="ticket", **receipt_context(found))

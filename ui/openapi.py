@@ -166,6 +166,15 @@ def document() -> dict[str, Any]:
                 "The visit's ticket", "kiosk", _ok(_ref("TicketStatus")), params=["visit_id"]
             )
         },
+        "/api/visits/{visit_id}/receipt": {
+            "get": _op(
+                "Receipt of the visit's payment in the visit's language (?lang= overrides); "
+                "404 no_receipt when nothing was paid (fee-free case or not paid yet)",
+                "kiosk",
+                _ok(_ref("Receipt")),
+                params=["visit_id"],
+            )
+        },
         "/api/tickets/{token}": {
             "get": _op(
                 "Ticket status by its status-page token (no personal data)",
@@ -387,6 +396,35 @@ def document() -> dict[str, Any]:
                         "failure_code": NS,
                         "ticket_token": NS,
                     }
+                ),
+                "Receipt": _obj(
+                    {
+                        "title": S,
+                        "title_ja": {"type": "string", "enum": ["利用明細", "領収書"]},
+                        "language": {"type": "string", "enum": ["ja", "en", "zh-Hans", "ko"]},
+                        "ward_name": S,
+                        "number": S,
+                        "case_id": INT,
+                        "paid_at": {"type": "string", "format": "date-time"},
+                        "lines": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "code": S,
+                                    "name": S,
+                                    "units": INT,
+                                    "unit_fee_yen": INT,
+                                    "fee_yen": INT,
+                                }
+                            ),
+                        },
+                        "total_yen": INT,
+                        "refunded_yen": INT,
+                        "method": S,
+                        "provider": S,
+                        "provider_reference": S,
+                    },
+                    ["title", "ward_name", "lines", "total_yen", "method", "provider_reference"],
                 ),
                 "Ticket": _obj(
                     {"id": INT, "number": S, "status": S, "case_id": INT, "counter_id": NI}

@@ -13,7 +13,8 @@ from flask_babel import force_locale
 
 from kiosk.errors import NotFound
 from kiosk.queue import ticket_by_token, ticket_status
-from ui.i18n import normalise_locale
+from ui.i18n import domain_language, normalise_locale
+from ui.receipts import receipt_context, receipt_of_case, receipt_title
 
 bp = Blueprint("phone", __name__, url_prefix="/t")
 
@@ -41,7 +42,8 @@ def status(token: str) -> ResponseReturnValue:
         ticket = ticket_by_token(s, token)
         language = ticket.case.language
         queue_names = dict(ticket.queue.names)
-    locale = normalise_locale(request.args.get("lang")) or normalise_locale(language) or "ja"
+        locale = _locale(language)
+        has_receipt = receipt_of_case(s, ticket.case_id, domain_language(locale)) is not None
     with force_locale(locale):
         return render_template(
             "phone/status.html",
@@ -50,4 +52,26 @@ def status(token: str) -> ResponseReturnValue:
             refresh_s=REFRESH_S,
             token=token,
             page_locale=locale,
+            receipt_label=receipt_title(domain_language(locale)) if has_receipt else None,
         )
+
+
+@bp.get("/<token>/receipt")
+def receipt(token: str) -> ResponseReturnValue:
+    """The receipt of the ticket's paid case (the token is the only key), in the ticket's
+    language unless ``?lang=`` asks; 404 for a fee-free case."""
+    with current_app.extensions["kiosk.sessions"]() as s:
+        ticket = ticket_by_token(s, token[:64])
+        locale = _locale(ticket.case.language)
+        found = receipt_of_case(s, ticket.case_id, domain_language(locale))
+    with force_locale(locale):
+        if found is None:
+            return render_template("phone/missing.html", no_receipt=True), 404
+        return render_template(
+            "phone/receipt.html", token=token, page_locale=locale, **receipt_context(found)
+        )
+
+
+def _locale(ticket_language: str | None) -> str:
+    asked = normalise_locale(request.args.get("lang"))
+    return asked or normalise_locale(ticket_language) or "ja"
