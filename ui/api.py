@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from cardreader.errors import BadPinFormat, CardError, PinLocked, PinWouldLock, WrongPin
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields, view_case
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
@@ -126,7 +126,8 @@ def _validation(e: ValidationFailed) -> ResponseReturnValue:
 @bp.errorhandler(CardError)
 def _card_error(e: CardError) -> ResponseReturnValue:
     code, _status, message = describe(e)
-    status = 422 if isinstance(e, WrongPin) else 409
+    # The PIN typed (malformed or wrong) is input to correct: 422; the card's state is 409.
+    status = 422 if isinstance(e, WrongPin | BadPinFormat) else 409
     return error_response(code, status, message, tries_left=e.tries_left)
 
 

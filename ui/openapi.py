@@ -132,7 +132,9 @@ def document() -> dict[str, Any]:
         "/api/visits/{visit_id}/card/read": {
             "post": _op(
                 "Read the card with the PIN and open the prefilled case (the PIN is used in "
-                "this request only; with one try left no PIN is sent: error pin_would_lock)",
+                "this request only; with one try left no PIN is sent: error pin_would_lock). "
+                "422 bad_pin_format (not 4 digits; the card is not asked) or wrong_pin "
+                "(with tries_left); 409 for the card's state (pin_locked, no_card, ...)",
                 "kiosk",
                 _ok(_ref("Prefilled"), "201", "Case opened"),
                 params=["visit_id"],

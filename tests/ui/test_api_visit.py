@@ -81,6 +81,17 @@ def test_wrong_pin_is_a_json_error_with_tries_left(app):
     client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"})  # reset the counter
 
 
+@pytest.mark.parametrize("pin", ["12", "12345", "12a4", "１２３４"])
+def test_malformed_pin_is_422_and_costs_no_try(app, pin):
+    """A PIN that is not 4 digits answers 422 bad_pin_format and never reaches the card."""
+    client = app.test_client()
+    vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    response = client.post(f"/api/visits/{vid}/card/read?lang=en", json={"pin": pin})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "bad_pin_format"
+    assert client.get(f"/api/visits/{vid}/card").get_json()["pin_tries_left"] == 3
+
+
 def test_staff_case_view_by_token_is_audited(app):
     """The API's case view returns the case in clear and writes a case.viewed audit row."""
     info = paid_ticket(app)
