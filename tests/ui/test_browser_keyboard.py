@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.ui import test_browser_kiosk as kit
-from tests.ui.test_browser_kiosk import Served, press_pin, shot
+from tests.ui.test_browser_kiosk import SHOTS, Served, press_pin
 
 # The browser module's fixtures: one Chromium, the app under waitress, a kiosk-sized page.
 browser = kit.browser
@@ -23,6 +23,23 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
 ]
+
+
+def shot(page: Any, name: str) -> None:
+    """What the resident sees (the keyboard is fixed to the bottom of the screen)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def small_keys(page: Any) -> list[str]:
+    """Visible keyboard buttons under 44 x 44 px (the kiosk's minimum touch target)."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('#osk button'))
+            .filter((b) => b.offsetParent !== null)
+            .filter((b) => b.getBoundingClientRect().width < 44
+                        || b.getBoundingClientRect().height < 44)
+            .map((b) => b.textContent)"""
+    )
 
 
 def tap(page: Any, *chars: str) -> None:
@@ -66,6 +83,9 @@ def test_family_register_typed_on_the_screen_keyboard(
     assert page.inner_text("#osk-value") == "とうきょうとちよだく１丁目２番"
     # focus never left the field: its caret is where the resident types
     assert page.evaluate("document.activeElement.id") == "f-koseki-honseki"
+    assert small_keys(page) == []
+    box = honseki.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= page.locator("#osk").bounding_box()["y"]
     shot(page, "ja-kbd-01-kana")
 
     page.locator("#f-koseki-hittousha").click()
@@ -106,11 +126,14 @@ def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: 
     assert page.locator(".osk-tab[data-layout='latin']").get_attribute("aria-pressed") == "true"
     assert page.locator("#osk [data-back]").get_attribute("aria-label") == "Delete one character"
     page.click("#osk [data-shift]")
+    assert small_keys(page) == []
+    shot(page, "en-kbd-01-latin")
     tap(page, "S", "h", "i", "b", "a")
     page.click("#osk [data-space]")
     page.click("#osk .osk-tab[data-layout='digits']")
     tap(page, "1", "-", "2")
-    shot(page, "en-kbd-01-latin")
+    assert small_keys(page) == []
+    shot(page, "en-kbd-02-digits")
     page.click("#osk [data-done]")
     assert address.input_value() == "Shiba 1-2"
     page.click("main button[type=submit].btn-primary")

@@ -333,7 +333,7 @@ def test_phone_page_in_ticket_language(kiosk: KioskActions, app: Flask) -> None:
     kiosk.client.post("/kiosk/confirm")
     token = kiosk.one(Ticket).token
     html = app.test_client().get(f"/t/{token}").get_data(as_text=True)
-    assert '<html lang="ko">' in html and "D-001" in html and 'http-equiv="refresh"' in html
+    assert '<html lang="ko">' in html and "D-001" in html and 'id="ticket-live"' in html
 
 
 def test_simulator_panel_drives_card_and_terminal(kiosk: KioskActions, app: Flask) -> None:
