@@ -24,7 +24,13 @@ from payments.provider import (
     ProviderStatus,
     RefundNotAllowed,
 )
-from payments.stripe_common import StripeConnection, call, parse_event, value_of
+from payments.stripe_common import (
+    StripeConnection,
+    call,
+    parse_event,
+    refund_payment_intent,
+    value_of,
+)
 
 # Stripe accepts 30 minutes to 24 hours; a minute more than the minimum so that clock skew
 # between us and Stripe cannot make the request invalid.
@@ -147,16 +153,9 @@ class StripeCheckoutProvider:
         view = self.status(provider_ref)
         if view.payment_intent_id is None or view.status is not ProviderStatus.SUCCEEDED:
             raise RefundNotAllowed(f"{provider_ref} was not paid")
-        refund = call(
-            "create refund",
-            self.client.v1.refunds.create,
-            params={
-                "payment_intent": view.payment_intent_id,
-                "amount": amount_yen,
-            },
-            options={"idempotency_key": idempotency_key},
+        return refund_payment_intent(
+            self.client, view.payment_intent_id, amount_yen, idempotency_key
         )
-        return ProviderRefund(refund["id"], int(refund["amount"]), refund["status"])
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)

@@ -21,6 +21,7 @@ from payments.provider import (
     PaymentError,
     PaymentEvent,
     ProviderPayment,
+    ProviderRefund,
     ProviderRejected,
     ProviderStatus,
     ProviderUnavailable,
@@ -192,3 +193,19 @@ def parse_event(
         raw_type=type_,
         failure_code=failure,
     )
+
+
+def refund_payment_intent(
+    client: stripe.StripeClient, payment_intent_id: str, amount_yen: int, idempotency_key: str
+) -> ProviderRefund:
+    """Refund ``amount_yen`` of a succeeded PaymentIntent (Refunds API, after capture).
+
+    The staff's reason stays in our database: Stripe's ``reason`` only takes its own codes.
+    """
+    refund = call(
+        "create refund",
+        client.v1.refunds.create,
+        params={"payment_intent": payment_intent_id, "amount": amount_yen},
+        options={"idempotency_key": idempotency_key},
+    )
+    return ProviderRefund(refund["id"], int(refund["amount"]), refund["status"])

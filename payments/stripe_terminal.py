@@ -21,7 +21,14 @@ from payments.provider import (
     ProviderRefund,
     ProviderRejected,
 )
-from payments.stripe_common import StripeConnection, call, intent_view, parse_event, value_of
+from payments.stripe_common import (
+    StripeConnection,
+    call,
+    intent_view,
+    parse_event,
+    refund_payment_intent,
+    value_of,
+)
 
 
 class StripeTerminalProvider:
@@ -126,16 +133,7 @@ class StripeTerminalProvider:
     def refund(
         self, provider_ref: str, amount_yen: int, *, idempotency_key: str, reason: str
     ) -> ProviderRefund:
-        refund = call(
-            "create refund",
-            self.client.v1.refunds.create,
-            params={
-                "payment_intent": provider_ref,
-                "amount": amount_yen,
-            },
-            options={"idempotency_key": idempotency_key},
-        )
-        return ProviderRefund(refund["id"], int(refund["amount"]), refund["status"])
+        return refund_payment_intent(self.client, provider_ref, amount_yen, idempotency_key)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)
