@@ -142,3 +142,22 @@ def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: 
     press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
     assert "Shiba 1-2" in page.inner_text(".check-grid")
+
+
+def test_keyboard_focus_and_language_in_korean(serve: Callable[..., Served], page: Any) -> None:
+    """In Korean the help says kanji are checked at the counter; Enter opens the keyboard,
+    Tab moves into it, Escape closes it and gives the focus back to the field."""
+    served = serve(sim_persona="yamada")
+    to_fields(page, served, "ko", "tenshutsu")
+    field = page.locator("#f-tenshutsu-destination_address")
+    assert "한자는 창구에서 확인합니다" in page.inner_text("#f-tenshutsu-destination_address-hint")
+    field.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#osk").is_visible()
+    assert "한자" in page.inner_text("#osk-help")
+    assert page.locator("#osk [data-done]").inner_text() == "완료"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('data-layout')") == "latin"
+    page.keyboard.press("Escape")
+    assert page.locator("#osk").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "f-tenshutsu-destination_address"
