@@ -162,3 +162,29 @@ def test_every_kiosk_screen_passes_axe(
     print("\n".join(["axe violations:", *audit.seen, "needs review:", *audit.unsure]))
     assert len(audit.pages) == 19
     assert audit.problems == [], "\n".join(audit.problems)
+
+
+def test_phone_page_updates_in_place(
+    serve: Callable[..., Served], browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without <meta refresh> (axe: meta-refresh) the phone page still follows the ticket:
+    a call shows up in its live region without a reload."""
+    import ui.phone
+    from tests.ui.staffkit import PASSWORD, add_staff, paid_ticket
+
+    monkeypatch.setattr(ui.phone, "REFRESH_S", 1)
+    served = serve(sim_persona="yamada", sim_terminal_auto="approve")
+    ticket = paid_ticket(served.app)
+    add_staff(served.app, "clerk", "staff")
+    phone = browser.new_page(viewport={"width": 390, "height": 800})
+    phone.goto(f"{served.url}/t/{ticket['token']}?lang=en")
+    assert phone.locator("meta[http-equiv=refresh]").count() == 0
+    phone.evaluate("window.samePage = true")
+    client = served.app.test_client()
+    login = client.post("/api/staff/login", json={"username": "clerk", "password": PASSWORD})
+    auth = {"Authorization": f"Bearer {login.get_json()['token']}"}
+    assert client.post("/api/staff/counters/1/call-next", headers=auth).status_code == 200
+    phone.wait_for_selector("#ticket-live .called[role=alert]", timeout=8_000)
+    assert "Counter 1" in phone.inner_text("#ticket-live")
+    assert phone.evaluate("window.samePage") is True  # updated in place, not reloaded
+    phone.close()
