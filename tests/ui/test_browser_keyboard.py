@@ -94,6 +94,7 @@ def test_family_register_typed_on_the_screen_keyboard(
     page.click("#osk [data-clear]")
     assert page.locator("#f-koseki-hittousha").input_value() == ""
     page.click("#osk .osk-tab[data-layout='kata']")
+    assert page.locator("#osk .osk-word[data-char='の']").inner_text() == "の"  # address words stay
     tap(page, "ヤ", "マ", "タ")
     page.click("#osk [data-mark='dakuten']")
     tap(page, "ハ")

@@ -71,7 +71,7 @@
       group.hidden = group.getAttribute("data-for").split(" ").indexOf(name) < 0;
     });
     var kata = name === "kata";
-    osk.querySelectorAll(".osk-kana [data-char]").forEach(function (key) {
+    osk.querySelectorAll(".osk-table [data-char]").forEach(function (key) {
       var ch = key.getAttribute("data-char");
       key.textContent = kata ? toKata(ch) : ch;
     });
@@ -146,7 +146,7 @@
       setShift(!shift);
     } else if (key.hasAttribute("data-char")) {
       var ch = key.getAttribute("data-char");
-      if (layout === "kata" && key.closest(".osk-kana")) { ch = toKata(ch); }
+      if (layout === "kata" && key.closest(".osk-table")) { ch = toKata(ch); }
       if (shift && key.hasAttribute("data-latin")) { ch = ch.toUpperCase(); setShift(false); }
       setValue(value + ch);
       announce(ch);
