@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from cardreader.model import CardInfo, Integrity
 from kiosk import audit
@@ -39,7 +42,7 @@ from kiosk.errors import (
     UnknownProcedure,
 )
 from kiosk.models import Case, CaseProcedure, CaseStatus, Priority
-from kiosk.privacy import mask_address, mask_birth_date, mask_name
+from kiosk.privacy import PersonalDict, mask_address, mask_birth_date, mask_name
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +112,86 @@ def transition_case(
     return case
 
 
+# Hot-path statements are built once, with bound parameters (as in kiosk.queue): building
+# and cache-keying an expression per call cost more CPU than running it on SQLite.
+_LOCK_CASE = (
+    select(Case)
+    .where(Case.id == bindparam("case_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_CASES = Case.__table__
+_LINES = CaseProcedure.__table__
+# The columns a case transition reads or writes; never the personal (encrypted) ones.
+_STATE_COLUMNS = ("status", "fee_yen", "priority", "updated_at", "closed_at")
+_LOCK_CASE_STATE = (
+    select(*(_CASES.c[name] for name in _STATE_COLUMNS))
+    .where(_CASES.c.id == bindparam("case_id"))
+    .with_for_update()
+)
+_INSERT_CASE = insert(_CASES)
+_INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
+_UPDATE = {
+    table: update(table).where(table.c.id == bindparam("pk_id")) for table in (_CASES, _LINES)
+}
+
+
 def lock_case(session: Session, case_id: int) -> Case:
     """Load the case with a row lock (PostgreSQL ``FOR UPDATE``; SQLite's write
     transaction already excludes other writers) and fresh state; NotFound if absent."""
-    stmt = (
-        select(Case)
-        .where(Case.id == case_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    case = session.scalars(stmt).one_or_none()
+    case = session.scalars(_LOCK_CASE, {"case_id": case_id}).one_or_none()
     if case is None:
         raise NotFound(f"case {case_id}")
+    return case
+
+
+def _lock_case_state(session: Session, case_id: int) -> Case:
+    """Like :func:`lock_case`, but reading only the state columns (one Core statement):
+    the personal columns are neither fetched nor decrypted. Returns the session's object
+    for the case with its state refreshed; one not loaded yet joins the session with
+    only its state loaded (the rest loads on first access, as with ``load_only``)."""
+    session.flush()  # what a query would autoflush: a pending change must not be lost
+    row = session.connection().execute(_LOCK_CASE_STATE, {"case_id": case_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"case {case_id}")
+    state = dict(row._mapping)
+    case = session.identity_map.get(identity_key(Case, case_id))
+    if case is None:
+        case = Case(id=case_id, **state)
+        make_transient_to_detached(case)
+        session.add(case)
+    else:
+        for key, value in state.items():
+            set_committed_value(case, key, value)
+    return case
+
+
+def _write(session: Session, obj: Case | CaseProcedure, values: dict[str, Any]) -> None:
+    """Write ``values`` to ``obj``'s row now (one Core UPDATE, bound through the column
+    types, so personal columns are encrypted) and record them on the object as loaded:
+    the unit of work has nothing left to flush for them (its flushes cost more CPU than
+    the statements). A rollback expires the object as usual."""
+    stmt = _UPDATE[type(obj).__table__]
+    session.connection().execute(stmt, {**values, "pk_id": obj.id})
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+def _transition(
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    detail: dict[str, Any] | None = None,
+    also: dict[str, Any] | None = None,
+) -> Case:
+    """:func:`transition_case` (which decides, assigns and audits), then the row written at
+    once with ``also`` (other case columns) in the same UPDATE."""
+    transition_case(session, case, target, actor=actor, now=now, detail=detail)
+    values = {"status": case.status, "updated_at": case.updated_at, "closed_at": case.closed_at}
+    _write(session, case, {**(also or {}), **values})
     return case
 
 
@@ -171,39 +242,60 @@ def open_case(
             f"{', '.join(s.code for s in specs if s.needs_individual_number)} "
             "needs the individual number"
         )
-    case = Case(
-        status=S.DRAFT,
-        language=language,
-        channel=channel,
-        priority=int(priority),
-        opened_by=audit.check_actor(actor),
-        business_day=business_day(now),
-        created_at=now,
-        updated_at=now,
-        card_integrity=card.integrity.value,
-        family_name=card.family_name,
-        given_name=card.given_name,
-        address=card.address,
-        birth_date=card.birth_date,
-        sex=card.sex.value,
-        individual_number=card.individual_number if needs_number else None,
-    )
+    values: dict[str, Any] = {
+        "status": S.DRAFT,
+        "language": language,
+        "channel": channel,
+        "priority": int(priority),
+        "opened_by": audit.check_actor(actor),
+        "business_day": business_day(now),
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "card_integrity": card.integrity.value,
+        "family_name": card.family_name,
+        "given_name": card.given_name,
+        "address": card.address,
+        "birth_date": card.birth_date,
+        "sex": card.sex.value,
+        "individual_number": card.individual_number if needs_number else None,
+        "purged_at": None,
+    }
+    line_values: list[dict[str, Any]] = []
     for position, spec in enumerate(specs):
-        defaults = {f.name: f.default for f in spec.fields if f.default is not None}
-        case.procedures.append(
-            CaseProcedure(
-                position=position,
-                procedure_code=spec.code,
-                queue_code=spec.queue,
-                unit_fee_yen=spec.unit_fee(channel),
-                units=spec.units(defaults),
-                fee_yen=spec.fee(defaults, channel),
-                resident_fields=defaults,
-            )
+        defaults = PersonalDict({f.name: f.default for f in spec.fields if f.default is not None})
+        line_values.append(
+            {
+                "position": position,
+                "procedure_code": spec.code,
+                "queue_code": spec.queue,
+                "unit_fee_yen": spec.unit_fee(channel),
+                "units": spec.units(defaults),
+                "fee_yen": spec.fee(defaults, channel),
+                "resident_fields": defaults,
+            }
         )
-    case.fee_yen = sum(p.fee_yen for p in case.procedures)
+    values["fee_yen"] = sum(line["fee_yen"] for line in line_values)
+    # Core inserts (bound through the column types: personal columns are encrypted), then
+    # the objects join the session as if loaded, relationships included: no unit-of-work
+    # flush, and no lazy load when the caller reads case.procedures or case.ticket.
+    connection = session.connection()
+    case_id = connection.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    for line in line_values:
+        line["case_id"] = case_id
+    line_ids = connection.execute(_INSERT_LINES, line_values).scalars().all()
+    case = Case(id=case_id, **values)
+    make_transient_to_detached(case)
+    lines = []
+    for line_id, line in zip(line_ids, line_values, strict=True):
+        procedure = CaseProcedure(id=line_id, **line)
+        make_transient_to_detached(procedure)
+        set_committed_value(procedure, "case", case)
+        lines.append(procedure)
+    set_committed_value(case, "procedures", lines)
+    set_committed_value(case, "ticket", None)
     session.add(case)
-    session.flush()
+    session.add_all(lines)
     audit.record(
         session,
         actor,
@@ -247,11 +339,14 @@ def set_resident_fields(
     # Card fields are rejected by validate_fields; they must not be merged away silently.
     merged = {**(line.resident_fields or {}), **values}
     normalised = spec.validate_fields(merged, case.language, today=business_day(now))
-    line.resident_fields = normalised
-    line.units = spec.units(normalised)
-    line.fee_yen = line.unit_fee_yen * line.units
-    case.fee_yen = sum(p.fee_yen for p in case.procedures)
-    case.updated_at = aware(now)
+    units = spec.units(normalised)
+    _write(
+        session,
+        line,
+        {"resident_fields": normalised, "units": units, "fee_yen": line.unit_fee_yen * units},
+    )
+    fee = sum(p.fee_yen for p in case.procedures)
+    _write(session, case, {"fee_yen": fee, "updated_at": aware(now)})
     audit.record(
         session,
         actor,
@@ -260,7 +355,6 @@ def set_resident_fields(
         detail={"procedure": procedure_code, "fields": sorted(values)},
         now=now,
     )
-    session.flush()
     return line
 
 
@@ -276,23 +370,35 @@ def confirm_case(
     (required ones must be there), fix the fee and move draft -> confirmed."""
     if case.status is not S.DRAFT:
         raise InvalidTransition("case", case.id, case.status.value, S.CONFIRMED.value)
+    today = business_day(now)
+    checked = []  # every line validated before any is written
     for line in case.procedures:
         spec = catalog.procedure(line.procedure_code)
-        normalised = spec.validate_fields(
-            line.resident_fields or {}, case.language, today=business_day(now)
-        )
-        line.resident_fields = normalised
-        line.units = spec.units(normalised)
-        line.fee_yen = line.unit_fee_yen * line.units
-    case.fee_yen = sum(p.fee_yen for p in case.procedures)
-    return transition_case(
-        session, case, S.CONFIRMED, actor=actor, now=now, detail={"fee_yen": case.fee_yen}
+        normalised = spec.validate_fields(line.resident_fields or {}, case.language, today=today)
+        units = spec.units(normalised)
+        checked.append((line, normalised, units, line.unit_fee_yen * units))
+    for line, normalised, units, fee_yen in checked:
+        # Usually what set_resident_fields stored: then nothing is written (or re-encrypted).
+        if (normalised, units, fee_yen) != (line.resident_fields, line.units, line.fee_yen):
+            _write(
+                session, line, {"resident_fields": normalised, "units": units, "fee_yen": fee_yen}
+            )
+    fee = sum(fee_yen for *_, fee_yen in checked)
+    case.fee_yen = fee
+    return _transition(
+        session,
+        case,
+        S.CONFIRMED,
+        actor=actor,
+        now=now,
+        detail={"fee_yen": fee},
+        also={"fee_yen": fee},
     )
 
 
 def reopen_case(session: Session, case: Case, *, actor: str, now: datetime | None = None) -> Case:
     """The resident pressed "back" on the confirmation screen: confirmed -> draft."""
-    return transition_case(session, lock_case(session, case.id), S.DRAFT, actor=actor, now=now)
+    return _transition(session, lock_case(session, case.id), S.DRAFT, actor=actor, now=now)
 
 
 # --- payment-facing transitions ----------------------------------------------------------------
@@ -303,10 +409,10 @@ def mark_awaiting_payment(
 ) -> Case:
     """confirmed -> awaiting_payment, called by the payment service before it asks the
     provider; InvalidTransition for fee-free cases (they skip payment)."""
-    case = lock_case(session, case.id)
+    case = _lock_case_state(session, case.id)
     if case.status is S.AWAITING_PAYMENT:
         return case  # a retried payment start is not a second transition
-    return transition_case(session, case, S.AWAITING_PAYMENT, actor=actor, now=now)
+    return _transition(session, case, S.AWAITING_PAYMENT, actor=actor, now=now)
 
 
 def mark_paid(
@@ -320,11 +426,11 @@ def mark_paid(
     """awaiting_payment -> paid. Idempotent: a replayed webhook for a case that is already
     paid (or further along) returns it unchanged. Refunded/cancelled cases raise
     InvalidTransition. ``payment_ref`` (the provider's id) goes into the audit row."""
-    case = lock_case(session, case.id)
+    case = _lock_case_state(session, case.id)
     if case.status in _PAID_LATER:
         return case
     detail = {"payment_ref": payment_ref} if payment_ref else None
-    return transition_case(session, case, S.PAID, actor=actor, now=now, detail=detail)
+    return _transition(session, case, S.PAID, actor=actor, now=now, detail=detail)
 
 
 def mark_refunded(session: Session, case: Case, *, actor: str, now: datetime | None = None) -> Case:
@@ -337,7 +443,7 @@ def mark_refunded(session: Session, case: Case, *, actor: str, now: datetime | N
     if case.status is S.REFUNDED:
         return case
     cancel_ticket_of_case(session, case, actor=actor, now=now)
-    return transition_case(session, case, S.REFUNDED, actor=actor, now=now)
+    return _transition(session, case, S.REFUNDED, actor=actor, now=now)
 
 
 def cancel_case(
@@ -353,7 +459,7 @@ def cancel_case(
         return case
     if case.status in (S.QUEUED, S.NO_SHOW) and not _guard(case, S.CANCELLED):
         cancel_ticket_of_case(session, case, actor=actor, now=now)
-    return transition_case(
+    return _transition(
         session, case, S.CANCELLED, actor=actor, now=now, detail={"reason": reason[:64]}
     )
 
