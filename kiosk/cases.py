@@ -89,16 +89,45 @@ def transition_case(
     ticket_id: int | None = None,
 ) -> Case:
     """Move ``case`` to ``target`` and write the audit row; raise InvalidTransition if the
-    table or a fee rule forbids it. The only place that assigns ``Case.status``."""
+    table or a fee rule forbids it. The new state is assigned on the object and reaches
+    the database with the session's next flush."""
+    return _move_case(
+        session, case, target, actor=actor, now=now, detail=detail, ticket_id=ticket_id
+    )
+
+
+def _move_case(
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    detail: dict[str, Any] | None = None,
+    ticket_id: int | None = None,
+    write_now: bool = False,
+    also: dict[str, Any] | None = None,
+) -> Case:
+    """The case state machine: the only place that decides a transition and assigns
+    ``Case.status``. ``write_now``: write the row at once with one Core UPDATE (with
+    ``also``, other case columns) instead of leaving it to the unit of work."""
     now = aware(now)
     reason = "" if target in CASE_TRANSITIONS[case.status] else "not in the state machine"
     reason = reason or _guard(case, target)
     if reason:
         raise InvalidTransition("case", case.id, case.status.value, target.value, reason)
     previous = case.status
-    case.status = target
-    case.updated_at = now
-    case.closed_at = now if target in CLOSED_STATES else None
+    values = {
+        **(also or {}),
+        "status": target,
+        "updated_at": now,
+        "closed_at": now if target in CLOSED_STATES else None,
+    }
+    if write_now:
+        _write(session, case, values)
+    else:
+        for key, value in values.items():
+            setattr(case, key, value)
     audit.record(
         session,
         actor,
@@ -187,12 +216,10 @@ def _transition(
     detail: dict[str, Any] | None = None,
     also: dict[str, Any] | None = None,
 ) -> Case:
-    """:func:`transition_case` (which decides, assigns and audits), then the row written at
-    once with ``also`` (other case columns) in the same UPDATE."""
-    transition_case(session, case, target, actor=actor, now=now, detail=detail)
-    values = {"status": case.status, "updated_at": case.updated_at, "closed_at": case.closed_at}
-    _write(session, case, {**(also or {}), **values})
-    return case
+    # Written at once, not flushed at commit: the object stays clean (no unit-of-work pass).
+    return _move_case(
+        session, case, target, actor=actor, now=now, detail=detail, write_now=True, also=also
+    )
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -384,7 +411,6 @@ def confirm_case(
                 session, line, {"resident_fields": normalised, "units": units, "fee_yen": fee_yen}
             )
     fee = sum(fee_yen for *_, fee_yen in checked)
-    case.fee_yen = fee
     return _transition(
         session,
         case,
