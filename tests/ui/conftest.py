@@ -42,3 +42,44 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     yield build
     for app in apps:
         app.extensions["kiosk.shutdown"]()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Debian Chromium per browser test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.browser import launch_chromium
+
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Any]]:
+    """Factory: ``serve(**settings)`` starts the app under waitress; stopped after the test."""
+    from tests.ui.browser import Served
+
+    servers: list[Served] = []
+
+    def start(**settings: Any) -> Served:
+        settings.setdefault("sim_persona", "")
+        served = Served(make_app(**settings))
+        servers.append(served)
+        return served
+
+    yield start
+    for served in servers:
+        served.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh kiosk-sized browser page (1280 x 900)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()

@@ -13,20 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.ui import test_browser_kiosk as kit
-from tests.ui.test_browser_kiosk import TEXT_PIN, Served, press_pin, shot
+from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
-]
-
-# The browser module's fixtures: one Chromium, the app under waitress, a kiosk-sized page.
-browser = kit.browser
-serve = kit.serve
-page = kit.page
+pytestmark = BROWSER_MARKS
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = {"serious", "critical"}

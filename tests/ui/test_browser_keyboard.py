@@ -7,22 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+from tests.ui.browser import BROWSER_MARKS, SHOTS, Served, press_pin
 
-from tests.ui import test_browser_kiosk as kit
-from tests.ui.test_browser_kiosk import SHOTS, Served, press_pin
-
-# The browser module's fixtures: one Chromium, the app under waitress, a kiosk-sized page.
-browser = kit.browser
-serve = kit.serve
-page = kit.page
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def shot(page: Any, name: str) -> None:

@@ -8,109 +8,14 @@ kiosk step go to ``test-artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
-]
+from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-TEXT_PIN = 0x0011
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module (fails, never skips, when it is missing)."""
-    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Served:
-    """An app served by waitress on 127.0.0.1 in a thread."""
-
-    def __init__(self, app: Flask) -> None:
-        from waitress import create_server
-
-        self.app = app
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=6)
-        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-
-    @property
-    def rig(self) -> Any:
-        return self.app.extensions["kiosk.card_simulator"]
-
-    @property
-    def terminal(self) -> Any:
-        return self.app.extensions["kiosk.payments"].terminal
-
-    def close(self) -> None:
-        self.server.close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Served]]:
-    """Factory: ``serve(**settings)`` starts the app under waitress; stopped after the test."""
-    servers: list[Served] = []
-
-    def start(**settings: Any) -> Served:
-        settings.setdefault("sim_persona", "")
-        served = Served(make_app(**settings))
-        servers.append(served)
-        return served
-
-    yield start
-    for served in servers:
-        served.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh kiosk-sized browser page (1280 x 900, like a portrait-less kiosk screen)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    yield pg
-    context.close()
-
-
-def shot(page: Any, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def press_pin(page: Any, pin: str) -> None:
-    for digit in pin:
-        page.click(f".pinpad [data-digit='{digit}']")
-    page.click("#pin-ok")
+pytestmark = BROWSER_MARKS
 
 
 def start_and_choose(page: Any, served: Served, lang: str, prefix: str) -> None:

@@ -8,66 +8,23 @@ it. Screenshots go to ``test-artifacts/screenshots/staff-*.png`` and ``board-*.p
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.ui.browser import BROWSER_MARKS, shot
 from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, paid_ticket
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:playwright.*"),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning:greenlet.*"),
-]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def served(make_app: Any) -> Iterator[tuple[Any, str]]:
+def served(serve: Any) -> tuple[Any, str]:
     """The app under waitress (simulated card and auto-approving terminal) and its URL."""
-    from waitress import create_server
-
-    app = make_app(sim_terminal_auto="approve")
-    app.config["BOARD_STREAM_S"] = 5.0
-    server = create_server(app, host="127.0.0.1", port=0, threads=6)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    server.close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Chromium (fails, never skips, when it is missing)."""
-    assert CHROMIUM.exists(), "Debian's chromium is needed: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _shot(page: Any, name: str, full: bool = True) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+    running = serve(sim_terminal_auto="approve", sim_persona="yamada")
+    running.app.config["BOARD_STREAM_S"] = 5.0
+    return running.app, running.url
 
 
 def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browser):
@@ -83,25 +40,25 @@ def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browse
     board.goto(f"{url}/board/")
     board.wait_for_selector('#live[data-state="live"]')
     assert board.locator('.b-count[data-queue="certificates"]').inner_text() == "2"
-    _shot(board, "board-1-waiting", full=False)
+    shot(board, "board-1-waiting", full_page=False)
 
     staff_ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ja-JP")
     staff = staff_ctx.new_page()
     staff.set_default_timeout(10_000)
     staff.goto(f"{url}/staff/")
     assert "/staff/login" in staff.url
-    _shot(staff, "staff-1-login")
+    shot(staff, "staff-1-login")
     staff.fill("#username", "chief")
     staff.fill("#password", PASSWORD)
     staff.click("button[type=submit]")
     staff.wait_for_url("**/staff/counter")
-    _shot(staff, "staff-2-counter")
+    shot(staff, "staff-2-counter")
     staff.locator("form", has=staff.locator('input[name=counter][value="1"]')).locator(
         "button[name=choose]"
     ).click()
     staff.wait_for_url("**/staff/")
     assert first["number"] in staff.inner_text("main")
-    _shot(staff, "staff-3-queue")
+    shot(staff, "staff-3-queue")
 
     staff.click("#call-next")
     clicked = time.monotonic()
@@ -118,16 +75,16 @@ def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browse
     assert board.locator('.b-count[data-queue="certificates"]').inner_text() == "1"
     assert PERSONA_NAME not in board.content()
     board.wait_for_timeout(400)
-    _shot(board, "board-2-called", full=False)
+    shot(board, "board-2-called", full_page=False)
 
     staff.wait_for_selector(f'.s-current-ticket[data-ticket="{first["number"]}"]')
-    _shot(staff, "staff-4-called")
+    shot(staff, "staff-4-called")
     staff.click('.s-mine button[data-op="serve"]')
     staff.wait_for_selector('.s-mine button[data-op="complete"]')
     staff.click(f".s-mine a[href$='/staff/cases/{first['case_id']}']")
     staff.wait_for_selector("[data-payment-status=succeeded]")
     assert PERSONA_NAME in staff.inner_text("main")
-    _shot(staff, "staff-5-case")
+    shot(staff, "staff-5-case")
     staff.goto(f"{url}/staff/cases/{first['case_id']}/print")
     assert "署名" in staff.inner_text("body")
     loaded = staff.evaluate(
@@ -135,20 +92,20 @@ def test_staff_calls_and_completes_while_the_board_shows_the_call(served, browse
         ".load().then(f => f.status)"
     )
     assert loaded == "loaded"  # the served Japanese font is a valid web font
-    _shot(staff, "staff-6-print")
+    shot(staff, "staff-6-print")
     staff.goto(f"{url}/staff/")
     staff.click('.s-mine button[data-op="complete"]')
     staff.wait_for_selector(".s-flash-ok")
     assert "完了" in staff.inner_text(".s-flash-ok")
     assert staff.locator(".s-current-ticket").count() == 0
     assert second["number"] in staff.inner_text("main")
-    _shot(staff, "staff-7-completed")
+    shot(staff, "staff-7-completed")
     staff.goto(f"{url}/staff/stats")
     assert staff.locator("svg.s-chart").count() == 2
-    _shot(staff, "staff-8-stats")
+    shot(staff, "staff-8-stats")
     staff.goto(f"{url}/staff/admin")
-    _shot(staff, "staff-9-admin")
+    shot(staff, "staff-9-admin")
     board.wait_for_function("() => !document.querySelector('.b-latest')", timeout=3_000)
-    _shot(board, "board-3-after-complete", full=False)
+    shot(board, "board-3-after-complete", full_page=False)
     staff_ctx.close()
     board_ctx.close()
