@@ -102,3 +102,23 @@ def test_confirm_writes_no_line_when_one_is_invalid(db: Db) -> None:
         ).all()
         assert cases.get_case(s, case_id).status is CaseStatus.DRAFT
     assert [tuple(r) for r in rows] == [(1, 300), (1, 450)]
+
+
+def test_transition_case_write_now_leaves_nothing_to_flush(db: Db) -> None:
+    """transition_case(write_now=True) writes the row and its audit row at once; without it
+    the new state waits for the flush, as before."""
+    with db.tx() as s:
+        case = db.open_case(s)
+        cases.transition_case(s, case, CaseStatus.CANCELLED, actor=KIOSK, now=NOW, write_now=True)
+        assert not s.dirty and case.closed_at == NOW
+        row = s.connection().execute(
+            select(Case.__table__.c.status).where(Case.__table__.c.id == case.id)
+        )
+        assert row.scalar_one() is CaseStatus.CANCELLED
+        other = db.open_case(s)
+        cases.transition_case(s, other, CaseStatus.CANCELLED, actor=KIOSK, now=NOW)
+        assert other in s.dirty
+        actions = [e.action for e in events_for_case(s, case.id)]
+    assert actions == ["case.opened", "case.cancelled"]
+    with db.tx() as s:
+        assert cases.get_case(s, other.id).status is CaseStatus.CANCELLED
