@@ -583,7 +583,9 @@ def _build_card(
     text_key = pki.rsa_key(f"card:{serial}:text", key_dir)
     auth_key = pki.rsa_key(f"card:{serial}:jpki-auth", key_dir)
     expiry = datetime(
-        persona.card_expiry_year, persona.birth_date.month, min(persona.birth_date.day, 28),
+        persona.card_expiry_year,
+        persona.birth_date.month,
+        min(persona.birth_date.day, 28),
         tzinfo=UTC,
     )
     der = serialization.Encoding.DER
@@ -619,7 +621,11 @@ def _build_card(
     has_sign = persona.jpki_sign_password is not None
     jpki = _Application("jpki", AID_JPKI, internal_auth_sw=0x6982)
     auth_cert = pki.card_certificate(
-        "jpki-auth", auth_key.public_key(), f"SIM-AUTH-{serial}", f"card:{serial}:auth", expiry,
+        "jpki-auth",
+        auth_key.public_key(),
+        f"SIM-AUTH-{serial}",
+        f"card:{serial}:auth",
+        expiry,
         key_dir,
     )
     jpki.files = {
@@ -634,7 +640,11 @@ def _build_card(
     if persona.jpki_sign_password is not None:
         sign_key = pki.rsa_key(f"card:{serial}:jpki-sign", key_dir)
         sign_cert = pki.card_certificate(
-            "jpki-sign", sign_key.public_key(), persona.name, f"card:{serial}:sign", expiry,
+            "jpki-sign",
+            sign_key.public_key(),
+            persona.name,
+            f"card:{serial}:sign",
+            expiry,
             key_dir,
         )
         password = persona.jpki_sign_password.upper().encode("ascii")

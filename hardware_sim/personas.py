@@ -112,9 +112,22 @@ class Persona:
 
 
 _FIELDS = {
-    "name", "address", "birth_date", "sex_code", "individual_number", "text_pin",
-    "jpki_auth_pin", "jpki_sign_password", "card_expiry_year", "security_code", "text_tries",
-    "jpki_auth_tries", "jpki_sign_tries", "foreign_resident", "notes", "card_serial",
+    "name",
+    "address",
+    "birth_date",
+    "sex_code",
+    "individual_number",
+    "text_pin",
+    "jpki_auth_pin",
+    "jpki_sign_password",
+    "card_expiry_year",
+    "security_code",
+    "text_tries",
+    "jpki_auth_tries",
+    "jpki_sign_tries",
+    "foreign_resident",
+    "notes",
+    "card_serial",
 }
 
 

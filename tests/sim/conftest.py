@@ -24,9 +24,7 @@ def store(tmp_path: Path) -> PinStateStore:
 
 
 @pytest.fixture
-def make_card(
-    personas: dict[str, Persona], store: PinStateStore
-) -> Callable[[str], SimulatedCard]:
+def make_card(personas: dict[str, Persona], store: PinStateStore) -> Callable[[str], SimulatedCard]:
     """Build a persona's card on the per-test store."""
     return lambda key: SimulatedCard.from_persona(personas[key], store)
 

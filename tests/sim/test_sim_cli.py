@@ -48,8 +48,15 @@ def test_card_runs_until_sigterm_then_removes_cleanly(tmp_path: Path) -> None:
         "import sys; from kiosk.cli.sim import command; "
         "command(sys.argv[1:], prog_name='kiosk sim')"
     )
-    args = ["card", "--persona", "yamada", "--port", str(fake.port),
-            "--state", str(tmp_path / "cards.json")]
+    args = [
+        "card",
+        "--persona",
+        "yamada",
+        "--port",
+        str(fake.port),
+        "--state",
+        str(tmp_path / "cards.json"),
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,

@@ -53,9 +53,7 @@ def test_ef0001_is_17_bytes_with_filler(yamada: SimulatedCard, personas: dict) -
     assert len(data) == 17
 
 
-@pytest.mark.parametrize(
-    ("key", "length_form"), [("yamada", 1), ("kobayashi", 2), ("watanabe", 3)]
-)
+@pytest.mark.parametrize(("key", "length_form"), [("yamada", 1), ("kobayashi", 2), ("watanabe", 3)])
 def test_ef0002_offsets_and_length_forms(
     make_card: Callable[[str], SimulatedCard],
     personas: dict[str, Persona],

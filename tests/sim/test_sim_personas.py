@@ -52,15 +52,20 @@ def test_coverage_of_the_required_cases(personas: dict[str, Persona]) -> None:
     assert len(personas) >= 10
     assert {p.sex_code for p in personas.values()} >= {"1", "2", "9"}
     assert {japanese_era(p.birth_date)[0] for p in personas.values()} >= {
-        "明治", "大正", "昭和", "平成", "令和"
+        "明治",
+        "大正",
+        "昭和",
+        "平成",
+        "令和",
     }
     names = "".join(p.name for p in personas.values())
     assert "髙" in names and "﨑" in names and "𠮷" in names
     assert any(p.name.isascii() and p.foreign_resident for p in personas.values())
     assert any(len(p.address.encode()) > 240 for p in personas.values())
     assert {p.text_tries for p in personas.values()} >= {0, 1, 3}
-    assert any(p.age_on(date(2025, 1, 1)) < 15 and p.jpki_sign_password is None
-               for p in personas.values())
+    assert any(
+        p.age_on(date(2025, 1, 1)) < 15 and p.jpki_sign_password is None for p in personas.values()
+    )
 
 
 def test_yamada_is_the_demo_default(personas: dict[str, Persona]) -> None:

@@ -99,8 +99,12 @@ def test_root_opens_the_resident_kiosk(make_app):
 
 def test_app_serves_the_stripe_webhook_endpoint(make_app):
     """The webhook endpoint is part of the app and rejects an unsigned body with 400."""
-    response = make_app().test_client().post(
-        "/webhooks/stripe", data=b'{"id": "evt_1"}', headers={"Stripe-Signature": "t=1,v1=00"}
+    response = (
+        make_app()
+        .test_client()
+        .post(
+            "/webhooks/stripe", data=b'{"id": "evt_1"}', headers={"Stripe-Signature": "t=1,v1=00"}
+        )
     )
     assert response.status_code == 400
     assert response.get_json() == {"error": "invalid signature"}
