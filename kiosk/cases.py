@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
@@ -32,6 +32,7 @@ from cardreader.model import CardInfo, Integrity
 from kiosk import audit
 from kiosk.catalog import LANGUAGES, Catalog
 from kiosk.clock import aware, business_day
+from kiosk.db import write_row
 from kiosk.eras import EraOutOfRange, format_japanese
 from kiosk.errors import (
     CardNotUsable,
@@ -88,39 +89,15 @@ def transition_case(
     detail: dict[str, Any] | None = None,
     ticket_id: int | None = None,
     write_now: bool = False,
-) -> Case:
-    """Move ``case`` to ``target`` and write the audit row; raise InvalidTransition if the
-    table or a fee rule forbids it. The new state is assigned on the object and reaches
-    the database with the session's next flush; with ``write_now`` it is written at once
-    (one Core UPDATE) and the object is left clean, so a commit has nothing to flush for
-    it (hot paths: a unit-of-work pass costs more CPU than the statement)."""
-    return _move_case(
-        session,
-        case,
-        target,
-        actor=actor,
-        now=now,
-        detail=detail,
-        ticket_id=ticket_id,
-        write_now=write_now,
-    )
-
-
-def _move_case(
-    session: Session,
-    case: Case,
-    target: CaseStatus,
-    *,
-    actor: str,
-    now: datetime | None = None,
-    detail: dict[str, Any] | None = None,
-    ticket_id: int | None = None,
-    write_now: bool = False,
     also: dict[str, Any] | None = None,
 ) -> Case:
     """The case state machine: the only place that decides a transition and assigns
-    ``Case.status``. ``write_now``: write the row at once with one Core UPDATE (with
-    ``also``, other case columns) instead of leaving it to the unit of work."""
+    ``Case.status``. Moves ``case`` to ``target`` and writes the audit row; raises
+    InvalidTransition if the table or a fee rule forbids it. The new state is assigned on
+    the object and reaches the database with the session's next flush; with ``write_now``
+    it is written at once (one Core UPDATE, with ``also``: other case columns) and the
+    object is left clean, so a commit has nothing to flush for it (hot paths: a
+    unit-of-work pass costs more CPU than the statement)."""
     now = aware(now)
     reason = "" if target in CASE_TRANSITIONS[case.status] else "not in the state machine"
     reason = reason or _guard(case, target)
@@ -134,7 +111,7 @@ def _move_case(
         "closed_at": now if target in CLOSED_STATES else None,
     }
     if write_now:
-        _write(session, case, values)
+        write_row(session, case, values)
     else:
         for key, value in values.items():
             setattr(case, key, value)
@@ -170,9 +147,6 @@ _LOCK_CASE_STATE = (
 )
 _INSERT_CASE = insert(_CASES)
 _INSERT_LINES = insert(_LINES).returning(_LINES.c.id, sort_by_parameter_order=True)
-_UPDATE = {
-    table: update(table).where(table.c.id == bindparam("pk_id")) for table in (_CASES, _LINES)
-}
 
 
 def lock_case(session: Session, case_id: int) -> Case:
@@ -205,17 +179,6 @@ def _lock_case_state(session: Session, case_id: int) -> Case:
     return case
 
 
-def _write(session: Session, obj: Case | CaseProcedure, values: dict[str, Any]) -> None:
-    """Write ``values`` to ``obj``'s row now (one Core UPDATE, bound through the column
-    types, so personal columns are encrypted) and record them on the object as loaded:
-    the unit of work has nothing left to flush for them (its flushes cost more CPU than
-    the statements). A rollback expires the object as usual."""
-    stmt = _UPDATE[type(obj).__table__]
-    session.connection().execute(stmt, {**values, "pk_id": obj.id})
-    for key, value in values.items():
-        set_committed_value(obj, key, value)
-
-
 def _transition(
     session: Session,
     case: Case,
@@ -227,7 +190,7 @@ def _transition(
     also: dict[str, Any] | None = None,
 ) -> Case:
     # Written at once, not flushed at commit: the object stays clean (no unit-of-work pass).
-    return _move_case(
+    return transition_case(
         session, case, target, actor=actor, now=now, detail=detail, write_now=True, also=also
     )
 
@@ -377,13 +340,13 @@ def set_resident_fields(
     merged = {**(line.resident_fields or {}), **values}
     normalised = spec.validate_fields(merged, case.language, today=business_day(now))
     units = spec.units(normalised)
-    _write(
+    write_row(
         session,
         line,
         {"resident_fields": normalised, "units": units, "fee_yen": line.unit_fee_yen * units},
     )
     fee = sum(p.fee_yen for p in case.procedures)
-    _write(session, case, {"fee_yen": fee, "updated_at": aware(now)})
+    write_row(session, case, {"fee_yen": fee, "updated_at": aware(now)})
     audit.record(
         session,
         actor,
@@ -417,7 +380,7 @@ def confirm_case(
     for line, normalised, units, fee_yen in checked:
         # Usually what set_resident_fields stored: then nothing is written (or re-encrypted).
         if (normalised, units, fee_yen) != (line.resident_fields, line.units, line.fee_yen):
-            _write(
+            write_row(
                 session, line, {"resident_fields": normalised, "units": units, "fee_yen": fee_yen}
             )
     fee = sum(fee_yen for *_, fee_yen in checked)

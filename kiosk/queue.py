@@ -31,16 +31,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, load_only
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 
 from kiosk import audit
 from kiosk.cases import transition_case
 from kiosk.catalog import Catalog
 from kiosk.clock import aware, business_day
+from kiosk.db import write_row
 from kiosk.errors import DomainError, InvalidTransition, NotFound
 from kiosk.models import (
     Case,
@@ -183,32 +183,12 @@ def _lock_case_state(session: Session, case_id: int) -> Case:
     return case
 
 
-def _write(session: Session, obj: Ticket | Case, values: dict[str, Any]) -> None:
-    """Write ``values`` to ``obj``'s row now (one Core UPDATE) and record them on the object
-    as loaded, so the unit of work has nothing left to flush for them. The hot transitions
-    change two rows; flushing them through the unit of work cost more CPU than the rest of
-    the transaction. (A rollback expires the object as usual.)"""
-    table = type(obj).__table__
-    stmt = _UPDATE_BY_ID.get(table)
-    if stmt is None:
-        stmt = _UPDATE_BY_ID[table] = update(table).where(table.c.id == bindparam("pk_id"))
-    session.connection().execute(stmt, {**values, "pk_id": obj.id})
-    for key, value in values.items():
-        set_committed_value(obj, key, value)
-
-
-_UPDATE_BY_ID: dict[Any, Any] = {}
-
-
 def _transition_case(
     session: Session, case: Case, target: CaseStatus, *, actor: str, now: datetime, ticket_id: int
 ) -> None:
-    # cases.transition_case decides, assigns and audits; the row is written here at once.
-    transition_case(session, case, target, actor=actor, now=now, ticket_id=ticket_id)
-    _write(
-        session,
-        case,
-        {"status": case.status, "updated_at": case.updated_at, "closed_at": case.closed_at},
+    # Decided, audited and written at once by the case state machine: nothing left to flush.
+    transition_case(
+        session, case, target, actor=actor, now=now, ticket_id=ticket_id, write_now=True
     )
 
 
@@ -242,7 +222,7 @@ def _move(
                 _transition_case(
                     session, case, case_target, actor=actor, now=now, ticket_id=ticket.id
                 )
-        _write(session, ticket, {"status": target, **(values or {})})
+        write_row(session, ticket, {"status": target, **(values or {})})
         audit.record(
             session,
             actor,
@@ -489,7 +469,7 @@ def recall(session: Session, ticket: Ticket, *, actor: str, now: datetime | None
     ticket = _lock_ticket(session, ticket.id)
     if ticket.status is not T.CALLED:
         raise InvalidTransition("ticket", ticket.id, ticket.status.value, "recalled")
-    _write(session, ticket, {"called_at": now, "call_count": ticket.call_count + 1})
+    write_row(session, ticket, {"called_at": now, "call_count": ticket.call_count + 1})
     audit.record(
         session,
         actor,
@@ -578,7 +558,7 @@ def transfer(
     }
     if queue is not None:
         values["queue_id"] = queue.id
-    _write(session, ticket, values)
+    write_row(session, ticket, values)
     session.flush()
     return ticket
 
