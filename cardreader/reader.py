@@ -66,7 +66,25 @@ class CardReader(Protocol):
         ...
 
 
-class PcscCardReader:
+class _OneConnectionPerOperation:
+    """The card operations of :class:`CardReader`, each on a connection of its own that the
+    subclass's ``_with_card`` opens, hands over and closes (with a reset)."""
+
+    def pin_tries_left(self) -> int:
+        """See :meth:`CardReader.pin_tries_left`."""
+        return self._with_card(mynumber.pin_tries_left)
+
+    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+        """See :meth:`CardReader.read`."""
+        # Checked before connecting, so a typo never even powers the card.
+        mynumber.check_pin_format(pin)
+        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
+
+    def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
+        raise NotImplementedError
+
+
+class PcscCardReader(_OneConnectionPerOperation):
     """:class:`CardReader` over PC/SC: the first reader whose name contains the substring."""
 
     def __init__(self, reader_substring: str = "") -> None:
@@ -82,16 +100,6 @@ class PcscCardReader:
         except ReaderUnavailable:
             return ReaderStatus(None, False, False)
 
-    def pin_tries_left(self) -> int:
-        """See :meth:`CardReader.pin_tries_left`."""
-        return self._with_card(mynumber.pin_tries_left)
-
-    def read(self, pin: str, with_number: bool = False) -> CardInfo:
-        """See :meth:`CardReader.read`."""
-        # Checked before connecting, so a typo never even powers the card.
-        mynumber.check_pin_format(pin)
-        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
-
     def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
         transport = PcscTransport.connect(self.reader_substring)
         try:
@@ -100,7 +108,7 @@ class PcscCardReader:
             transport.close()
 
 
-class DirectCardReader:
+class DirectCardReader(_OneConnectionPerOperation):
     """:class:`CardReader` over an in-process card (the simulator, chosen by configuration).
 
     ``processor_provider`` returns the card currently "in the reader", or ``None``.
@@ -114,15 +122,6 @@ class DirectCardReader:
     def status(self) -> ReaderStatus:
         """See :meth:`CardReader.status`."""
         return ReaderStatus(self.reader_name, True, self._provider() is not None)
-
-    def pin_tries_left(self) -> int:
-        """See :meth:`CardReader.pin_tries_left`."""
-        return self._with_card(mynumber.pin_tries_left)
-
-    def read(self, pin: str, with_number: bool = False) -> CardInfo:
-        """See :meth:`CardReader.read`."""
-        mynumber.check_pin_format(pin)
-        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
 
     def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
         processor = self._provider()
