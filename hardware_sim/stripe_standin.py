@@ -5,7 +5,8 @@ It speaks Stripe's shapes (form-encoded requests, JSON objects with ``object`` a
 bodies, ``Idempotency-Key`` replay) for:
 
 - ``/v1/payment_intents`` create / retrieve / cancel
-- ``/v1/refunds`` create / retrieve
+- ``/v1/refunds`` create / retrieve / list (``payment_intent`` or ``charge`` filter); a
+  refund made without our service (Stripe's Dashboard) is the same create from a test
 - ``/v1/terminal/readers/{id}`` retrieve, ``process_payment_intent``, ``cancel_action``
 - ``/v1/test_helpers/terminal/readers/{id}/present_payment_method`` (Stripe's test helper)
 - ``/v1/checkout/sessions`` create / retrieve / ``expire``, plus a test-only
@@ -134,6 +135,14 @@ class StripeStandin:
             (secret or self.webhook_secret).encode(), f"{t}.".encode() + body, hashlib.sha256
         ).hexdigest()
         return body, f"t={t},v1={mac}"
+
+    def fail_refund(self, refund_id: str) -> JSON:
+        """The bank sent a refund back (it happens days later with some methods): the
+        refund becomes ``failed`` and ``refund.failed`` is sent. Returns the event."""
+        with self._lock:
+            refund = self._get(self.refunds, refund_id, "refund")
+            refund["status"] = "failed"
+            return self._event("refund.failed", refund)
 
     def events_of(self, type_: str) -> list[JSON]:
         return [e for e in self.events if e["type"] == type_]
@@ -265,6 +274,8 @@ class StripeStandin:
                 return 200, self._cancel_pi(pi_id, params)
             case ("POST", ["v1", "refunds"]):
                 return 200, self._create_refund(params)
+            case ("GET", ["v1", "refunds"]):
+                return 200, self._list_refunds(params)
             case ("GET", ["v1", "refunds", re_id]):
                 return 200, self._get(self.refunds, re_id, "refund")
             case ("GET", ["v1", "terminal", "readers", reader_id]):
@@ -422,6 +433,9 @@ class StripeStandin:
             "status": "succeeded",
         }
         self.refunds[refund["id"]] = refund
+        # Stripe (API 2024-10-28.acacia and later) sends refund.created for every refund,
+        # and charge.refunded for the charge whose refunded amount changed.
+        self._event("refund.created", refund)
         charge = {
             "id": pi["latest_charge"],
             "object": "charge",
@@ -435,6 +449,27 @@ class StripeStandin:
         }
         self._event("charge.refunded", charge)
         return refund
+
+    def _list_refunds(self, params: JSON) -> JSON:
+        found = [
+            r
+            for r in self.refunds.values()
+            if r["payment_intent"] == params.get("payment_intent", r["payment_intent"])
+            and r["charge"] == params.get("charge", r["charge"])
+        ]
+        if "payment_intent" in params:
+            self._pi(params["payment_intent"])  # 404 for an unknown one, like Stripe
+        limit = int(params.get("limit", 10))
+        newest_first = list(reversed(found))  # insertion order is creation order
+        if "starting_after" in params:
+            ids = [r["id"] for r in newest_first]
+            newest_first = newest_first[ids.index(params["starting_after"]) + 1 :]
+        return {
+            "object": "list",
+            "data": newest_first[:limit],
+            "has_more": len(newest_first) > limit,
+            "url": "/v1/refunds",
+        }
 
     # --- Terminal ---------------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 It behaves like a counter-top terminal in front of the resident: the kiosk puts an amount on
 it, then the resident taps a card (``approve``), the card is refused (``decline`` with a
 Stripe-like decline code), nobody does anything (``time_out``) or the resident presses the
-terminal's cancel key (``resident_cancel``). ``auto`` makes it answer by itself after
-``auto_delay_s`` (demos, the benchmark). ``latency_s`` delays every call like a network hop;
-``offline`` makes every call fail like an unplugged terminal.
+terminal's cancel key (``resident_cancel``). Staff can also give money back on the
+terminal's own menu (``refund_at_terminal``) without the kiosk knowing. ``auto`` makes it
+answer by itself after ``auto_delay_s`` (demos, the benchmark). ``latency_s`` delays every
+call like a network hop; ``offline`` makes every call fail like an unplugged terminal.
 
 Thread-safe: the kiosk's request threads, a polling thread and the person at the simulator
 panel may all call it at once. It keeps no card data: there is no card.
@@ -62,6 +63,17 @@ class TerminalPayment:
     method: str = "card_present"
 
 
+@dataclass(frozen=True)
+class TerminalRefund:
+    """Money given back on one payment: by the kiosk (``refund``) or at the terminal itself
+    (``refund_at_terminal``, the kiosk is not told)."""
+
+    ref: str
+    payment_ref: str
+    amount_yen: int
+    status: str = "succeeded"
+
+
 class SimulatedTerminal:
     """See the module docstring. ``auto``: None (a person decides), ``"approve"``,
     ``"decline"`` or ``"decline:<code>"``, ``"time_out"``, ``"cancel"``."""
@@ -82,7 +94,7 @@ class SimulatedTerminal:
         self._lock = threading.Lock()
         self._payments: dict[str, TerminalPayment] = {}
         self._by_key: dict[str, str] = {}
-        self._refunds: dict[str, tuple[str, int]] = {}
+        self._refunds: dict[str, TerminalRefund] = {}  # by idempotency key
         self._current: str | None = None
         self._seq = itertools.count(1)
         self._changed = threading.Condition(self._lock)
@@ -134,15 +146,15 @@ class SimulatedTerminal:
         self._hop()
         with self._lock:
             if idempotency_key in self._refunds:
-                return self._refunds[idempotency_key][0]
-            payment = self._get(ref)
-            left = payment.amount_yen - payment.refunded_yen
-            if payment.status != "succeeded" or not 0 < amount_yen <= left:
-                raise RefundTooLarge(f"{ref}: {amount_yen} yen asked back, {left} refundable")
-            self._payments[ref] = replace(payment, refunded_yen=payment.refunded_yen + amount_yen)
-            refund_ref = f"simre_{secrets.token_hex(6)}"
-            self._refunds[idempotency_key] = (refund_ref, amount_yen)
-            return refund_ref
+                return self._refunds[idempotency_key].ref
+            return self._give_back(ref, amount_yen, idempotency_key).ref
+
+    def refunds_of(self, ref: str) -> list[TerminalRefund]:
+        """Every refund of the payment ``ref``, oldest first, whoever made it."""
+        self._hop()
+        with self._lock:
+            self._get(ref)
+            return [r for r in self._refunds.values() if r.payment_ref == ref]
 
     # --- what a person or a test does at the terminal ----------------------------------------
 
@@ -173,6 +185,17 @@ class SimulatedTerminal:
         """The resident pressed the terminal's cancel key."""
         return self._finish(self._target(ref), "cancelled")
 
+    def refund_at_terminal(self, ref: str, amount_yen: int | None = None) -> TerminalRefund:
+        """Staff refund ``amount_yen`` (default: all that is left) on the terminal's own
+        menu, as with a card company's portal or Stripe's Dashboard: the kiosk is not told
+        and must find it itself (``refunds_of``, through reconciliation). Raises
+        RefundTooLarge."""
+        with self._lock:
+            payment = self._get(ref)
+            left = payment.amount_yen - payment.refunded_yen
+            amount = left if amount_yen is None else amount_yen
+            return self._give_back(ref, amount, f"terminal-{secrets.token_hex(8)}")
+
     def wait_for_payment(self, timeout_s: float = 5.0) -> TerminalPayment:
         """Block until a pending payment is on the screen (tests driving the terminal from
         another thread); raises TimeoutError."""
@@ -193,6 +216,16 @@ class SimulatedTerminal:
             return self._payments[ref]
         except KeyError:
             raise UnknownPayment(ref) from None
+
+    def _give_back(self, ref: str, amount_yen: int, key: str) -> TerminalRefund:
+        payment = self._get(ref)
+        left = payment.amount_yen - payment.refunded_yen
+        if payment.status != "succeeded" or not 0 < amount_yen <= left:
+            raise RefundTooLarge(f"{ref}: {amount_yen} yen asked back, {left} refundable")
+        self._payments[ref] = replace(payment, refunded_yen=payment.refunded_yen + amount_yen)
+        refund = TerminalRefund(f"simre_{secrets.token_hex(6)}", ref, amount_yen)
+        self._refunds[key] = refund
+        return refund
 
     def _target(self, ref: str | None) -> str:
         with self._lock:

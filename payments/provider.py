@@ -110,11 +110,20 @@ class ProviderPayment:
 
 @dataclass(frozen=True)
 class ProviderRefund:
-    """A refund as the provider reports it (``re_...`` for Stripe)."""
+    """A refund as the provider reports it (``re_...`` for Stripe, ``simre_...``).
+
+    ``status`` uses Stripe's words: ``succeeded``, ``pending`` (money on its way back; it
+    counts as refunded), ``requires_action``, ``failed``, ``canceled`` (nothing given back).
+    """
 
     refund_ref: str
     amount_yen: int
-    status: str  # "succeeded" | "pending" | "failed"
+    status: str
+
+    @property
+    def gives_money_back(self) -> bool:
+        """True for a refund that has returned, or is returning, its amount."""
+        return self.status in ("succeeded", "pending")
 
 
 class EventKind(enum.Enum):
@@ -125,7 +134,7 @@ class EventKind(enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-    REFUNDED = "refunded"
+    REFUNDED = "refunded"  # the payment's refunds changed (any source): re-read them
     IGNORED = "ignored"  # verified, but nothing we act on
 
 
@@ -200,6 +209,14 @@ class PaymentProvider(Protocol):
         ``idempotency_key``. ``reason`` is staff text kept in our database; it is never
         sent to the provider (it may name the resident).
         Raises RefundNotAllowed, ProviderUnavailable."""
+        ...
+
+    def refunds(self, provider_ref: str) -> list[ProviderRefund]:
+        """Every refund the provider holds for the payment ``provider_ref``, oldest first,
+        whoever made it: this service (``refund``), staff in the vendor's dashboard or on
+        the terminal's own menu, or the vendor itself. Called for refund webhooks and by
+        reconciliation, to find refunds made outside the service. Read-only; one or two
+        requests per call. An unpaid payment has none. Raises ProviderUnavailable."""
         ...
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:

@@ -2,7 +2,8 @@
 
 Real code chosen by configuration (demos, staff training, CI, the embedded default): the
 kiosk drives the same service and screens as with Stripe; a person at the simulator panel or
-a test decides what the "resident" does. There are no webhooks: the kiosk polls ``status``.
+a test decides what the "resident" does. There are no webhooks: the kiosk polls ``status``,
+and refunds made on the terminal itself are found by reconciliation (``refunds``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ class SimulatedTerminalProvider:
     ) -> ProviderRefund:
         ref = self._call(self.terminal.refund, provider_ref, amount_yen, idempotency_key)
         return ProviderRefund(refund_ref=ref, amount_yen=amount_yen, status="succeeded")
+
+    def refunds(self, provider_ref: str) -> list[ProviderRefund]:
+        return [
+            ProviderRefund(r.ref, r.amount_yen, r.status)
+            for r in self._call(self.terminal.refunds_of, provider_ref)
+        ]
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         # The simulated terminal has no webhooks; anything posted claiming to be one is

@@ -27,6 +27,7 @@ from payments.provider import (
 from payments.stripe_common import (
     StripeConnection,
     call,
+    list_refunds,
     parse_event,
     refund_payment_intent,
     value_of,
@@ -156,6 +157,15 @@ class StripeCheckoutProvider:
         return refund_payment_intent(
             self.client, view.payment_intent_id, amount_yen, idempotency_key
         )
+
+    def refunds(self, provider_ref: str) -> list[ProviderRefund]:
+        session = call(
+            "retrieve Checkout Session", self.client.v1.checkout.sessions.retrieve, provider_ref
+        )
+        pi_id = session["payment_intent"]
+        if not isinstance(pi_id, str):
+            return []  # never paid: nothing to refund
+        return list_refunds(self.client, pi_id)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)

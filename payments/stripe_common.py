@@ -40,6 +40,20 @@ _UNAVAILABLE_CODES = {
     "rate_limit",
 }
 _REFUND_CODES = {"charge_already_refunded", "amount_too_large"}
+# What Stripe sends when a charge is refunded, fully or in part, from the API, the Dashboard
+# or by Stripe itself: ``charge.refunded`` (the charge, without refund ids), and since API
+# version 2024-10-28.acacia ``refund.created`` / ``refund.updated`` / ``refund.failed`` for
+# every refund (the refund itself). ``charge.refund.updated`` is the older name of the
+# status change. Any of them is enough: each makes the service re-read the refunds.
+_REFUND_EVENTS = frozenset(
+    {
+        "charge.refunded",
+        "charge.refund.updated",
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+    }
+)
 
 T = TypeVar("T")
 
@@ -156,6 +170,7 @@ def parse_event(
     obj = event.data.object
     type_ = event.type
     kind, ref, failure = EventKind.IGNORED, None, None
+    extra: dict[str, str] = {}
     metadata = value_of(obj, "metadata", {}) or {}
     if type_.startswith("payment_intent."):
         ref = obj["id"]
@@ -168,8 +183,12 @@ def parse_event(
         error = value_of(obj, "last_payment_error")
         if error:
             failure = value_of(error, "decline_code") or value_of(error, "code")
-    elif type_ == "charge.refunded":
+    elif type_ in _REFUND_EVENTS:
+        # The event only says "refunds of this PaymentIntent changed": the service re-reads
+        # them (``refunds``), so order, duplicates and which of the events came are moot.
         ref, kind = value_of(obj, "payment_intent"), EventKind.REFUNDED
+        if value_of(obj, "object") == "refund":
+            extra = {"refund": obj["id"]}
     elif type_.startswith("terminal.reader.action_"):
         action = value_of(obj, "action") or {}
         ref = value_of(value_of(action, "process_payment_intent", {}), "payment_intent")
@@ -192,6 +211,7 @@ def parse_event(
         created=int(value_of(event, "created", 0)),
         raw_type=type_,
         failure_code=failure,
+        extra=extra,
     )
 
 
@@ -209,3 +229,14 @@ def refund_payment_intent(
         options={"idempotency_key": idempotency_key},
     )
     return ProviderRefund(refund["id"], int(refund["amount"]), refund["status"])
+
+
+def list_refunds(client: stripe.StripeClient, payment_intent_id: str) -> list[ProviderRefund]:
+    """Every refund of a PaymentIntent, oldest first (Stripe lists newest first), whoever
+    made it. One request for up to 100 refunds; more pages are followed."""
+    with wrapped("list refunds"):
+        page = client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+        found = list(page.auto_paging_iter())
+    found.reverse()  # Stripe lists newest first; ids are random, so keep its order
+    found.sort(key=lambda r: int(value_of(r, "created", 0)))
+    return [ProviderRefund(r["id"], int(r["amount"]), r["status"]) for r in found]

@@ -25,6 +25,7 @@ from payments.stripe_common import (
     StripeConnection,
     call,
     intent_view,
+    list_refunds,
     parse_event,
     refund_payment_intent,
     value_of,
@@ -134,6 +135,9 @@ class StripeTerminalProvider:
         self, provider_ref: str, amount_yen: int, *, idempotency_key: str, reason: str
     ) -> ProviderRefund:
         return refund_payment_intent(self.client, provider_ref, amount_yen, idempotency_key)
+
+    def refunds(self, provider_ref: str) -> list[ProviderRefund]:
+        return list_refunds(self.client, provider_ref)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)

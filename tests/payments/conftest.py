@@ -65,6 +65,9 @@ class Resident:
     decline: Callable[[ProviderPayment, str], None] | None
     server: StandinServer | None = None
     terminal: SimulatedTerminal | None = None
+    #: staff give money back without the service (Stripe's Dashboard: a plain refund
+    #: create; the simulated terminal's own menu); returns the refund id
+    refund_outside: Callable[[str, int | None], str] | None = None
 
     def deliver_events(self, handle: Callable[[bytes, str], Any], since: int = 0) -> int:
         """Send the stand-in's events from index ``since`` as signed webhooks."""
@@ -77,6 +80,18 @@ class Resident:
         return len(events)
 
 
+def _dashboard_refund(server: StandinServer, payment_intent: str, amount: int | None) -> str:
+    """A refund made in Stripe's Dashboard: the same API call, without our service."""
+    client = connection(server.url)
+    try:
+        params: dict[str, Any] = {"payment_intent": payment_intent}
+        if amount is not None:
+            params["amount"] = amount
+        return str(client.client.v1.refunds.create(params=params)["id"])
+    finally:
+        client.close()
+
+
 def _sim() -> Resident:
     terminal = SimulatedTerminal()
     return Resident(
@@ -84,6 +99,7 @@ def _sim() -> Resident:
         pay=lambda view: terminal.approve(view.provider_ref),
         decline=lambda view, code: terminal.decline(code, view.provider_ref),
         terminal=terminal,
+        refund_outside=lambda ref, amount: terminal.refund_at_terminal(ref, amount).ref,
     )
 
 
@@ -103,6 +119,7 @@ def _terminal(server: StandinServer) -> Resident:
         pay=lambda view: present("4242424242424242"),
         decline=lambda view, code: present(cards[code]),
         server=server,
+        refund_outside=lambda ref, amount: _dashboard_refund(server, ref, amount),
     )
 
 
@@ -119,7 +136,11 @@ def _checkout(server: StandinServer) -> Resident:
         resp.raise_for_status()
         resp.close()
 
-    return Resident(provider, pay=pay, decline=None, server=server)
+    def refund_outside(ref: str, amount: int | None) -> str:
+        pi = server.standin.sessions[ref]["payment_intent"]
+        return _dashboard_refund(server, pi, amount)
+
+    return Resident(provider, pay=pay, decline=None, server=server, refund_outside=refund_outside)
 
 
 @pytest.fixture(params=["sim", "stripe_terminal", "stripe_checkout"])

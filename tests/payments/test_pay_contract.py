@@ -90,6 +90,24 @@ def test_refund_partial_then_rest_then_nothing_left(resident: Resident) -> None:
         resident.provider.refund(view.provider_ref, 1, idempotency_key="r3", reason="x")
 
 
+def test_refunds_lists_our_refunds_and_those_made_outside(resident: Resident) -> None:
+    """refunds lists every refund of the payment, oldest first: ours and one made without
+    the service (Stripe's Dashboard, the terminal's own menu); an unpaid payment has none."""
+    assert resident.refund_outside is not None
+    view = resident.provider.start(request(600))
+    resident.pay(view)
+    ours = resident.provider.refund(view.provider_ref, 100, idempotency_key="r1", reason="x")
+    outside = resident.refund_outside(view.provider_ref, 200)
+    listed = resident.provider.refunds(view.provider_ref)
+    assert [(r.refund_ref, r.amount_yen) for r in listed] == [
+        (ours.refund_ref, 100),
+        (outside, 200),
+    ]
+    assert all(r.status == "succeeded" and r.gives_money_back for r in listed)
+    unpaid = resident.provider.start(request())
+    assert resident.provider.refunds(unpaid.provider_ref) == []
+
+
 def test_refund_of_an_unpaid_payment_is_refused(resident: Resident) -> None:
     """Nothing can be refunded before the money was taken."""
     view = resident.provider.start(request())
