@@ -8,6 +8,12 @@ State machine (``PAYMENT_TRANSITIONS``)::
                                                             all: its word wins, staff refund)
     succeeded -> partially_refunded -> ... -> refunded
 
+Refunds come from staff through ``refund_payment`` or from outside the service (the
+provider's dashboard, the terminal's own menu, the provider itself): those are found by
+``apply_provider_refunds``, from a refund webhook or by reconciliation, and recorded the
+same way with the provider as the actor. A refund is known by the provider's refund id, so
+none is ever recorded twice, whoever made it and however often it is reported.
+
 Functions take a Session, may flush, never commit: the caller's commit makes a payment
 change, the case change, the ticket and their audit rows one unit. The exception is the
 start of a payment: the row must be committed *before* the provider is called (so a crash
@@ -21,6 +27,7 @@ webhook delivered twice) produce exactly one ticket.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -48,6 +55,7 @@ from payments.provider import (
     PaymentProvider,
     PaymentRequest,
     ProviderPayment,
+    ProviderRefund,
     ProviderStatus,
     ProviderUnavailable,
     RefundNotAllowed,
@@ -86,6 +94,12 @@ _FROM_EVENT = {
 CREATED_GRACE = timedelta(seconds=60)
 # Closed payments are re-checked this long (a late success is money we must account for).
 LATE_SUCCESS_WINDOW = timedelta(days=1)
+# Taken payments are re-read for refunds made outside the service for this long after
+# they succeeded (reconcile's ``refund_window``); webhooks catch the rest as they happen.
+REFUND_WINDOW = timedelta(days=7)
+# ... at most this many per background Reconciler run, in turns (the CLI run checks all).
+REFUND_BATCH = 50
+REFUNDABLE = frozenset({P.SUCCEEDED, P.PARTIALLY_REFUNDED})
 # Fault injection for the crash tests (tests/payments/test_pay_sigkill.py), see crash_point.
 CRASH_AT_ENV = "KIOSK_TEST_CRASH_AT"
 CRASH_POINTS = frozenset({"after_intent_created", "after_succeeded_before_ticket"})
@@ -437,6 +451,9 @@ def record_provider_event(
     outcome = "ignored"
     if payment is None:
         outcome = "ignored" if event.kind is EventKind.IGNORED else "unknown_payment"
+    elif event.kind is EventKind.REFUNDED:
+        payment = _lock(session, payment.id)
+        outcome = _refunds_changed(session, provider, payment, event, now=now)
     elif event.kind is not EventKind.IGNORED:
         payment = _lock(session, payment.id)
         actor = actor_for(provider)
@@ -471,6 +488,25 @@ def record_provider_event(
     )
     session.flush()
     return outcome
+
+
+def _refunds_changed(
+    session: Session,
+    provider: PaymentProvider,
+    payment: Payment,
+    event: PaymentEvent,
+    *,
+    now: datetime,
+) -> str:
+    """A refund event: the provider's refunds of ``payment`` are the truth, not the event."""
+    if payment.provider_ref is None:
+        return "ignored"
+    if payment.status not in TAKEN:
+        # The refund overtook the payment's own success event: record the payment first.
+        view = provider.status(payment.provider_ref)
+        apply_provider_state(session, payment, view, actor=actor_for(provider), now=now)
+    apply_provider_refunds(session, provider, payment, now=now, event_id=event.event_id)
+    return "applied"
 
 
 def handle_webhook(
@@ -576,14 +612,168 @@ def refund_payment(
         },
     )
     if full:
-        case = get_case(session, payment.case_id)
-        try:
-            mark_refunded(session, case, actor=actor, now=now)
-        except InvalidTransition:
-            # A finished (done) case keeps its state; the refund is still recorded.
-            log.info("case %s stays %s after a full refund", case.id, case.status.value)
+        _refund_case(session, payment, actor=actor, now=now)
     session.flush()
     return refund
+
+
+def _outside_key(refund_ref: str) -> str:
+    # Unique like our own keys, so the database refuses a second row for the same refund.
+    key = f"provider-{refund_ref}"
+    if len(key) > 64:
+        key = f"provider-{hashlib.sha256(refund_ref.encode()).hexdigest()[:48]}"
+    return key
+
+
+def apply_provider_refunds(
+    session: Session,
+    provider: PaymentProvider,
+    payment: Payment,
+    *,
+    now: datetime | None = None,
+    event_id: str | None = None,
+) -> list[PaymentRefund]:
+    """Record the refunds the provider holds for a (locked) taken payment that we do not
+    know yet: made in the provider's dashboard, on the terminal's own menu, by the provider
+    itself, or by a ``refund_payment`` whose commit was lost. Returns the new rows.
+
+    Each new refund becomes a PaymentRefund with the provider as actor
+    (``payment:<provider>``) and its refund id; the payment moves to partially_refunded or
+    refunded with an audit row naming that id. A full refund moves the case to refunded
+    (its waiting ticket is cancelled); a partial one leaves the case as it is: staff see it
+    as the payment's status and refunded amount. Refunds we already hold (by refund id,
+    including our own) only get their status brought up to date. Safe to call any number of
+    times. Raises ProviderUnavailable (nothing recorded then).
+    """
+    now = aware(now)
+    if payment.provider_ref is None or payment.status not in TAKEN:
+        return []
+    actor = actor_for(provider)
+    rows = session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id))
+    held = {r.refund_ref: r for r in rows if r.refund_ref}
+    new: list[PaymentRefund] = []
+    for seen in provider.refunds(payment.provider_ref):
+        known = held.get(seen.refund_ref)
+        if known is not None:
+            _update_refund_status(session, payment, known, seen, actor=actor, now=now)
+        elif seen.gives_money_back:
+            refund = _record_outside_refund(
+                session, payment, seen, actor=actor, now=now, event_id=event_id
+            )
+            if refund is not None:
+                new.append(refund)
+    session.flush()
+    return new
+
+
+def _update_refund_status(
+    session: Session,
+    payment: Payment,
+    refund: PaymentRefund,
+    seen: ProviderRefund,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    if refund.status == seen.status:
+        return
+    audit.record(
+        session,
+        actor,
+        "payment.refund_status",
+        case_id=payment.case_id,
+        detail={
+            "payment": payment.public_id,
+            "refund_ref": seen.refund_ref,
+            "from": refund.status,
+            "to": seen.status,
+        },
+        now=now,
+    )
+    if not seen.gives_money_back:
+        # The state machine does not go back: staff must settle it with the resident.
+        log.warning(
+            "refund %s of payment %s is %s", seen.refund_ref, payment.public_id, seen.status
+        )
+    refund.status = seen.status[:16]
+
+
+def _record_outside_refund(
+    session: Session,
+    payment: Payment,
+    seen: ProviderRefund,
+    *,
+    actor: str,
+    now: datetime,
+    event_id: str | None,
+) -> PaymentRefund | None:
+    left = payment.amount_yen - payment.refunded_yen
+    if not 0 < seen.amount_yen <= left:
+        # Our books and the provider's disagree: never guess, show it to staff.
+        audit.record(
+            session,
+            actor,
+            "payment.refund_mismatch",
+            case_id=payment.case_id,
+            detail={
+                "payment": payment.public_id,
+                "refund_ref": seen.refund_ref,
+                "amount_yen": seen.amount_yen,
+                "refundable_yen": left,
+            },
+            now=now,
+        )
+        log.error("refund %s does not fit payment %s", seen.refund_ref, payment.public_id)
+        return None
+    refund = PaymentRefund(
+        amount_yen=seen.amount_yen,
+        reason="refunded at the provider, outside this service",
+        actor=actor,
+        idempotency_key=_outside_key(seen.refund_ref),
+        refund_ref=seen.refund_ref,
+        status=seen.status[:16],
+        created_at=now,
+    )
+    # Through the collection, so refund_payment's count of refunds (its key) stays right.
+    payment.refunds.append(refund)
+    payment.refunded_yen += seen.amount_yen
+    full = payment.refunded_yen == payment.amount_yen
+    session.flush()
+    detail: dict[str, Any] = {
+        "refund_id": refund.id,
+        "refund_ref": seen.refund_ref,
+        "amount_yen": seen.amount_yen,
+        "refunded_yen": payment.refunded_yen,
+        "source": "provider",
+    }
+    if event_id:
+        detail["event"] = event_id
+    transition_payment(
+        session,
+        payment,
+        P.REFUNDED if full else P.PARTIALLY_REFUNDED,
+        actor=actor,
+        now=now,
+        detail=detail,
+    )
+    log.warning(
+        "payment %s: %s yen refunded outside the service (%s)",
+        payment.public_id,
+        seen.amount_yen,
+        seen.refund_ref,
+    )
+    if full:
+        _refund_case(session, payment, actor=actor, now=now)
+    return refund
+
+
+def _refund_case(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
+    case = get_case(session, payment.case_id)
+    try:
+        mark_refunded(session, case, actor=actor, now=now)
+    except InvalidTransition:
+        # A finished (done) case keeps its state; the refund is still recorded.
+        log.info("case %s stays %s after a full refund", case.id, case.status.value)
 
 
 # --- reconciliation -------------------------------------------------------------------------------
@@ -597,11 +787,17 @@ class ReconcileReport:
     repaired: list[str] = field(default_factory=list)
     tickets_issued: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    #: payments in which refunds made outside the service were found and recorded
+    refunds_found: list[str] = field(default_factory=list)
+    #: id of the last payment whose refunds were read when the batch limit stopped the
+    #: pass (the next run goes on after it); 0 when the pass reached the end
+    refund_cursor: int = 0
 
     def line(self) -> str:
         return (
             f"reconcile: checked={self.checked} repaired={len(self.repaired)} "
-            f"tickets_issued={len(self.tickets_issued)} unreachable={len(self.unreachable)}"
+            f"tickets_issued={len(self.tickets_issued)} unreachable={len(self.unreachable)} "
+            f"refunds_found={len(self.refunds_found)}"
         )
 
 
@@ -639,12 +835,22 @@ def reconcile(
     provider: PaymentProvider,
     *,
     timeout_s: int = 120,
+    refund_window: timedelta | None = REFUND_WINDOW,
+    refund_limit: int | None = None,
+    refund_after: int = 0,
     now: datetime | None = None,
 ) -> ReconcileReport:
     """Find this provider's payments whose provider state differs from ours and repair them:
     open payments are re-read (abandoned ones past ``timeout_s`` cancelled), ``created``
     rows left by a crash are recovered through the idempotency key, recently closed ones are
     checked for a late success, and taken payments whose case has no ticket get it.
+
+    Refunds made outside the service (a missed refund webhook, or the simulated terminal,
+    which sends none) are found by re-reading the refunds of the payments that can still be
+    refunded (succeeded or partially refunded) and succeeded within ``refund_window``: one
+    provider request per such payment (two for Checkout). ``None`` skips this pass;
+    ``refund_limit`` reads at most that many payments, those with an id above
+    ``refund_after`` (``report.refund_cursor`` says where the next run goes on).
 
     Per-payment ProviderUnavailable is reported, not raised. Commit afterwards.
     """
@@ -691,13 +897,60 @@ def reconcile(
             continue
         if session.scalars(select(Ticket.id).where(Ticket.case_id == payment.case_id)).first():
             report.tickets_issued.append(payment.public_id)
+    if refund_window is not None:
+        _reconcile_refunds(
+            session,
+            provider,
+            now=now,
+            window=refund_window,
+            limit=refund_limit,
+            after=refund_after,
+            report=report,
+        )
     session.flush()
     return report
 
 
+def _reconcile_refunds(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    now: datetime,
+    window: timedelta,
+    limit: int | None,
+    after: int,
+    report: ReconcileReport,
+) -> None:
+    refundable = (
+        select(Payment)
+        .where(
+            Payment.provider == provider.name,
+            Payment.status.in_(REFUNDABLE),
+            Payment.succeeded_at >= now - window,
+            Payment.id > after,
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    batch = list(session.scalars(refundable))
+    if limit is not None and len(batch) == limit:
+        report.refund_cursor = batch[-1].id
+    for payment in batch:
+        report.checked += 1
+        try:
+            with session.begin_nested():
+                payment = _lock(session, payment.id)
+                if apply_provider_refunds(session, provider, payment, now=now):
+                    report.refunds_found.append(payment.public_id)
+        except PaymentError:
+            report.unreachable.append(payment.public_id)
+
+
 class Reconciler:
     """Runs ``reconcile`` once at start-up and then every ``interval_s`` in its own thread
-    (with its own sessions). ``stop`` ends it; errors are logged, never fatal."""
+    (with its own sessions). Each run reads the refunds of at most ``refund_batch`` recent
+    taken payments, in turns, so the provider requests per run stay bounded however many
+    payments the window holds. ``stop`` ends it; errors are logged, never fatal."""
 
     def __init__(
         self,
@@ -706,18 +959,30 @@ class Reconciler:
         *,
         interval_s: float,
         timeout_s: int,
+        refund_batch: int = REFUND_BATCH,
+        refund_window: timedelta = REFUND_WINDOW,
         on_report: Callable[[ReconcileReport], None] | None = None,
     ) -> None:
         self.sessions, self.provider = sessions, provider
         self.interval_s, self.timeout_s = interval_s, timeout_s
+        self.refund_batch, self.refund_window = refund_batch, refund_window
         self.on_report = on_report
+        self._refund_cursor = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="payments-reconciler", daemon=True)
 
     def run_once(self) -> ReconcileReport:
         with transaction(self.sessions) as session:
-            report = reconcile(session, self.provider, timeout_s=self.timeout_s)
-        if report.repaired or report.tickets_issued:
+            report = reconcile(
+                session,
+                self.provider,
+                timeout_s=self.timeout_s,
+                refund_window=self.refund_window,
+                refund_limit=self.refund_batch,
+                refund_after=self._refund_cursor,
+            )
+        self._refund_cursor = report.refund_cursor
+        if report.repaired or report.tickets_issued or report.refunds_found:
             log.warning(report.line())
         if self.on_report:
             self.on_report(report)
@@ -751,6 +1016,7 @@ __all__ = [
     "ProviderUnavailable",
     "ReconcileReport",
     "Reconciler",
+    "apply_provider_refunds",
     "apply_provider_state",
     "cancel_payment",
     "create_payment",

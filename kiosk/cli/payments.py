@@ -22,24 +22,44 @@ def command() -> None:
     default=None,
     help="Cancel open payments older than this (default KIOSK_PAYMENT_TIMEOUT_S).",
 )
-def reconcile_command(timeout_s: int | None) -> None:
+@click.option(
+    "--refund-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Look for refunds made outside the service (e.g. in Stripe's Dashboard) in payments "
+    "that succeeded in the last N days (default 7; 0 skips it). One provider request per "
+    "payment.",
+)
+def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     """Compare open and recent payments with the provider and repair them: record payments
-    taken while we were down, issue missing tickets, cancel abandoned ones. Safe to repeat."""
+    taken while we were down, issue missing tickets, cancel abandoned ones, record refunds
+    made outside the service. Safe to repeat."""
+    from datetime import timedelta
+
     from kiosk import db
     from payments import make_provider
-    from payments.service import reconcile
+    from payments.service import REFUND_WINDOW, reconcile
 
     try:
         settings = load_settings()
     except ConfigError as e:
         click.echo(f"kiosk: configuration error: {e}", err=True)
         sys.exit(2)
+    if refund_days is None:
+        window: timedelta | None = REFUND_WINDOW
+    else:
+        window = timedelta(days=refund_days) if refund_days else None
     engine = db.engine_from_settings(settings, pool_size=2)
     provider = make_provider(settings)
     try:
         db.require_current_schema(engine)
         with db.transaction(db.make_session_factory(engine)) as session:
-            report = reconcile(session, provider, timeout_s=timeout_s or settings.payment_timeout_s)
+            report = reconcile(
+                session,
+                provider,
+                timeout_s=timeout_s or settings.payment_timeout_s,
+                refund_window=window,
+            )
         click.echo(report.line())
         for public_id in report.unreachable:
             click.echo(f"unreachable: {public_id}", err=True)

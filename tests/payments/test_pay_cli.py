@@ -16,7 +16,23 @@ def test_reconcile_command_reports_a_clean_database(tmp_path: Path) -> None:
     env = {"KIOSK_DATA_DIR": str(tmp_path), "KIOSK_DATABASE_URL": url, "KIOSK_PAYMENTS": "sim"}
     result = CliRunner().invoke(cli, ["payments", "reconcile"], env=env)
     assert result.exit_code == 0, result.output
-    assert "reconcile: checked=0 repaired=0 tickets_issued=0 unreachable=0" in result.output
+    assert (
+        "reconcile: checked=0 repaired=0 tickets_issued=0 unreachable=0 refunds_found=0"
+        in result.output
+    )
+
+
+def test_reconcile_command_takes_a_refund_window(tmp_path: Path) -> None:
+    """--refund-days N sets how far back refunds made outside the service are looked for
+    (0 skips it); a negative number is a usage error."""
+    url = upgraded_database(tmp_path)
+    env = {"KIOSK_DATA_DIR": str(tmp_path), "KIOSK_DATABASE_URL": url, "KIOSK_PAYMENTS": "sim"}
+    for days in ("0", "180"):
+        result = CliRunner().invoke(cli, ["payments", "reconcile", "--refund-days", days], env=env)
+        assert result.exit_code == 0, result.output
+        assert "refunds_found=0" in result.output
+    bad = CliRunner().invoke(cli, ["payments", "reconcile", "--refund-days", "-1"], env=env)
+    assert bad.exit_code == 2
 
 
 def test_reconcile_command_refuses_bad_configuration(tmp_path: Path) -> None:

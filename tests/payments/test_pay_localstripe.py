@@ -221,3 +221,41 @@ def test_localstripe_signature_with_another_secret_is_rejected(
     assert header.startswith("t=") and ",v1=" in header
     with pytest.raises(InvalidSignature):
         provider.parse_webhook(body, header)
+
+
+def test_dashboard_refund_without_webhook_is_found_by_reconcile(
+    db: Db, provider: StripeTerminalProvider, webhook_url: str
+) -> None:
+    """localstripe sends no refund events: a partial refund made beside the service (as in
+    the Dashboard) is found by reconciliation through the Refunds list; the staff refund of
+    the rest is then refunded in full and never recorded twice."""
+    case_id = confirmed_case(db)
+    with db.tx() as s:
+        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
+        public_id = payment.public_id
+    pi_id = _charge(provider, public_id, 300)
+    deadline = time.monotonic() + 15
+    while True:
+        with db.tx() as s:
+            if tickets_of(s, case_id) == 1:
+                break
+        assert time.monotonic() < deadline, "the webhook never paid the case"
+        time.sleep(0.2)
+    outside = provider.client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100})
+    with db.tx() as s:
+        report = service.reconcile(s, provider)
+    assert report.refunds_found == [public_id]
+    with db.tx() as s:
+        paid = service.get_payment(s, public_id)
+        assert paid.status is PaymentStatus.PARTIALLY_REFUNDED and paid.refunded_yen == 100
+        assert [(r.actor, r.refund_ref) for r in paid.refunds] == [
+            ("payment:stripe_terminal", outside.id)
+        ]
+    with db.tx() as s:
+        service.refund_payment(s, provider, public_id, actor=STAFF, reason="窓口で取消")
+    with db.tx() as s:
+        assert service.reconcile(s, provider).refunds_found == []
+    with db.tx() as s:
+        done = service.get_payment(s, public_id)
+        assert done.status is PaymentStatus.REFUNDED and done.refunded_yen == 300
+        assert [r.actor for r in done.refunds] == ["payment:stripe_terminal", STAFF]
