@@ -27,6 +27,17 @@ CARD_FIELDS = ("name", "address", "birth_date", "sex", "individual_number")
 # What the card gives is never asked of the resident again, and never editable.
 READ_ONLY_FIELDS = frozenset(CARD_FIELDS) | {"family_name", "given_name"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Kanji (CJK ideographs and their iteration/closing marks). espeak-ng's Japanese voice
+# cannot read them ("Chinese letter"), so Japanese spoken text is kana and digits only.
+_KANJI = re.compile(
+    "[\u3005\u3006\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]"
+)
+SPOKEN_MAX_LENGTH = 60
+
+
+def contains_kanji(text: str) -> bool:
+    """Whether ``text`` has a character that a kana-only Japanese voice cannot read."""
+    return _KANJI.search(text) is not None
 
 
 class CatalogError(ValueError):
@@ -338,9 +349,14 @@ class QueueSpec:
 
 @dataclass(frozen=True)
 class CounterSpec:
+    """A counter. ``spoken`` (optional, per language) is how announcements say its name
+    when the written name is not speakable (the Japanese name has kanji); Japanese spoken
+    forms are kana and digits, written as pronounced (checked at load)."""
+
     code: str
     names: Mapping[str, str]
     queues: tuple[str, ...]
+    spoken: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -453,6 +469,27 @@ class _Loader:
             raise self.fail(where + (key,), f"{key} lacks the language(s) {', '.join(missing)}")
         return {lang: names[lang] for lang in LANGUAGES}
 
+    def _spoken(self, table: Mapping[str, Any], where: tuple[Any, ...]) -> dict[str, str]:
+        """The optional ``spoken = { ja = "..." }`` of a counter, validated."""
+        if "spoken" not in table:
+            return {}
+        spoken = self._get(table, "spoken", dict, where)
+        here = where + ("spoken",)
+        for lang, text in spoken.items():
+            if lang not in LANGUAGES:
+                raise self.fail(here, f"spoken: unknown language {lang!r}")
+            if not isinstance(text, str) or not text.strip():
+                raise self.fail(here, f"spoken.{lang} must be a non-empty string")
+            if _CONTROL.search(text) or len(text) > SPOKEN_MAX_LENGTH:
+                raise self.fail(
+                    here, f"spoken.{lang}: control characters or over {SPOKEN_MAX_LENGTH} long"
+                )
+            if lang == "ja" and contains_kanji(text):
+                raise self.fail(
+                    here, f"spoken.ja {text!r} has kanji: the Japanese voice reads kana and digits"
+                )
+        return {lang: spoken[lang].strip() for lang in spoken}
+
     def load(self, data: Mapping[str, Any]) -> Catalog:
         if data.get("version") != 1:
             raise self.fail(("version",), "expected version = 1")
@@ -494,6 +531,7 @@ class _Loader:
                     str(self._get(c, "code", str, where)),
                     self._names(c, "name", where),
                     tuple(served),
+                    self._spoken(c, where),
                 )
             )
 
