@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 CARD_READERS = ("sim", "sim-direct", "pcsc")
+# Languages of spoken board announcements (the catalog's language keys).
+SPEECH_LANGUAGES = ("ja", "en", "zh-Hans", "ko")
 PAYMENT_PROVIDERS = ("sim", "stripe_terminal", "stripe_checkout")
 
 
@@ -70,6 +72,17 @@ class Settings:
     idle_warning_s: int = 30
     # Names this kiosk in audit rows and payments (kiosk:<kiosk_id>).
     kiosk_id: str = "kiosk-1"
+    # Offline speech: the espeak-ng program (a name on PATH or a path); empty = no voice
+    # (the board only chimes, the kiosk shows no read-aloud button).
+    voice_command: str = "espeak-ng"
+    # Languages the display board announces a call in, in this order (comma-separated
+    # ja, en, zh-Hans, ko); empty = chime only.
+    announce_languages: str = "ja,en"
+
+    @property
+    def announce_language_list(self) -> tuple[str, ...]:
+        """``announce_languages`` as a tuple (validated: known, no duplicates)."""
+        return tuple(part.strip() for part in self.announce_languages.split(",") if part.strip())
 
     @property
     def effective_database_url(self) -> str:
@@ -110,6 +123,13 @@ class Settings:
             )
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", self.kiosk_id):
             raise ConfigError(f"KIOSK_KIOSK_ID={self.kiosk_id!r}: letters, digits, _ . - only")
+        languages = self.announce_language_list
+        unknown = [lang for lang in languages if lang not in SPEECH_LANGUAGES]
+        if unknown or len(set(languages)) != len(languages):
+            raise ConfigError(
+                f"KIOSK_ANNOUNCE_LANGUAGES={self.announce_languages!r}: a comma-separated list "
+                f"of distinct languages out of {', '.join(SPEECH_LANGUAGES)}"
+            )
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         return self

@@ -42,6 +42,7 @@ def create_app(
     init_payment_provider(app, settings, shutdown_steps)
     init_sessions(app, settings)
     init_i18n(app)
+    init_voice(app)
     init_blueprints(app)
     return app
 
@@ -140,8 +141,15 @@ def init_i18n(app: Flask) -> None:
     init(app)
 
 
+def init_voice(app: Flask) -> None:
+    """Offline speech (espeak-ng, ``KIOSK_VOICE_COMMAND``) for board and kiosk, cached."""
+    from ui.voice import init_voice as init
+
+    init(app)
+
+
 def init_blueprints(app: Flask) -> None:
-    from ui import api, board, health, kiosk, phone, staff, webhooks
+    from ui import api, board, health, kiosk, phone, staff, voice, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
@@ -150,6 +158,7 @@ def init_blueprints(app: Flask) -> None:
     app.register_blueprint(staff.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(voice.bp)
     if "kiosk.card_simulator" in app.extensions or app.extensions["kiosk.payments_name"] == "sim":
         from ui import simulator
 

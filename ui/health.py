@@ -1,4 +1,5 @@
-"""``/healthz``: what ward IT needs to see at a glance: database, card reader, payments."""
+"""``/healthz``: what ward IT needs to see at a glance: database, card reader, payments; and
+the offline voice (reported, but optional: without it the board only chimes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, redirect, url_for
 from sqlalchemy import text
+
+from ui.voice import health as voice
 
 bp = Blueprint("health", __name__)
 
@@ -51,7 +54,10 @@ def home() -> Any:
 
 @bp.get("/healthz")
 def healthz() -> Any:
-    """200 when every part is usable, 503 otherwise; the body says which part is not."""
+    """200 when every part is usable, 503 otherwise; the body says which part is not.
+    ``voice`` says whether spoken guidance is available; it never makes the service
+    unhealthy (the screens and the board's chime work without it)."""
     parts = {"database": _database(), "card_reader": _card_reader(), "payments": _payments()}
     healthy = all(part["ok"] for part in parts.values())
-    return jsonify(status="ok" if healthy else "degraded", **parts), 200 if healthy else 503
+    status = 200 if healthy else 503
+    return jsonify(status="ok" if healthy else "degraded", **parts, voice=voice()), status

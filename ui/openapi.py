@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui.voice import GUIDE_SCREENS
+
 JSON = "application/json"
 
 
@@ -20,6 +22,15 @@ def _ok(schema: dict[str, Any] | None = None, status: str = "200", text: str = "
     if schema is not None:
         body["content"] = {JSON: {"schema": schema}}
     return {status: body, "4XX": {"$ref": "#/components/responses/Error"}}
+
+
+def _wav(text: str) -> Any:
+    audio = {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
+    return {
+        "200": {"description": text, "content": audio},
+        "4XX": {"$ref": "#/components/responses/Error"},
+        "503": {"$ref": "#/components/responses/Error"},
+    }
 
 
 def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
@@ -188,6 +199,44 @@ def document() -> dict[str, Any]:
         "/api/board": {
             "get": _op(
                 "Display board state: latest calls, waiting counts", "board", _ok(_ref("Board"))
+            )
+        },
+        "/api/voice/call.wav": {
+            "get": _op(
+                "A board call spoken offline (espeak-ng): ticket number and counter only",
+                "voice",
+                _wav("Speech of the call in `lang` (503 voice_unavailable without a voice)"),
+                query=[
+                    {
+                        "name": "number",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Z]{1,3}-?[0-9]{1,4}$"},
+                        "description": "display number, e.g. A-012",
+                    },
+                    {
+                        "name": "counter",
+                        "in": "query",
+                        "required": True,
+                        "schema": S,
+                        "description": "counter code",
+                    },
+                ],
+            )
+        },
+        "/api/voice/guide/{screen}.wav": {
+            "get": _op(
+                "A kiosk screen's instruction spoken offline (never personal data)",
+                "voice",
+                _wav("Speech of the instruction in `lang` (503 voice_unavailable without a voice)"),
+                query=[
+                    {
+                        "name": "screen",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(GUIDE_SCREENS)},
+                    }
+                ],
             )
         },
         "/api/staff/login": {

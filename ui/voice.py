@@ -1,0 +1,470 @@
+"""Offline voice: the display board's spoken call announcements and the kiosk's read-aloud
+guidance, synthesized on this machine by espeak-ng (no online speech service).
+
+Two parts:
+
+- **What is said**. Every spoken text comes from the Flask-Babel catalogs (``pgettext``
+  contexts ``announcement`` and ``speech``), separately from the display texts: espeak-ng's
+  Japanese voice reads kana and digits but not kanji (it says "Chinese letter"), so the
+  Japanese spoken texts are kana written as pronounced (particles わ, え) in やさしい日本語.
+  Only numbers and instructions are ever spoken: never a name, an address or a PIN.
+- **How it is said**. A :class:`SpeechSynthesizer` turns text into a WAV file.
+  :class:`EspeakSynthesizer` runs ``espeak-ng -v <voice> --stdout`` with a timeout;
+  :class:`CachedSynthesizer` keeps recent results in memory (bounded in bytes), because the
+  same announcement and the same guidance repeat all day.
+
+Audio is served by ``/api/voice/call.wav`` (a board announcement) and
+``/api/voice/guide/<screen>.wav`` (a kiosk screen's instruction). Without espeak-ng both
+answer 503 ``voice_unavailable``, the board still chimes and the kiosk shows no read-aloud
+button; ``/healthz`` reports the voice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import struct
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, pgettext
+from flask_babel import gettext as _
+
+from kiosk.catalog import contains_kanji
+from kiosk.errors import NotFound
+from kiosk.queue import get_counter
+from ui.i18n import domain_language, html_lang, normalise_locale
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/api/voice")
+
+# espeak-ng voice per language. Chinese uses cmn-latn-pinyin, not cmn: in espeak-ng 1.51
+# (Debian 12) the cmn voice turns hanzi into pinyin with tone digits and then reads those
+# digits in English ("ni three hao three"); cmn-latn-pinyin reads them as tones.
+VOICES: dict[str, str] = {"ja": "ja", "en": "en-us", "zh-Hans": "cmn-latn-pinyin", "ko": "ko"}
+SPEED_WPM = 150  # a little slower than espeak-ng's 175: a waiting hall, older residents
+TIMEOUT_S = 10.0
+CACHE_BYTES = 32 * 1024 * 1024  # about 180 announcements of 4 s (22 kHz, 16-bit mono)
+
+# Letter names of a queue prefix, per language (a lone "A" is read as the article "a").
+_JA_LETTERS = dict(
+    zip(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "えー びー しー でぃー いー えふ じー えいち あい じぇー けー える えむ えぬ おー ぴー "
+        "きゅー あーる えす てぃー ゆー ぶい だぶりゅー えっくす わい ぜっと".split(),
+        strict=True,
+    )
+)
+_KO_LETTERS = dict(
+    zip(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "에이 비 씨 디 이 에프 지 에이치 아이 제이 케이 엘 엠 엔 오 피 큐 알 에스 티 유 브이 "
+        "더블유 엑스 와이 제트".split(),
+        strict=True,
+    )
+)
+_NUMBER = re.compile(r"([A-Z]{1,3})-?([0-9]{1,4})")
+_COUNTER_CODE = re.compile(r"[0-9]{1,3}")
+
+
+# --- synthesis ----------------------------------------------------------------------------
+
+
+class SpeechError(Exception):
+    """Speech could not be produced (root of this boundary's errors)."""
+
+
+class SpeechUnavailable(SpeechError):
+    """No speech engine is installed or configured: voice is off, nothing is broken."""
+
+
+class SpeechFailed(SpeechError):
+    """The engine is there but failed or timed out on this text."""
+
+
+class SpeechSynthesizer(Protocol):
+    """Turns a short text into speech, offline. Implementations are thread-safe."""
+
+    name: str
+
+    def available(self) -> bool:
+        """Whether :meth:`synthesize` can work now (the engine is installed).
+
+        Cheap (a ``PATH`` look-up); called on every kiosk page and health check; never
+        raises and never runs the engine.
+        """
+        ...
+
+    def synthesize(self, text: str, voice: str) -> bytes:
+        """A complete RIFF/WAVE file of ``text`` spoken with ``voice`` (an espeak-ng voice
+        name, one of :data:`VOICES`' values).
+
+        Raises :class:`SpeechUnavailable` when there is no engine and :class:`SpeechFailed`
+        when it fails or takes too long. Must not log ``text`` at levels above DEBUG and
+        must not reach the network.
+        """
+        ...
+
+
+def fix_wav_sizes(data: bytes) -> bytes:
+    """A WAV written to a pipe has placeholder sizes (espeak-ng writes 0x7ffff000 because
+    it cannot seek back): set the RIFF and ``data`` chunk sizes from the real length.
+    Raises :class:`SpeechFailed` when ``data`` is not a PCM WAV file."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SpeechFailed("not a RIFF/WAVE file")
+    fixed = bytearray(data)
+    fixed[4:8] = struct.pack("<I", len(data) - 8)
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk = data[offset : offset + 4]
+        (size,) = struct.unpack("<I", data[offset + 4 : offset + 8])
+        if chunk == b"data":
+            fixed[offset + 4 : offset + 8] = struct.pack("<I", len(data) - offset - 8)
+            return bytes(fixed)
+        offset += 8 + size + (size & 1)
+    raise SpeechFailed("WAV file without a data chunk")
+
+
+class EspeakSynthesizer:
+    """espeak-ng in a subprocess: ``<command> -v <voice> -s <speed> --stdout --stdin``.
+
+    The text goes through standard input (never the command line, so it can never be
+    taken for an option); a run that outlives ``timeout_s`` is killed.
+    """
+
+    name = "espeak-ng"
+
+    def __init__(
+        self,
+        command: str = "espeak-ng",
+        *,
+        speed_wpm: int = SPEED_WPM,
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
+        self.command = command
+        self.speed_wpm = speed_wpm
+        self.timeout_s = timeout_s
+
+    def _program(self) -> str | None:
+        return shutil.which(self.command) if self.command else None
+
+    def available(self) -> bool:
+        return self._program() is not None
+
+    def synthesize(self, text: str, voice: str) -> bytes:
+        program = self._program()
+        if program is None:
+            raise SpeechUnavailable(f"{self.command or 'espeak-ng'} is not installed")
+        argv = [program, "-v", voice, "-s", str(self.speed_wpm), "-b", "1", "--stdout", "--stdin"]
+        try:
+            done = subprocess.run(
+                argv, input=text.encode("utf-8"), capture_output=True, timeout=self.timeout_s
+            )
+        except subprocess.TimeoutExpired as e:
+            raise SpeechFailed(f"espeak-ng took longer than {self.timeout_s:g} s") from e
+        except OSError as e:
+            raise SpeechUnavailable(f"cannot run {program}: {e}") from e
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip()[:200]
+            raise SpeechFailed(f"espeak-ng exited with {done.returncode}: {reason}")
+        return fix_wav_sizes(done.stdout)
+
+
+class CachedSynthesizer:
+    """A :class:`SpeechSynthesizer` that keeps recent WAVs in memory, least recently used
+    first out, at most ``max_bytes`` in all. Failures are not cached. Two requests missing
+    the same text at the same moment may both synthesize it (harmless, and rare)."""
+
+    def __init__(self, inner: SpeechSynthesizer, max_bytes: int = CACHE_BYTES) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def available(self) -> bool:
+        return self.inner.available()
+
+    def synthesize(self, text: str, voice: str) -> bytes:
+        key = (voice, text)
+        with self._lock:
+            wav = self._entries.get(key)
+            if wav is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return wav
+            self.misses += 1
+        wav = self.inner.synthesize(text, voice)
+        if len(wav) <= self.max_bytes:
+            with self._lock:
+                if key not in self._entries:
+                    self._entries[key] = wav
+                    self._bytes += len(wav)
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._entries.popitem(last=False)
+                    self._bytes -= len(dropped)
+        return wav
+
+    def stats(self) -> dict[str, int]:
+        """Entries, bytes held, hits and misses (for ``/healthz``)."""
+        with self._lock:
+            return {
+                "entries": len(self._entries),
+                "bytes": self._bytes,
+                "hits": self.hits,
+                "misses": self.misses,
+            }
+
+
+# --- what is said -------------------------------------------------------------------------
+
+
+def spoken_number(number: str, language: str) -> str:
+    """A ticket's display number (``A-012``) as the voice of ``language`` should read it:
+    the prefix as letter names, the number without leading zeros (``えー の 12ばん``,
+    ``A-12``, ``A 12号``, ``에이 12번``). Raises ValueError for anything else."""
+    match = _NUMBER.fullmatch(number)
+    if match is None:
+        raise ValueError(f"not a ticket number: {number!r}")
+    letters, num = match.group(1), int(match.group(2))
+    if language == "ja":
+        return " ".join(_JA_LETTERS[c] for c in letters) + f" の {num}ばん"
+    if language == "ko":
+        return " ".join(_KO_LETTERS[c] for c in letters) + f" {num}번"
+    if language == "zh-Hans":
+        return " ".join(letters) + f" {num}号"
+    return "-".join(letters) + f"-{num}"
+
+
+def spoken_counter(
+    code: str, names: Mapping[str, str], spoken: Mapping[str, str], language: str
+) -> str:
+    """How ``language`` says a counter: the catalog's spoken form, else its name. A
+    Japanese name with kanji is never spoken: ``<code>ばん まどぐち`` for a numeric code,
+    else ``ひょうじ の まどぐち`` ("the counter shown")."""
+    if spoken.get(language):
+        return spoken[language]
+    name = names.get(language) or ""
+    if language != "ja":
+        return name or code
+    if name and not contains_kanji(name):
+        return name
+    return f"{code}ばん まどぐち" if _COUNTER_CODE.fullmatch(code) else "ひょうじ の まどぐち"
+
+
+def announcement_text(number: str, counter: str, language: str) -> str:
+    """The board's call in ``language`` (call inside a request context): number and
+    counter only, e.g. ``Number A-12, please come to Counter 3.``"""
+    with force_locale(_babel_locale(language)):
+        return pgettext(
+            "announcement",
+            "Number %(number)s, please come to %(counter)s.",
+            number=spoken_number(number, language),
+            counter=counter,
+        )
+
+
+def _guides() -> dict[str, str]:
+    # One instruction per kiosk screen (key = the template's ``guide``). English msgids;
+    # Japanese translations in kana (やさしい日本語, particles written as said: わ, え).
+    return {
+        "welcome": pgettext(
+            "speech",
+            "Here you can apply for certificates without writing. You use your My Number "
+            "card. Choose your language, then press Start.",
+        ),
+        "procedures": pgettext(
+            "speech",
+            "Choose what you need today. You can choose more than one. Then press Next.",
+        ),
+        "fields": pgettext(
+            "speech",
+            "Tell us a few details. Your name, address and date of birth come from your "
+            "card: you do not need to write them. Then press Next.",
+        ),
+        "card": pgettext(
+            "speech",
+            "Place your My Number card on the card reader. Leave it there until you have "
+            "your number.",
+        ),
+        "pin": pgettext(
+            "speech",
+            "Enter the 4-digit PIN of your card with the number keys on the screen. Then press OK.",
+        ),
+        "check": pgettext(
+            "speech",
+            "Please check your application. If something is wrong, press Change. If it "
+            "is correct, press the button to go on.",
+        ),
+        "pay": pgettext(
+            "speech",
+            "Please pay the fee. You can pay with a credit card, e-money or a smartphone. "
+            "Press the pay button. Cash is accepted at the counter.",
+        ),
+        "pay_terminal": pgettext(
+            "speech",
+            "Touch your card, e-money or smartphone on the payment terminal. Please wait a moment.",
+        ),
+        "pay_qr": pgettext(
+            "speech",
+            "Scan the QR code with your smartphone and pay on your phone. Your number "
+            "will appear here.",
+        ),
+        "ticket": pgettext(
+            "speech",
+            "This is your number. When your number is shown on the screen, please go to "
+            "the counter. Please take your My Number card with you.",
+        ),
+        "receipt": pgettext("speech", "This is the statement of your payment. You can print it."),
+        "stop": pgettext(
+            "speech",
+            "Please go to the counter. Staff will help you there. Please take your card with you.",
+        ),
+        "problem": pgettext(
+            "speech",
+            "Sorry, this cannot be done here. Please call staff, or go back to the start.",
+        ),
+        "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
+    }
+
+
+GUIDE_SCREENS: tuple[str, ...] = (
+    "welcome",
+    "procedures",
+    "fields",
+    "card",
+    "pin",
+    "check",
+    "pay",
+    "pay_terminal",
+    "pay_qr",
+    "ticket",
+    "receipt",
+    "stop",
+    "problem",
+    "staff_called",
+)
+
+
+def guide_text(screen: str, language: str) -> str:
+    """The spoken instruction of kiosk ``screen`` in ``language`` (KeyError if unknown)."""
+    with force_locale(_babel_locale(language)):
+        return _guides()[screen]
+
+
+def _babel_locale(language: str) -> str:
+    return language.replace("-", "_")
+
+
+# --- the app's side -----------------------------------------------------------------------
+
+
+def init_voice(app: Flask, synthesizer: SpeechSynthesizer | None = None) -> None:
+    """``app.extensions["kiosk.speech"]``: the cached synthesizer (espeak-ng from
+    ``KIOSK_VOICE_COMMAND`` unless one is given), and the ``voice_guide_url`` template
+    helper the kiosk layout uses for its read-aloud button."""
+    settings = app.config["KIOSK_SETTINGS"]
+    inner = synthesizer or EspeakSynthesizer(settings.voice_command)
+    app.extensions["kiosk.speech"] = CachedSynthesizer(inner)
+    app.jinja_env.globals["voice_guide_url"] = voice_guide_url
+
+
+def speech() -> CachedSynthesizer:
+    """The app's synthesizer."""
+    return current_app.extensions["kiosk.speech"]
+
+
+def voice_guide_url(screen: str) -> str | None:
+    """URL of ``screen``'s spoken instruction in the request's language, or None when
+    there is no voice (then the kiosk shows no read-aloud button)."""
+    if screen not in GUIDE_SCREENS or not speech().available():
+        return None
+    return url_for("voice.guide", screen=screen, lang=html_lang())
+
+
+def announce_languages() -> tuple[str, ...]:
+    """Languages the board announces in (``KIOSK_ANNOUNCE_LANGUAGES``); empty when there is
+    no voice."""
+    if not speech().available():
+        return ()
+    return current_app.config["KIOSK_SETTINGS"].announce_language_list
+
+
+def health() -> dict[str, Any]:
+    """The voice part of ``/healthz`` (informative: a missing voice never makes the
+    service unhealthy, the board chimes and the kiosk screens work without it)."""
+    synthesizer = speech()
+    return {
+        "available": synthesizer.available(),
+        "engine": synthesizer.name,
+        "announce_languages": list(current_app.config["KIOSK_SETTINGS"].announce_language_list),
+        "cache": synthesizer.stats(),
+    }
+
+
+def _error(code: str, status: int, message: str) -> Response:
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _wav(text: str, language: str) -> ResponseReturnValue:
+    try:
+        audio = speech().synthesize(text, VOICES[language])
+    except SpeechError as e:
+        log.warning("voice: %s", e)
+        return _error("voice_unavailable", 503, _("Voice guidance is not available right now."))
+    response = Response(audio, mimetype="audio/wav")
+    # Same URL, same sound until the service restarts with another catalog or translation.
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _language() -> str | None:
+    locale = normalise_locale(request.args.get("lang", "ja"))
+    return domain_language(locale) if locale else None
+
+
+@bp.get("/call.wav")
+def call() -> ResponseReturnValue:
+    """A board announcement: ``?number=A-012&counter=3&lang=ja`` (numbers only)."""
+    language = _language()
+    # Every message in the asked language without remembering it in the session (a board
+    # asking for English must not turn its own page English).
+    with force_locale(_babel_locale(language or "ja")):
+        number, code = request.args.get("number", ""), request.args.get("counter", "")
+        if language is None or _NUMBER.fullmatch(number) is None or not 0 < len(code) <= 64:
+            return _error("bad_request", 400, _("The request was not understood."))
+        try:
+            with current_app.extensions["kiosk.sessions"]() as s:
+                names = dict(get_counter(s, code).names)
+        except NotFound:
+            return _error("not_found", 404, _("It was not found."))
+        catalog = current_app.extensions["kiosk.catalog"]
+        spec = next((c for c in catalog.counters if c.code == code), None)
+        counter = spoken_counter(code, names, spec.spoken if spec else {}, language)
+        return _wav(announcement_text(number, counter, language), language)
+
+
+@bp.get("/guide/<screen>.wav")
+def guide(screen: str) -> ResponseReturnValue:
+    """A kiosk screen's spoken instruction in ``?lang=`` (instructions only)."""
+    language = _language()
+    with force_locale(_babel_locale(language or "ja")):
+        if language is None:
+            return _error("bad_request", 400, _("The request was not understood."))
+        if screen not in GUIDE_SCREENS:
+            return _error("not_found", 404, _("It was not found."))
+        return _wav(guide_text(screen, language), language)
