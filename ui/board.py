@@ -7,6 +7,10 @@ kiosk PC's service, the API, the CLI) reaches every board: the generator asks fo
 newest audit id every :data:`POLL_S` and sends the board state when it changed. A stream
 lives at most :data:`STREAM_S` seconds (the browser reconnects at once, ``retry: 1000``), so
 a waitress worker thread is never held for ever and shutdown is never blocked for long.
+
+After the chime the board speaks each new call (or recall) in ``KIOSK_ANNOUNCE_LANGUAGES``,
+in that order, with audio from ``/api/voice/call.wav`` (offline espeak-ng, ``ui.voice``):
+the ticket number and the counter, nothing else. Without a voice it only chimes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from flask.typing import ResponseReturnValue
 
 from kiosk.clock import business_day
 from kiosk.overview import board_state, change_marker
+from ui.voice import announce_languages
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
@@ -47,7 +52,9 @@ def _headers(response: Response) -> Response:
 @bp.get("/")
 def board() -> ResponseReturnValue:
     """The board page, rendered with the current state (works without JavaScript too)."""
-    return render_template("board/board.html", state=_state())
+    return render_template(
+        "board/board.html", state=_state(), announce_languages=announce_languages()
+    )
 
 
 @bp.get("/state")

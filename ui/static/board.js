@@ -1,5 +1,7 @@
 // Display board: server-sent events from /board/events; a synthesized two-tone chime
-// (Web Audio, no sound file, no network) on every new call or recall.
+// (Web Audio, no sound file, no network) on every new call or recall, then the call spoken
+// in each language of data-voice-langs (WAVs from this service, synthesized offline),
+// played on the same audio clock so chime and voices never overlap.
 (function () {
   "use strict";
   var script = document.getElementById("board-js");
@@ -9,6 +11,10 @@
   var soundButton = document.getElementById("sound");
   var seen = {};
   var audio = null;
+  var voiceUrl = script.getAttribute("data-voice");
+  var voiceLangs = (script.getAttribute("data-voice-langs") || "").split(",").filter(Boolean);
+  var voiceAt = 0; // audio-clock time when the last scheduled sound ends
+  var voiceQueue = Promise.resolve();
 
   Array.prototype.forEach.call(calls.querySelectorAll("[data-key]"), function (li) {
     seen[li.getAttribute("data-key")] = true;
@@ -40,7 +46,37 @@
       osc.start(t + tone[1]);
       osc.stop(t + tone[1] + 1.3);
     });
+    voiceAt = Math.max(voiceAt, t + 1.5);
     document.body.setAttribute("data-chimed", String(Date.now()));
+  }
+
+  // One call in every configured language, in order; a language whose audio cannot be
+  // had (no voice on the server: 503) is skipped, the chime has already sounded.
+  function announce(call) {
+    var ac = ctx();
+    if (!ac || ac.state !== "running" || !voiceUrl || !voiceLangs.length) return;
+    var fetches = voiceLangs.map(function (lang) {
+      var url = voiceUrl + "?number=" + encodeURIComponent(call.number) +
+        "&counter=" + encodeURIComponent(call.counter) + "&lang=" + encodeURIComponent(lang);
+      return fetch(url)
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.arrayBuffer(); })
+        .then(function (data) { return ac.decodeAudioData(data); })
+        .catch(function () { return null; });
+    });
+    voiceQueue = voiceQueue.then(function () {
+      return Promise.all(fetches).then(function (buffers) {
+        buffers.forEach(function (buffer) {
+          if (!buffer) return;
+          var source = ac.createBufferSource();
+          source.buffer = buffer;
+          source.connect(ac.destination);
+          var start = Math.max(voiceAt, ac.currentTime + 0.05);
+          source.start(start);
+          voiceAt = start + buffer.duration + 0.4;
+        });
+        if (buffers.some(Boolean)) document.body.setAttribute("data-announced", call.number);
+      });
+    });
   }
 
   soundButton.addEventListener("click", function () {
@@ -67,6 +103,7 @@
 
   function render(state) {
     var fresh = false;
+    var newCalls = [];
     calls.textContent = "";
     if (!state.calls.length) calls.appendChild(el("li", "b-empty", "—"));
     state.calls.forEach(function (c, i) {
@@ -78,7 +115,7 @@
       arrow.setAttribute("aria-hidden", "true");
       li.appendChild(arrow);
       li.appendChild(bilingual(el("span", "b-counter"), c.counter_names, c.counter));
-      if (!seen[key]) { seen[key] = true; fresh = true; li.classList.add("b-flash"); }
+      if (!seen[key]) { seen[key] = true; fresh = true; newCalls.push(c); li.classList.add("b-flash"); }
       calls.appendChild(li);
     });
     waiting.textContent = "";
@@ -91,7 +128,10 @@
       li.appendChild(n);
       waiting.appendChild(li);
     });
-    if (fresh) chime();
+    if (fresh) {
+      chime();
+      newCalls.reverse().forEach(announce); // oldest first, as they were called
+    }
   }
 
   function connect() {
