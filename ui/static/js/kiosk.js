@@ -40,6 +40,33 @@
     });
   });
 
+  /* --- read aloud: the screen's instruction, spoken by the service (offline) ------------ */
+  var readAloud = document.getElementById("read-aloud");
+  if (readAloud) {
+    // One audio element for the page: a new press replaces (and so stops) what it says.
+    var voice = new Audio();
+    voice.preload = "none";
+    var state = function (s) {
+      readAloud.setAttribute("data-state", s);
+      readAloud.classList.toggle("is-speaking", s !== "idle");
+    };
+    voice.addEventListener("playing", function () { state("speaking"); });
+    voice.addEventListener("ended", function () { state("idle"); });
+    voice.addEventListener("error", function () {
+      if (!voice.getAttribute("src")) { return; }
+      state("idle");
+      announce(readAloud.getAttribute("data-unavailable"));
+    });
+    readAloud.addEventListener("click", function () {
+      voice.pause();
+      voice.src = readAloud.getAttribute("data-read-aloud");
+      state("loading");
+      var playing = voice.play();
+      if (playing && playing.catch) { playing.catch(function () { state("idle"); }); }
+    });
+    window.addEventListener("pagehide", function () { voice.pause(); });
+  }
+
   /* --- steppers ---------------------------------------------------------------------- */
   document.querySelectorAll("[data-step]").forEach(function (btn) {
     btn.addEventListener("click", function () {
