@@ -149,3 +149,116 @@ def test_keyboard_focus_and_language_in_korean(serve: Callable[..., Served], pag
     page.keyboard.press("Escape")
     assert page.locator("#osk").is_hidden()
     assert page.evaluate("document.activeElement.id") == "f-tenshutsu-destination_address"
+
+
+def caret_view(page: Any) -> tuple[str, str]:
+    """The preview's text on each side of its caret."""
+    return (page.inner_text("#osk-before"), page.inner_text("#osk-after"))
+
+
+def test_cursor_keys_edit_in_the_middle(serve: Callable[..., Served], page: Any) -> None:
+    """← → 先頭 末尾 move the field's caret; keys, ⌫ and ゛ act at the caret; the preview shows
+    the caret where it is; every change fires one input event and the focus stays in the
+    field; a full field takes no more characters in the middle."""
+    served = serve(sim_persona="yamada")
+    to_fields(page, served, "ja", "tenkyo")
+    address = page.locator("#f-tenkyo-new_address")
+    address.click()
+    page.evaluate(
+        """() => { window.inputs = 0;
+            document.getElementById('f-tenkyo-new_address')
+              .addEventListener('input', () => { window.inputs += 1; }); }"""
+    )
+    tap(page, "か", "き", "く")
+    assert caret_view(page) == ("かきく", "")
+    left = page.locator("#osk [data-move='left']")
+    left.click()
+    left.click()
+    assert caret_view(page) == ("か", "きく")
+    assert address.evaluate("el => [el.selectionStart, el.selectionEnd]") == [1, 1]
+    page.wait_for_function("document.getElementById('live').textContent === 'き'")
+    tap(page, "さ")
+    assert address.input_value() == "かさきく"
+    assert caret_view(page) == ("かさ", "きく")
+    page.click("#osk [data-back]")  # deletes さ, before the caret
+    assert address.input_value() == "かきく"
+    assert caret_view(page) == ("か", "きく")
+    page.click("#osk [data-mark='dakuten']")  # か before the caret -> が
+    assert address.input_value() == "がきく"
+    assert caret_view(page) == ("が", "きく")
+    assert page.inner_text("#osk-value") == "がきく"
+    page.click("#osk [data-space]")
+    assert address.input_value() == "が\u3000きく"
+    page.click("#osk [data-back]")
+    page.click("#osk [data-move='right']")
+    assert caret_view(page) == ("がき", "く")
+    page.click("#osk [data-char='丁目']")
+    assert address.input_value() == "がき丁目く"
+    page.click("#osk [data-move='end']")
+    tap(page, "け")
+    page.click("#osk [data-move='start']")
+    tap(page, "あ")
+    assert address.input_value() == "あがき丁目くけ"
+    assert caret_view(page) == ("あ", "がき丁目くけ")
+    assert page.evaluate("window.inputs") == 11  # one per change, none per move
+    assert page.evaluate("document.activeElement.id") == "f-tenkyo-new_address"
+    assert small_keys(page) == []
+    for key in ("left", "right"):
+        name = page.locator(f"#osk [data-move='{key}']").get_attribute("aria-label")
+        assert name == {"left": "カーソルを 左へ", "right": "カーソルを 右へ"}[key]
+    assert page.locator("#osk [data-move='start']").inner_text() == "先頭"
+    shot(page, "ja-kbd-03-cursor")
+
+    # A full field: a key in the middle types nothing (nothing is cut off at the end).
+    address.evaluate("el => { el.maxLength = el.value.length; }")
+    tap(page, "ん")
+    assert address.input_value() == "あがき丁目くけ"
+    assert caret_view(page) == ("あ", "がき丁目くけ")
+
+    # A character outside the BMP (𠮷, two UTF-16 units) is one step for the cursor keys.
+    page.click("#osk [data-clear]")
+    assert caret_view(page) == ("", "")
+    address.evaluate("el => { el.maxLength = 200; }")
+    address.fill("𠮷田")
+    page.click("#osk [data-move='end']")
+    left.click()
+    left.click()
+    assert address.evaluate("el => el.selectionStart") == 0
+    page.click("#osk [data-move='right']")
+    assert caret_view(page) == ("𠮷", "田")
+    page.click("#osk [data-back]")
+    assert address.input_value() == "田"
+
+
+def test_cursor_keys_in_english(serve: Callable[..., Served], page: Any) -> None:
+    """The cursor keys have English names; a typo in the middle of a Latin address is fixed
+    without retyping what follows, and the fixed text reaches the check screen."""
+    served = serve(sim_persona="yamada")
+    to_fields(page, served, "en", "tenkyo")
+    page.fill("#f-tenkyo-moving_date", "2026-11-20")
+    address = page.locator("#f-tenkyo-new_address")
+    address.click()
+    assert page.locator("#osk [data-move='left']").get_attribute("aria-label") == (
+        "Move the cursor left"
+    )
+    assert page.locator("#osk [data-move='end']").inner_text() == "End"
+    page.click("#osk [data-shift]")
+    tap(page, "S", "h", "u", "b", "a")  # Shuba: u should be i
+    for _ in range(2):
+        page.click("#osk [data-move='left']")
+    page.click("#osk [data-back]")
+    tap(page, "i")
+    assert caret_view(page) == ("Shi", "ba")
+    page.click("#osk [data-move='end']")
+    page.click("#osk [data-space]")
+    page.click("#osk .osk-tab[data-layout='digits']")
+    tap(page, "1", "-", "2")
+    shot(page, "en-kbd-03-cursor")
+    page.click("#osk [data-done]")
+    assert address.input_value() == "Shiba 1-2"
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    page.goto(f"{served.url}/kiosk/pin")
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    assert "Shiba 1-2" in page.inner_text(".check-grid")

@@ -1,14 +1,20 @@
 /* On-screen keyboard for the kiosk's free-text fields (no physical keyboard, no native one).
-   Fields marked data-osk open it on tap; keys type at the end of the field. Taps on keys do
-   not move the focus away from the field (its caret stays visible); Tab from an open field
-   moves into the keyboard, Escape or "done" closes it and returns to the field.
-   Kana: 50-音 table; ゛ ゜ 小 change the last character; the katakana tab types katakana. */
+   Fields marked data-osk open it on tap; keys type at the field's caret, which ← → 先頭 末尾
+   move (a tap in the field moves it too); ⌫ deletes the character before the caret (or the
+   selected text). The caret is the field's own selection, so the keyboard keeps no copy of
+   it. Taps on keys do not move the focus away from the field (its caret stays visible); Tab
+   from an open field moves into the keyboard, Escape or "done" closes it and returns to the
+   field. Kana: 50-音 table; ゛ ゜ 小 change the character before the caret; the katakana tab
+   types katakana. */
 (function () {
   "use strict";
   var osk = document.getElementById("osk");
   if (!osk) { return; }
   var fieldName = document.getElementById("osk-field");
-  var valueView = document.getElementById("osk-value");
+  var preview = osk.querySelector(".osk-preview");
+  var beforeView = document.getElementById("osk-before");
+  var afterView = document.getElementById("osk-after");
+  var caretView = osk.querySelector(".osk-caret");
   var live = document.getElementById("live");
   var target = null, layout = null, shift = false;
 
@@ -52,14 +58,68 @@
     var label = input.id ? document.querySelector("label[for='" + input.id + "']") : null;
     return label ? label.textContent.replace(/\s+/g, " ").trim() : "";
   }
-  function render() {
-    valueView.textContent = target ? target.value : "";
+  // The caret (and selection) in UTF-16 units, as the field holds them; a field that has
+  // never had one gets it at the end.
+  function selection() {
+    var v = target.value;
+    var start = target.selectionStart, end = target.selectionEnd;
+    if (start === null || start === undefined) { start = end = v.length; }
+    return { start: Math.min(start, v.length), end: Math.min(end, v.length) };
   }
-  function setValue(value) {
-    var max = target.maxLength > 0 ? target.maxLength : 1000;
-    target.value = value.slice(0, max);
+  // One character before / after index i (a character outside the BMP, 𠮷, is two units).
+  function prevIndex(v, i) {
+    if (i <= 0) { return 0; }
+    var low = v.charCodeAt(i - 1);
+    if (i >= 2 && low >= 0xdc00 && low <= 0xdfff) {
+      var high = v.charCodeAt(i - 2);
+      if (high >= 0xd800 && high <= 0xdbff) { return i - 2; }
+    }
+    return i - 1;
+  }
+  function nextIndex(v, i) {
+    if (i >= v.length) { return v.length; }
+    var high = v.charCodeAt(i);
+    if (high >= 0xd800 && high <= 0xdbff && i + 1 < v.length) {
+      var low = v.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) { return i + 2; }
+    }
+    return i + 1;
+  }
+
+  function render() {
+    var v = target ? target.value : "";
+    var caret = target ? selection().end : 0;
+    beforeView.textContent = v.slice(0, caret);
+    afterView.textContent = v.slice(caret);
+    // Long text scrolls inside the preview so that the caret stays in sight.
+    var box = preview.getBoundingClientRect(), at = caretView.getBoundingClientRect();
+    if (at.right > box.right - 16) { preview.scrollLeft += at.right - box.right + 48; }
+    else if (at.left < box.left + 16) { preview.scrollLeft -= box.left - at.left + 48; }
+  }
+  function moveCaret(pos) {
+    target.setSelectionRange(pos, pos);
+    render();
+  }
+  // Puts value in the field with the caret at pos, as typing would (one input event).
+  function setValue(value, pos) {
+    target.value = value;
+    target.setSelectionRange(pos, pos);
     target.dispatchEvent(new Event("input", { bubbles: true }));
     render();
+  }
+  // Text typed at the caret replaces the selection; what maxLength has no room for is not
+  // typed (like a physical keyboard on a full field). Returns what was typed.
+  function insert(text) {
+    var v = target.value, sel = selection();
+    var max = target.maxLength > 0 ? target.maxLength : 1000;
+    var room = max - (v.length - (sel.end - sel.start));
+    var typed = "", chars = Array.from(text);
+    for (var i = 0; i < chars.length && typed.length + chars[i].length <= room; i++) {
+      typed += chars[i];
+    }
+    if (!typed && sel.start === sel.end) { return ""; }
+    setValue(v.slice(0, sel.start) + typed + v.slice(sel.end), sel.start + typed.length);
+    return typed;
   }
 
   function showLayout(name) {
@@ -118,6 +178,7 @@
 
   document.querySelectorAll("input[data-osk]").forEach(function (input) {
     input.addEventListener("click", function () { open(input); });
+    input.addEventListener("input", function () { if (input === target) { render(); } });
     input.addEventListener("keydown", function (e) {
       if ((e.key === "Enter" || e.key === "ArrowDown") && osk.hidden) { e.preventDefault(); open(input); }
       else if (e.key === "Escape" && !osk.hidden) { e.preventDefault(); close(true); }
@@ -148,24 +209,46 @@
       var ch = key.getAttribute("data-char");
       if (layout === "kata" && key.closest(".osk-table")) { ch = toKata(ch); }
       if (shift && key.hasAttribute("data-latin")) { ch = ch.toUpperCase(); setShift(false); }
-      setValue(value + ch);
-      announce(ch);
+      if (insert(ch)) { announce(ch); }
     } else if (key.hasAttribute("data-mark")) {
-      var last = value.slice(-1);
-      var changed = last ? applyMark(last, key.getAttribute("data-mark")) : null;
-      if (changed) { setValue(value.slice(0, -1) + changed); announce(changed); }
+      var sel = selection(), at = prevIndex(value, sel.end);
+      var before = value.slice(at, sel.end);
+      var changed = before ? applyMark(before, key.getAttribute("data-mark")) : null;
+      if (changed) {
+        setValue(value.slice(0, at) + changed + value.slice(sel.end), at + changed.length);
+        announce(changed);
+      }
     } else if (key.hasAttribute("data-back")) {
-      setValue(Array.from(value).slice(0, -1).join(""));
-      announce(target.value.slice(-1) || key.getAttribute("aria-label"));
+      var del = selection();
+      var from = del.start < del.end ? del.start : prevIndex(value, del.end);
+      if (from < del.end) { setValue(value.slice(0, from) + value.slice(del.end), from); }
+      announce(target.value.slice(prevIndex(target.value, from), from) || key.getAttribute("aria-label"));
+    } else if (key.hasAttribute("data-move")) {
+      var range = selection(), move = key.getAttribute("data-move"), pos = range.end, to;
+      if (move === "start") { to = 0; }
+      else if (move === "end") { to = value.length; }
+      // With a selection, ← and → go to its edge (as on a physical keyboard).
+      else if (range.start < range.end) { to = move === "left" ? range.start : range.end; }
+      else { to = move === "left" ? prevIndex(value, pos) : nextIndex(value, pos); }
+      moveCaret(to);
+      // Say the character the caret stepped over; at the start or end, the key's name.
+      var crossed = value.slice(Math.min(pos, to), Math.max(pos, to));
+      var name = (key.getAttribute("aria-label") || key.textContent).trim();
+      announce(move === "left" || move === "right" ? crossed || name : name);
     } else if (key.hasAttribute("data-space")) {
-      setValue(value + (layout === "kana" || layout === "kata" ? "\u3000" : " "));
+      insert(layout === "kana" || layout === "kata" ? "\u3000" : " ");
       announce(key.textContent);
     } else if (key.hasAttribute("data-clear")) {
-      setValue("");
+      setValue("", 0);
       announce(key.textContent);
     } else if (key.hasAttribute("data-done")) {
       close(true);
     }
+  });
+
+  // A tap inside the field (or a physical arrow key) moves its caret: show it in the preview.
+  document.addEventListener("selectionchange", function () {
+    if (target && !osk.hidden) { render(); }
   });
 
   // A tap outside the keyboard and outside any text field closes it.
