@@ -2,22 +2,39 @@
 
 Demo and staff training: put a persona's card on the reader or take it away, see and set its
 PIN tries, inject card faults, and act at the simulated payment terminal (approve, decline,
-time out). Each form posts one action and comes back to the panel.
+time out, refund on the terminal's own menu). Each form posts one action and comes back to
+the panel.
+
+A refund at the terminal is made outside the service, as staff would with the terminal's
+menu: the service learns of it only when it reconciles (every ``KIOSK_RECONCILE_INTERVAL_S``,
+or at once with the panel's "reconcile now", which runs the app's own Reconciler).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
+
+from hardware_sim.terminal import RefundTooLarge, TerminalError
+from kiosk.models import Ticket
+from payments.models import Payment, PaymentStatus
+from ui.i18n import yen
 
 bp = Blueprint("simulator", __name__, url_prefix="/sim")
 
 TEXT_PIN = 0x0011  # the card-info-input-support PIN the kiosk uses
 DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
+RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
+TAKEN = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
 
 def _rig() -> Any:
@@ -26,6 +43,63 @@ def _rig() -> Any:
 
 def _terminal() -> Any:
     return getattr(current_app.extensions.get("kiosk.payments"), "terminal", None)
+
+
+def _reconciler() -> Any:
+    return current_app.extensions.get("kiosk.reconciler")
+
+
+@dataclass(frozen=True)
+class TakenPayment:
+    """A recent payment taken on the simulated terminal, as the service and the terminal
+    each see it (they differ after a refund at the terminal, until reconciliation)."""
+
+    ref: str
+    number: str  # the case's ticket number, "" without one
+    amount_yen: int
+    succeeded_at: datetime | None
+    status: str  # the service's payment status
+    refunded_yen: int  # what the service has recorded
+    terminal_refunded_yen: int  # what the terminal has given back
+
+    @property
+    def refundable_yen(self) -> int:
+        return self.amount_yen - self.terminal_refunded_yen
+
+    @property
+    def unrecorded_yen(self) -> int:
+        return self.terminal_refunded_yen - self.refunded_yen
+
+
+def _recent_payments(session: Session, provider: str, terminal: Any) -> list[TakenPayment]:
+    """The newest payments taken through ``provider`` that this terminal still knows (its
+    memory is lost on restart), newest first."""
+    stmt = (
+        select(Payment, Ticket.display_number)
+        .outerjoin(Ticket, Ticket.case_id == Payment.case_id)
+        .where(Payment.provider == provider, Payment.status.in_(TAKEN))
+        .where(Payment.provider_ref.is_not(None))
+        .order_by(Payment.id.desc())
+        .limit(RECENT_PAYMENTS)
+    )
+    found = []
+    for payment, number in session.execute(stmt):
+        try:
+            on_terminal = terminal.get(payment.provider_ref)
+        except TerminalError:
+            continue
+        found.append(
+            TakenPayment(
+                ref=payment.provider_ref,
+                number=number or "",
+                amount_yen=payment.amount_yen,
+                succeeded_at=payment.succeeded_at,
+                status=payment.status.value,
+                refunded_yen=payment.refunded_yen,
+                terminal_refunded_yen=on_terminal.refunded_yen,
+            )
+        )
+    return found
 
 
 @bp.after_request
@@ -39,6 +113,12 @@ def panel() -> ResponseReturnValue:
     """Reader, card, faults and terminal at a glance."""
     rig, terminal = _rig(), _terminal()
     card = rig.card if rig is not None else None
+    taken: list[TakenPayment] = []
+    if terminal is not None:
+        with current_app.extensions["kiosk.sessions"]() as session:
+            provider = current_app.extensions["kiosk.payments"].name
+            taken = _recent_payments(session, provider, terminal)
+    interval_s = current_app.config["KIOSK_SETTINGS"].reconcile_interval_s
     return render_template(
         "simulator/panel.html",
         rig=rig,
@@ -49,6 +129,10 @@ def panel() -> ResponseReturnValue:
         terminal=terminal,
         current=terminal.current if terminal is not None else None,
         decline_codes=DECLINE_CODES,
+        taken=taken,
+        refundable=[p for p in taken if p.refundable_yen > 0],
+        reconcile_every=format_timedelta(timedelta(seconds=interval_s), threshold=1),
+        can_reconcile=_reconciler() is not None,
     )
 
 
@@ -128,4 +212,48 @@ def terminal_action() -> ResponseReturnValue:
     else:
         raise BadRequest("unknown action")
     flash(_("Terminal: done."))
+    return redirect(url_for("simulator.panel"))
+
+
+@bp.post("/terminal/refund")
+def terminal_refund() -> ResponseReturnValue:
+    """Refund a taken payment on the terminal's own menu, all that is left or ``amount``
+    yen; the service is not told (it finds the refund when it reconciles)."""
+    terminal = _terminal()
+    if terminal is None:
+        raise BadRequest("no simulated terminal")
+    ref = request.form.get("payment", "")
+    amount = _int("amount", 1, 10_000_000) if request.form.get("amount", "").strip() else None
+    try:
+        refund = terminal.refund_at_terminal(ref, amount)
+    except RefundTooLarge:
+        flash(_("The terminal refused: more than is left of this payment, or not taken."))
+        return redirect(url_for("simulator.panel")), 303
+    except TerminalError:
+        raise BadRequest("unknown payment") from None
+    flash(
+        _(
+            "Refunded %(amount)s at the terminal. The service is not told: it records the "
+            "refund at its next reconcile.",
+            amount=yen(refund.amount_yen),
+        )
+    )
+    return redirect(url_for("simulator.panel"))
+
+
+@bp.post("/reconcile")
+def reconcile_now() -> ResponseReturnValue:
+    """Run the app's payment reconciliation now instead of waiting for its next turn."""
+    reconciler = _reconciler()
+    if reconciler is None:
+        raise BadRequest("no reconciler in this app")
+    report = reconciler.run_once()
+    found = len(report.refunds_found)
+    flash(
+        ngettext(
+            "Reconciled: refunds made outside the service found in %(num)d payment.",
+            "Reconciled: refunds made outside the service found in %(num)d payments.",
+            found,
+        )
+    )
     return redirect(url_for("simulator.panel"))
