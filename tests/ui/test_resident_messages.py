@@ -1,0 +1,45 @@
+"""Messages a resident can meet outside the kiosk's own screens (the read-aloud audio
+endpoint, the resident side of the JSON API) come in Chinese and Korean too, not English."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("ja", "見つかりません。"), ("zh-Hans", "未找到。"), ("ko", "찾을 수 없습니다.")],
+)
+def test_unknown_read_aloud_screen_is_not_found_in_the_language(
+    app: Flask, lang: str, text: str
+) -> None:
+    """The kiosk's read-aloud endpoint answers an unknown screen in the asked language."""
+    response = app.test_client().get(f"/api/voice/guide/nowhere.wav?lang={lang}")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == {"code": "not_found", "message": text}
+
+
+@pytest.mark.parametrize(
+    ("lang", "ended", "missing"),
+    [
+        ("zh_Hans", "本次办理已结束或不存在。", "未找到。"),
+        ("ko", "이용이 끝났거나 존재하지 않습니다.", "찾을 수 없습니다."),
+    ],
+)
+def test_resident_api_errors_in_chinese_and_korean(
+    app: Flask, lang: str, ended: str, missing: str
+) -> None:
+    """An ended visit and an unknown path of the JSON API say so in the resident's language."""
+    client = app.test_client()
+    body = client.get(f"/api/visits/no-such-visit?lang={lang}").get_json()
+    assert body["error"]["message"] == ended
+    body = client.get(f"/api/no-such-thing?lang={lang}").get_json()
+    assert body["error"] == {"code": "not_found", "message": missing}
