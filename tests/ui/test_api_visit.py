@@ -135,7 +135,7 @@ def test_staff_endpoints_need_a_valid_token(app):
 
 @pytest.mark.parametrize(
     ("lang", "expected"),
-    [("ja", "見つかりません"), ("en", "It was not found"), ("ko", "It was not found")],
+    [("ja", "見つかりません"), ("en", "It was not found"), ("ko", "찾을 수 없습니다")],
 )
 def test_errors_are_json_with_a_stable_code_in_the_requested_language(app, lang, expected):
     """An unknown route or id is JSON {error: {code, message}} in the asked language."""
