@@ -137,6 +137,24 @@ def _charge(provider: StripeTerminalProvider, public_id: str, amount: int) -> st
     return pi.id
 
 
+def _paid_through_webhook(db: Db, provider: StripeTerminalProvider) -> tuple[int, str, str]:
+    """A confirmed 300-yen case charged at localstripe and paid by its signed webhook (one
+    ticket): (case id, payment public id, PaymentIntent id)."""
+    case_id = confirmed_case(db)
+    with db.tx() as s:
+        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
+        public_id = payment.public_id
+    pi_id = _charge(provider, public_id, 300)
+    deadline = time.monotonic() + 15
+    while True:
+        with db.tx() as s:
+            if tickets_of(s, case_id) == 1:
+                break
+        assert time.monotonic() < deadline, "the webhook never paid the case"
+        time.sleep(0.2)
+    return case_id, public_id, pi_id
+
+
 def test_status_and_partial_refunds(provider: StripeTerminalProvider) -> None:
     """status reads a succeeded JPY PaymentIntent; refunds are partial and in whole yen."""
     pi_id = _charge(provider, "pay_ls1", 300)
@@ -152,18 +170,7 @@ def test_signed_webhook_reaches_the_endpoint_and_issues_a_ticket(
 ) -> None:
     """localstripe's signed payment_intent.succeeded pays the case through POST
     /webhooks/stripe: one ticket; a staff refund afterwards is recorded."""
-    case_id = confirmed_case(db)
-    with db.tx() as s:
-        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
-        public_id = payment.public_id
-    pi_id = _charge(provider, public_id, 300)
-    deadline = time.monotonic() + 15
-    while True:
-        with db.tx() as s:
-            if tickets_of(s, case_id) == 1:
-                break
-        assert time.monotonic() < deadline, "the webhook never paid the case"
-        time.sleep(0.2)
+    case_id, public_id, pi_id = _paid_through_webhook(db, provider)
     with db.tx() as s:
         paid = service.get_payment(s, public_id)
         assert paid.status is PaymentStatus.SUCCEEDED and paid.provider_ref == pi_id
@@ -229,18 +236,7 @@ def test_dashboard_refund_without_webhook_is_found_by_reconcile(
     """localstripe sends no refund events: a partial refund made beside the service (as in
     the Dashboard) is found by reconciliation through the Refunds list; the staff refund of
     the rest is then refunded in full and never recorded twice."""
-    case_id = confirmed_case(db)
-    with db.tx() as s:
-        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
-        public_id = payment.public_id
-    pi_id = _charge(provider, public_id, 300)
-    deadline = time.monotonic() + 15
-    while True:
-        with db.tx() as s:
-            if tickets_of(s, case_id) == 1:
-                break
-        assert time.monotonic() < deadline, "the webhook never paid the case"
-        time.sleep(0.2)
+    case_id, public_id, pi_id = _paid_through_webhook(db, provider)
     outside = provider.client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100})
     with db.tx() as s:
         report = service.reconcile(s, provider)

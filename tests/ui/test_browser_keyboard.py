@@ -43,6 +43,16 @@ def to_fields(page: Any, served: Served, lang: str, procedure: str) -> None:
     page.wait_for_url(re.compile(r"/kiosk/fields$"))
 
 
+def check_page_text(page: Any, served: Served) -> str:
+    """Submit the fields, enter yamada's PIN and return the check screen's form text."""
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    page.goto(f"{served.url}/kiosk/pin")
+    press_pin(page, "1234")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    return page.inner_text(".check-grid")
+
+
 def test_family_register_typed_on_the_screen_keyboard(
     serve: Callable[..., Served], page: Any
 ) -> None:
@@ -93,12 +103,7 @@ def test_family_register_typed_on_the_screen_keyboard(
     assert page.locator("#osk").is_hidden()
     assert page.evaluate("document.activeElement.id") == "f-koseki-hittousha"
 
-    page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
-    page.goto(f"{served.url}/kiosk/pin")
-    press_pin(page, "1234")
-    page.wait_for_url(re.compile(r"/kiosk/check$"))
-    text = page.inner_text(".check-grid")
+    text = check_page_text(page, served)
     assert "とうきょうとちよだく１丁目２番" in text
     assert "ヤマダ\u3000タロウ" in text
 
@@ -124,12 +129,7 @@ def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: 
     shot(page, "en-kbd-02-digits")
     page.click("#osk [data-done]")
     assert address.input_value() == "Shiba 1-2"
-    page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
-    page.goto(f"{served.url}/kiosk/pin")
-    press_pin(page, "1234")
-    page.wait_for_url(re.compile(r"/kiosk/check$"))
-    assert "Shiba 1-2" in page.inner_text(".check-grid")
+    assert "Shiba 1-2" in check_page_text(page, served)
 
 
 def test_keyboard_focus_and_language_in_korean(serve: Callable[..., Served], page: Any) -> None:
@@ -256,9 +256,4 @@ def test_cursor_keys_in_english(serve: Callable[..., Served], page: Any) -> None
     shot(page, "en-kbd-03-cursor")
     page.click("#osk [data-done]")
     assert address.input_value() == "Shiba 1-2"
-    page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
-    page.goto(f"{served.url}/kiosk/pin")
-    press_pin(page, "1234")
-    page.wait_for_url(re.compile(r"/kiosk/check$"))
-    assert "Shiba 1-2" in page.inner_text(".check-grid")
+    assert "Shiba 1-2" in check_page_text(page, served)
