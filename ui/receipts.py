@@ -13,11 +13,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from payments.models import PaymentStatus
 from payments.receipts import LABELS, TITLES, Receipt, build_receipt
-from payments.service import payments_of_case
-
-TAKEN = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+from payments.service import TAKEN, payments_of_case
 
 
 def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | None:

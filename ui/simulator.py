@@ -26,7 +26,8 @@ from werkzeug.exceptions import BadRequest
 
 from hardware_sim.terminal import RefundTooLarge, TerminalError
 from kiosk.models import Ticket
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment
+from payments.service import TAKEN
 from ui.i18n import yen
 
 bp = Blueprint("simulator", __name__, url_prefix="/sim")
@@ -34,7 +35,6 @@ bp = Blueprint("simulator", __name__, url_prefix="/sim")
 TEXT_PIN = 0x0011  # the card-info-input-support PIN the kiosk uses
 DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
 RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
-TAKEN = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
 
 
 def _rig() -> Any:
