@@ -102,7 +102,6 @@
   }
 
   function render(state) {
-    var fresh = false;
     var newCalls = [];
     calls.textContent = "";
     if (!state.calls.length) calls.appendChild(el("li", "b-empty", "—"));
@@ -115,7 +114,7 @@
       arrow.setAttribute("aria-hidden", "true");
       li.appendChild(arrow);
       li.appendChild(bilingual(el("span", "b-counter"), c.counter_names, c.counter));
-      if (!seen[key]) { seen[key] = true; fresh = true; newCalls.push(c); li.classList.add("b-flash"); }
+      if (!seen[key]) { seen[key] = true; newCalls.push(c); li.classList.add("b-flash"); }
       calls.appendChild(li);
     });
     waiting.textContent = "";
@@ -128,7 +127,7 @@
       li.appendChild(n);
       waiting.appendChild(li);
     });
-    if (fresh) {
+    if (newCalls.length) {
       chime();
       newCalls.reverse().forEach(announce); // oldest first, as they were called
     }
