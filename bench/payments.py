@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from application.schema import upgrade  # noqa: E402
 from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
 from kiosk import cases, queue  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
-from kiosk.db import make_engine, make_session_factory, transaction, upgrade  # noqa: E402
+from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import Ticket  # noqa: E402
 from payments import service  # noqa: E402
 from payments.models import Payment, PaymentStatus  # noqa: E402
@@ -55,13 +56,13 @@ POLL_S = 0.002
 def _kiosk_providers(kind: str, kiosks: int, latency_s: float):  # type: ignore[no-untyped-def]
     """One (provider, pay) pair per kiosk; ``pay(ref)`` is the resident paying."""
     if kind == "sim":
+        from application.registry import simulated_payments
         from hardware_sim.terminal import SimulatedTerminal
-        from payments.sim import SimulatedTerminalProvider
 
         out = []
         for i in range(kiosks):
             terminal = SimulatedTerminal(latency_s=latency_s, terminal_id=f"sim-{i}")
-            out.append((SimulatedTerminalProvider(terminal), terminal.approve))
+            out.append((simulated_payments(terminal), terminal.approve))
         return out, None
     if kind == "stripe_terminal":
         from hardware_sim.stripe_standin import StandinServer, StripeStandin

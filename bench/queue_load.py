@@ -36,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event, func, select  # noqa: E402
 
+from application.schema import upgrade  # noqa: E402
 from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
 from kiosk import cases, queue  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
-from kiosk.db import make_engine, make_session_factory, transaction, upgrade  # noqa: E402
+from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import AuditEvent, Ticket, TicketStatus  # noqa: E402
 from tests.pgcluster import start_cluster  # noqa: E402
 

@@ -23,8 +23,10 @@ from typing import Any
 # bench/ holds scripts named like the packages (bench/payments.py): keep it off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
+from application.schema import upgrade  # noqa: E402
 from kiosk import db  # noqa: E402
 from kiosk.privacy import load_data_key  # noqa: E402
+from ui.services import services_of  # noqa: E402
 
 
 def _app(data_dir: Path) -> Any:
@@ -32,7 +34,7 @@ def _app(data_dir: Path) -> Any:
 
     url = f"sqlite:///{data_dir / 'kiosk.sqlite3'}"
     engine = db.make_engine(url, load_data_key("", data_dir))
-    db.upgrade(engine)
+    upgrade(engine)
     engine.dispose()
     return create_app(
         {
@@ -58,8 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = _app(Path(tmp))
-        reader = app.extensions["kiosk.card_reader"]
-        terminal = app.extensions["kiosk.payments"].terminal
+        reader = services_of(app).card_reader
+        terminal = services_of(app).payments.terminal
         timings: dict[str, list[float]] = {}
         try:
             first_kb = _first_page_kb(app.test_client())
@@ -103,7 +105,7 @@ def main() -> None:
                 step("ticket", "get", "/kiosk/ticket")
                 step("wipe", "post", "/kiosk/wipe")
         finally:
-            app.extensions["kiosk.shutdown"]()
+            services_of(app).close()
     every = sorted(t for ts in timings.values() for t in ts)
     p95 = statistics.quantiles(every, n=100)[94]
     for name, ts in timings.items():

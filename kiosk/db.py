@@ -1,4 +1,4 @@
-"""Engines, sessions, transactions and the schema version.
+"""Engines, sessions and transactions (the schema version is ``application.schema``).
 
 SQLite (default): a file in the data folder, WAL journal, a busy timeout, and every
 transaction opened with ``BEGIN IMMEDIATE``: writers queue up on the database lock at the
@@ -14,13 +14,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,10 +30,6 @@ SQLITE_BUSY_TIMEOUT_S = 30
 
 class DatabaseBusy(RuntimeError):
     """SQLite: no write transaction could start within the busy timeout."""
-
-
-class SchemaOutdated(RuntimeError):
-    """The database schema is not the one this code expects; the message says the fix."""
 
 
 def make_engine(
@@ -168,56 +160,6 @@ def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     session.connection().execute(stmt, {**values, "pk_id": obj.id})
     for key, value in values.items():
         set_committed_value(obj, key, value)
-
-
-# --- schema -------------------------------------------------------------------------------
-
-
-def alembic_config(url: str) -> Config:
-    """Alembic configuration built in code, so it works from an installed package."""
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("kiosk") / "migrations"))
-    # "%" is ConfigParser interpolation syntax; URLs with encoded passwords contain it.
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` on ``engine``'s database."""
-    from alembic import command
-
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The revision recorded in the database (None for an empty database)."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def head_revision() -> str:
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    head = script.get_current_head()
-    assert head is not None
-    return head
-
-
-def schema_is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration this code ships."""
-    return current_revision(engine) == head_revision()
-
-
-def require_current_schema(engine: Engine) -> None:
-    """Raise SchemaOutdated (saying which command fixes it) unless the schema is current."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise SchemaOutdated(
-            f"database schema is at {current or 'nothing (empty database)'}, this version "
-            f"needs {head}: run `kiosk db upgrade`"
-        )
 
 
 def engine_from_settings(settings: Settings, *, pool_size: int = 10) -> Engine:

@@ -1,4 +1,5 @@
-"""``KIOSK_PAYMENTS=sim``: the payment provider over the simulated terminal in hardware_sim.
+"""``KIOSK_PAYMENTS=sim``: the payment provider over the simulated terminal (hardware_sim),
+handed over by the registry (``application.registry``).
 
 Real code chosen by configuration (demos, staff training, CI, the embedded default): the
 kiosk drives the same service and screens as with Stripe; a person at the simulator panel or
@@ -8,13 +9,10 @@ and refunds made on the terminal itself are found by reconciliation (``refunds``
 
 from __future__ import annotations
 
-from hardware_sim.terminal import (
-    RefundTooLarge,
-    SimulatedTerminal,
-    TerminalOffline,
-    TerminalPayment,
-    UnknownPayment,
-)
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
 from payments.provider import (
     InvalidSignature,
     PaymentEvent,
@@ -27,14 +25,63 @@ from payments.provider import (
     RefundNotAllowed,
 )
 
+T = TypeVar("T")
+
+
+class TerminalPayment(Protocol):
+    """A payment as the simulated terminal shows it."""
+
+    ref: str
+    status: str
+    amount_yen: int
+    method: str | None
+    decline_code: str | None
+    refunded_yen: int
+
+
+class TerminalRefund(Protocol):
+    """A refund the simulated terminal gave."""
+
+    ref: str
+    amount_yen: int
+    status: str
+
+
+class SimulatedTerminalPort(Protocol):
+    """The simulated terminal (``hardware_sim.terminal.SimulatedTerminal``) as this
+    provider drives it; the registry hands it over, so ``payments`` never imports the
+    simulator."""
+
+    def put_amount(
+        self, amount_yen: int, reference: str, idempotency_key: str, *, show: bool = True
+    ) -> TerminalPayment: ...
+
+    def get(self, ref: str) -> TerminalPayment: ...
+
+    def cancel(self, ref: str) -> TerminalPayment: ...
+
+    def refund(self, ref: str, amount_yen: int, idempotency_key: str) -> str: ...
+
+    def refunds_of(self, ref: str) -> list[TerminalRefund]: ...
+
+
+@dataclass(frozen=True)
+class TerminalFaults:
+    """The simulated terminal's own exception types, mapped to provider errors."""
+
+    offline: type[Exception]  # -> ProviderUnavailable
+    unknown_payment: type[Exception]  # -> ProviderRejected
+    refund_too_large: type[Exception]  # -> RefundNotAllowed
+
 
 class SimulatedTerminalProvider:
-    """PaymentProvider over a :class:`SimulatedTerminal` (see ``payments.provider``)."""
+    """PaymentProvider over the simulated terminal (see ``payments.provider``)."""
 
     name = "sim"
 
-    def __init__(self, terminal: SimulatedTerminal) -> None:
+    def __init__(self, terminal: SimulatedTerminalPort, faults: TerminalFaults) -> None:
         self.terminal = terminal
+        self.faults = faults
 
     def _view(self, payment: TerminalPayment) -> ProviderPayment:
         return ProviderPayment(
@@ -46,14 +93,14 @@ class SimulatedTerminalProvider:
             amount_refunded_yen=payment.refunded_yen,
         )
 
-    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
-        except TerminalOffline as e:
+        except self.faults.offline as e:
             raise ProviderUnavailable(str(e)) from e
-        except UnknownPayment as e:
+        except self.faults.unknown_payment as e:
             raise ProviderRejected(f"unknown payment {e}") from e
-        except RefundTooLarge as e:
+        except self.faults.refund_too_large as e:
             raise RefundNotAllowed(str(e)) from e
 
     def start(self, request: PaymentRequest) -> ProviderPayment:

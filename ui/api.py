@@ -7,9 +7,10 @@ and the message in the request's language (``?lang=`` or Accept-Language). Malfo
 is a 4xx, never a 500. Staff endpoints take ``Authorization: Bearer <token>`` from
 ``POST /api/staff/login`` (a signed, expiring token: no cookie, hence no CSRF exposure).
 
-The views call the same domain functions as the screens (``kiosk.cases``, ``kiosk.queue``,
-``payments.service``, the card reader) and keep a kiosk visit in the same server-side
-``VisitStore`` (the visit id is the bearer of the visit, like the kiosk's cookie).
+The visit endpoints are an adapter over the same workflow as the kiosk screens
+(``application.visits``), the staff ticket endpoints over the same operations as the console
+(``application.ticket_operations``); the visit id is the bearer of the visit, like the
+kiosk's cookie.
 """
 
 from __future__ import annotations
@@ -22,40 +23,36 @@ from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from cardreader.errors import BadPinFormat, CardError, PinLocked, PinWouldLock, WrongPin
-from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields, view_case
+from application.ticket_operations import (
+    TargetMissing,
+    TicketOperation,
+    TicketOutcome,
+    call_next_ticket,
+    run_ticket_operation,
+)
+from application.visits import FieldsInvalid, Visit, VisitEnded, VisitWorkflow
+from cardreader.errors import BadPinFormat, CardError, WrongPin
+from kiosk.cases import view_case
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
 from kiosk.db import transaction
 from kiosk.errors import DomainError, NotFound
 from kiosk.models import StaffRole
 from kiosk.overview import board_state, day_statistics, open_tickets, queue_counts
-from kiosk.queue import (
-    call_next,
-    call_ticket,
-    get_counter,
-    get_queue,
-    get_ticket,
-    issue_ticket,
-    set_counter_open,
-    ticket_status,
-    transfer,
-)
+from kiosk.queue import get_counter, set_counter_open, ticket_status
 from kiosk.staff import actor_of, authenticate, get_staff, require_role
 from payments.provider import PaymentError
-from payments.receipts import build_receipt
-from payments.service import get_payment, payments_of_case, refresh_payment, start_payment
+from payments.service import get_payment, payments_of_case
 from ui.errors import describe
 from ui.i18n import domain_language, normalise_locale
-from ui.receipts import receipt_of_case
-from ui.sessions import Visit, VisitStore
-from ui.staff import TICKET_OPERATIONS  # the same operation table as the console
+from ui.receipts import receipt_for_payment
+from ui.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +78,6 @@ def error_response(code: str, status: int, message: str, **details: Any) -> Resp
     response = jsonify(error=body)
     response.status_code = status
     return response
-
-
-@bp.record_once
-def _setup(state: Any) -> None:
-    app: Flask = state.app
-
-    def json_http_error(e: HTTPException) -> Any:
-        # Routing errors (404/405) never reach a blueprint's handlers: answer JSON for /api.
-        if request.path.startswith("/api/") or request.path == "/api":
-            return _http_error(e)
-        return e
-
-    app.register_error_handler(HTTPException, json_http_error)
 
 
 @bp.before_request
@@ -131,6 +115,26 @@ def _card_error(e: CardError) -> ResponseReturnValue:
     return error_response(code, status, message, tries_left=e.tries_left)
 
 
+@bp.errorhandler(TargetMissing)
+def _target_missing(e: TargetMissing) -> ResponseReturnValue:
+    code, status, message = describe("invalid_field")
+    return error_response(code, status, message, field=e.field)
+
+
+@bp.errorhandler(VisitEnded)
+def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
+    code, status, message = describe("visit_not_found")
+    return error_response(code, status, message)
+
+
+@bp.errorhandler(FieldsInvalid)
+def _fields_invalid(e: FieldsInvalid) -> ResponseReturnValue:
+    code, status, message = describe("validation_failed")
+    language = domain_language()
+    fields = {code: failure.messages(language) for code, failure in e.failures.items()}
+    return error_response(code, status, message, fields=fields)
+
+
 @bp.errorhandler(DomainError)
 @bp.errorhandler(PaymentError)
 def _domain_error(e: Exception) -> ResponseReturnValue:
@@ -140,7 +144,8 @@ def _domain_error(e: Exception) -> ResponseReturnValue:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(e: HTTPException) -> ResponseReturnValue:
+def http_error_response(e: HTTPException) -> Response:
+    """An HTTP error (also a routing 404/405 under ``/api``) in the API's error format."""
     codes = {
         400: "bad_request",
         401: "unauthorized",
@@ -197,15 +202,15 @@ def _fields(body: dict[str, Any], key: str = "fields") -> dict[str, dict[str, An
 
 
 def _catalog() -> Catalog:
-    return current_app.extensions["kiosk.catalog"]
+    return current_services().catalog
 
 
 def _sessions() -> Any:
-    return current_app.extensions["kiosk.sessions"]
+    return current_services().sessions
 
 
-def _kiosk_actor() -> str:
-    return f"kiosk:{current_app.config['KIOSK_SETTINGS'].kiosk_id}"
+def _workflow() -> VisitWorkflow:
+    return current_services().visits
 
 
 # --- catalog, board, ticket status (public) -------------------------------------------------
@@ -275,17 +280,12 @@ def ticket_by_token(token: str) -> ResponseReturnValue:
 
 
 # --- kiosk visits ---------------------------------------------------------------------------
-
-
-def _store() -> VisitStore:
-    return current_app.extensions["kiosk.visits"]
+# The same workflow as the kiosk screens (``application.visits``); the visit id is the bearer
+# of the visit, like the kiosk's cookie.
 
 
 def _visit(visit_id: str) -> Visit:
-    visit = _store().get(visit_id[:64])
-    if visit is None:
-        raise ApiError("visit_not_found")
-    return visit
+    return _workflow().get(visit_id)
 
 
 def _visit_json(visit: Visit) -> dict[str, Any]:
@@ -298,29 +298,6 @@ def _visit_json(visit: Visit) -> dict[str, Any]:
         "payment_id": visit.payment_id,
         "ticket_token": visit.ticket_token,
     }
-
-
-def _validated_fields(
-    codes: list[str], fields: dict[str, dict[str, Any]], language: str
-) -> dict[str, dict[str, Any]]:
-    """Validate fields of chosen procedures before the card is read (all errors at once)."""
-    unknown = [c for c in fields if c not in codes]
-    if unknown:
-        raise ApiError("invalid_field", field="fields")
-    result: dict[str, dict[str, Any]] = {}
-    errors: dict[str, Any] = {}
-    for code in codes:
-        try:
-            result[code] = (
-                _catalog()
-                .procedure(code)
-                .validate_fields(fields.get(code, {}), language, today=business_day())
-            )
-        except ValidationFailed as e:
-            errors[code] = e.messages(language)
-    if errors:
-        raise ApiError("validation_failed", fields=errors)
-    return result
 
 
 @bp.post("/visits")
@@ -336,15 +313,18 @@ def visit_open() -> ResponseReturnValue:
         or len(procedures) > len(_catalog().procedures)
     ):
         raise ApiError("invalid_field", field="procedures")
-    known = {p.code for p in _catalog().procedures}
-    if any(p not in known for p in procedures):
-        raise ApiError("unknown_procedure")
+    fields = _fields(body)
     language = domain_language()
-    ordered = [p.code for p in _catalog().procedures if p.code in procedures]
-    fields = _validated_fields(ordered, _fields(body), language)
-    visit = _store().start(language)
-    visit.procedures = ordered
-    visit.fields = fields
+    workflow = _workflow()
+    visit = workflow.start(language)
+    try:
+        workflow.choose_procedures(visit, procedures)
+        if any(code not in procedures for code in fields):
+            raise ApiError("invalid_field", field="fields")
+        workflow.set_fields(visit, fields, language)
+    except BaseException:
+        workflow.end(visit.id, reason="rejected")
+        raise
     return jsonify(_visit_json(visit)), 201
 
 
@@ -357,10 +337,7 @@ def visit_get(visit_id: str) -> ResponseReturnValue:
 @bp.delete("/visits/<visit_id>")
 def visit_end(visit_id: str) -> ResponseReturnValue:
     """End the visit: a pending payment is cancelled and an unpaid case cancelled."""
-    from ui.kiosk import wipe_visit
-
-    visit = _visit(visit_id)
-    wipe_visit(current_app._get_current_object(), visit, reason="resident")  # type: ignore[attr-defined]
+    _workflow().wipe(_visit(visit_id), reason="resident")
     return "", 204
 
 
@@ -370,35 +347,22 @@ def visit_fields(visit_id: str) -> ResponseReturnValue:
     after: stored in the draft case and the fee recomputed)."""
     visit = _visit(visit_id)
     fields = _fields(_body())
-    if visit.case_id is None:
-        merged = {c: {**visit.fields.get(c, {}), **fields.get(c, {})} for c in visit.procedures}
-        visit.fields = _validated_fields(visit.procedures, merged, visit.language)
-        return jsonify(_visit_json(visit))
     if any(c not in visit.procedures for c in fields):
         raise ApiError("invalid_field", field="fields")
-    with transaction(_sessions()) as s:
-        case = get_case(s, visit.case_id)
-        for code, values in fields.items():
-            set_resident_fields(s, case, code, values, catalog=_catalog(), actor=_kiosk_actor())
-            visit.fields[code] = dict(values)
-        fee = case.fee_yen
+    fee = _workflow().set_fields(visit, fields, visit.language)
+    if fee is None:
+        return jsonify(_visit_json(visit))
     return jsonify({**_visit_json(visit), "fee_yen": fee})
 
 
 @bp.get("/visits/<visit_id>/card")
 def visit_card(visit_id: str) -> ResponseReturnValue:
     """The reader: present, a card on it, PIN tries left (``null`` without a card)."""
-    _visit(visit_id)
-    reader = current_app.extensions["kiosk.card_reader"]
-    status = reader.status()
-    tries = None
-    if status.card_present:
-        try:
-            tries = reader.pin_tries_left()
-        except CardError:
-            tries = None
+    view = _workflow().reader_view(_visit(visit_id))
     return jsonify(
-        reader_present=status.reader_present, card_present=status.card_present, pin_tries_left=tries
+        reader_present=view.reader_present,
+        card_present=view.card_present,
+        pin_tries_left=view.pin_tries_left,
     )
 
 
@@ -432,31 +396,8 @@ def visit_card_read(visit_id: str) -> ResponseReturnValue:
     pin = _str(_body(), "pin", max_len=16)
     if visit.case_id is not None:
         raise ApiError("case_not_editable")
-    specs = [_catalog().procedure(code) for code in visit.procedures]
-    reader = current_app.extensions["kiosk.card_reader"]
-    tries = reader.pin_tries_left()
-    if tries <= 1:
-        raise PinLocked() if tries == 0 else PinWouldLock()
-    try:
-        info = reader.read(pin, with_number=any(s.needs_individual_number for s in specs))
-    except WrongPin as e:
-        if e.tries_left <= 1:
-            raise PinWouldLock() if e.tries_left == 1 else PinLocked() from None
-        raise
-    with transaction(_sessions()) as s:
-        case = open_case(
-            s,
-            info,
-            visit.procedures,
-            catalog=_catalog(),
-            actor=_kiosk_actor(),
-            language=visit.language,
-        )
-        for code, values in visit.fields.items():
-            set_resident_fields(s, case, code, values, catalog=_catalog(), actor=_kiosk_actor())
-        visit.case_id = case.id
-        result = _prefilled(case)
-    return jsonify(result), 201
+    case = _workflow().read_card(visit, pin)
+    return jsonify(_prefilled(case)), 201
 
 
 @bp.post("/visits/<visit_id>/confirm")
@@ -465,13 +406,8 @@ def visit_confirm(visit_id: str) -> ResponseReturnValue:
     visit = _visit(visit_id)
     if visit.case_id is None:
         raise ApiError("invalid_transition")
-    with transaction(_sessions()) as s:
-        case = get_case(s, visit.case_id)
-        confirm_case(s, case, catalog=_catalog(), actor=_kiosk_actor())
-        if case.fee_yen == 0:
-            visit.ticket_token = issue_ticket(s, case, actor=_kiosk_actor()).token
-        fee = case.fee_yen
-    return jsonify({**_visit_json(visit), "fee_yen": fee})
+    confirmation = _workflow().confirm(visit)
+    return jsonify({**_visit_json(visit), "fee_yen": confirmation.fee_yen})
 
 
 def _payment_json(payment: Any) -> dict[str, Any]:
@@ -491,31 +427,16 @@ def visit_pay(visit_id: str) -> ResponseReturnValue:
     visit = _visit(visit_id)
     if visit.case_id is None:
         raise ApiError("invalid_transition")
-    payment = start_payment(
-        _sessions(),
-        current_app.extensions["kiosk.payments"],
-        visit.case_id,
-        actor=_kiosk_actor(),
-        kiosk_id=current_app.config["KIOSK_SETTINGS"].kiosk_id,
-    )
-    visit.payment_id = payment.public_id
-    return jsonify(_payment_json(payment)), 201
+    return jsonify(_payment_json(_workflow().start_payment(visit))), 201
 
 
 @bp.get("/visits/<visit_id>/payment")
 def visit_payment(visit_id: str) -> ResponseReturnValue:
     """The payment's status (re-read at the provider while open); ``ticket_token`` once paid."""
-    visit = _visit(visit_id)
-    if visit.payment_id is None:
+    view = _workflow().payment(_visit(visit_id))
+    if view.payment is None:
         raise ApiError("not_found")
-    with transaction(_sessions()) as s:
-        payment = refresh_payment(s, current_app.extensions["kiosk.payments"], visit.payment_id)
-        result = _payment_json(payment)
-        if visit.ticket_token is None and visit.case_id is not None:
-            ticket = get_case(s, visit.case_id).ticket
-            if ticket is not None:
-                visit.ticket_token = ticket.token
-    return jsonify({**result, "ticket_token": visit.ticket_token})
+    return jsonify({**_payment_json(view.payment), "ticket_token": view.ticket_token})
 
 
 @bp.get("/visits/<visit_id>/ticket")
@@ -534,15 +455,12 @@ def visit_receipt(visit_id: str) -> ResponseReturnValue:
     visit = _visit(visit_id)
     asked = normalise_locale(request.args.get("lang"))
     language = domain_language(asked or normalise_locale(visit.language) or "ja")
-    found = None
-    if visit.case_id is not None:
-        with _sessions()() as s:
-            found = receipt_of_case(s, visit.case_id, language)
-    if found is None:
+    public_id = _workflow().receipt_payment(visit)
+    if public_id is None:
         return error_response(
             "no_receipt", 404, _("There is no receipt: nothing was paid for this visit.")
         )
-    return jsonify(found.to_json())
+    return jsonify(receipt_for_payment(public_id, language).to_json())
 
 
 # --- staff ------------------------------------------------------------------------------------
@@ -643,11 +561,11 @@ def _ticket_row(t: Any) -> dict[str, Any]:
     }
 
 
-def _ticket_out(ticket: Any) -> dict[str, Any]:
+def _ticket_out(ticket: TicketOutcome) -> dict[str, Any]:
     return {
         "id": ticket.id,
-        "number": ticket.display_number,
-        "status": ticket.status.value,
+        "number": ticket.number,
+        "status": ticket.status,
         "case_id": ticket.case_id,
         "counter_id": ticket.counter_id,
     }
@@ -670,10 +588,8 @@ def staff_counter_open(code: str) -> ResponseReturnValue:
 @staff_required()
 def staff_call_next(code: str) -> ResponseReturnValue:
     """Call the next ticket to counter ``code``; ``{"ticket": null}`` when nobody waits."""
-    with transaction(_sessions()) as s:
-        ticket = call_next(s, get_counter(s, code[:64]), actor=actor_of(g.staff))
-        result = _ticket_out(ticket) if ticket else None
-    return jsonify(ticket=result)
+    ticket = call_next_ticket(_sessions(), code[:64], actor=actor_of(g.staff))
+    return jsonify(ticket=_ticket_out(ticket) if ticket else None)
 
 
 @bp.post("/staff/tickets/<int:ticket_id>/<operation>")
@@ -681,32 +597,20 @@ def staff_call_next(code: str) -> ResponseReturnValue:
 def staff_ticket_operation(ticket_id: int, operation: str) -> ResponseReturnValue:
     """call (``{"counter"}``) / recall / serve / complete / no-show / return / hold / resume /
     transfer (``{"queue"}`` and/or ``{"counter"}``)."""
-    if operation not in TICKET_OPERATIONS:
-        raise ApiError("not_found")
+    try:
+        op = TicketOperation(operation)
+    except ValueError:
+        raise ApiError("not_found") from None
     body = _body()
-    counter_code = _str(body, "counter", max_len=64, required=False)
-    queue_code = _str(body, "queue", max_len=64, required=False)
-    actor = actor_of(g.staff)
-    with transaction(_sessions()) as s:
-        ticket = get_ticket(s, _id(ticket_id))
-        if operation == "call":
-            if not counter_code:
-                raise ApiError("invalid_field", field="counter")
-            ticket = call_ticket(s, ticket, get_counter(s, counter_code), actor=actor)
-        elif operation == "transfer":
-            if not (counter_code or queue_code):
-                raise ApiError("invalid_field", field="queue")
-            ticket = transfer(
-                s,
-                ticket,
-                actor=actor,
-                queue=get_queue(s, queue_code) if queue_code else None,
-                counter=get_counter(s, counter_code) if counter_code else None,
-            )
-        else:
-            ticket = TICKET_OPERATIONS[operation][0](s, ticket, actor)
-        result = _ticket_out(ticket)
-    return jsonify(ticket=result)
+    ticket = run_ticket_operation(
+        _sessions(),
+        op,
+        _id(ticket_id),
+        actor=actor_of(g.staff),
+        counter_code=_str(body, "counter", max_len=64, required=False) or None,
+        queue_code=_str(body, "queue", max_len=64, required=False) or None,
+    )
+    return jsonify(ticket=_ticket_out(ticket))
 
 
 @bp.get("/staff/cases/<int:case_id>")
@@ -746,17 +650,7 @@ def staff_case(case_id: int) -> ResponseReturnValue:
 @staff_required()
 def staff_receipt(public_id: str) -> ResponseReturnValue:
     """The receipt as JSON."""
-    settings = current_app.config["KIOSK_SETTINGS"]
-    with _sessions()() as s:
-        receipt = build_receipt(
-            s,
-            public_id[:64],
-            catalog=_catalog(),
-            ward_name=settings.ward_name,
-            title=settings.receipt_title,
-            language=domain_language(),
-        )
-    return jsonify(receipt.to_json())
+    return jsonify(receipt_for_payment(public_id[:64], domain_language()).to_json())
 
 
 @bp.post("/staff/payments/<public_id>/refund")
@@ -773,7 +667,7 @@ def staff_refund(public_id: str) -> ResponseReturnValue:
     with transaction(_sessions()) as s:
         refund = refund_payment(
             s,
-            current_app.extensions["kiosk.payments"],
+            current_services().payments,
             public_id[:64],
             actor=actor_of(g.staff),
             reason=reason,

@@ -25,6 +25,7 @@ from flask.typing import ResponseReturnValue
 
 from kiosk.clock import business_day
 from kiosk.overview import board_state, change_marker
+from ui.services import current_services
 from ui.voice import announce_languages
 
 bp = Blueprint("board", __name__, url_prefix="/board")
@@ -35,7 +36,7 @@ PING_S = 10.0
 
 
 def _state() -> dict[str, Any]:
-    with current_app.extensions["kiosk.sessions"]() as s:
+    with current_services().sessions() as s:
         return board_state(s, business_day()).to_json()
 
 
@@ -94,7 +95,7 @@ def events() -> ResponseReturnValue:
     """Server-sent events: the board state on every change (within ~0.3 s of the commit)."""
     config = current_app.config
     stream = board_events(
-        current_app.extensions["kiosk.sessions"],
+        current_services().sessions,
         poll_s=float(config.get("BOARD_POLL_S", POLL_S)),
         lifetime_s=float(config.get("BOARD_STREAM_S", STREAM_S)),
     )

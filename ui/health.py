@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, url_for
 from sqlalchemy import text
 
+from ui.services import current_services
 from ui.voice import health as voice
 
 bp = Blueprint("health", __name__)
 
 
 def _database() -> dict[str, Any]:
-    engine = current_app.extensions["kiosk.engine"]
+    engine = current_services().engine
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -24,8 +25,9 @@ def _database() -> dict[str, Any]:
 
 
 def _card_reader() -> dict[str, Any]:
-    status = current_app.extensions["kiosk.card_reader"].status()
-    kind = current_app.config["KIOSK_SETTINGS"].card_reader
+    services = current_services()
+    status = services.card_reader.status()
+    kind = services.settings.card_reader
     report: dict[str, Any] = {
         "ok": status.reader_present,
         "kind": kind,
@@ -33,15 +35,15 @@ def _card_reader() -> dict[str, Any]:
         "reader_present": status.reader_present,
         "card_present": status.card_present,
     }
-    rig = current_app.extensions.get("kiosk.card_simulator")
+    rig = services.simulation.reader if services.simulation is not None else None
     if rig is not None:
         report["simulated_persona"] = rig.persona.key if rig.persona else None
     return report
 
 
 def _payments() -> dict[str, Any]:
-    provider = current_app.extensions["kiosk.payments"]
-    reconciler = current_app.extensions.get("kiosk.reconciler")
+    services = current_services()
+    provider, reconciler = services.payments, services.reconciler
     running = reconciler is not None and reconciler.running
     return {"ok": running, "provider": provider.name, "reconciler_running": running}
 

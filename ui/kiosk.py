@@ -1,13 +1,14 @@
 """The resident kiosk: welcome -> procedures -> fields -> card -> PIN -> check -> pay -> ticket.
 
-Each view parses its input, calls one domain (or reader / payment service) operation,
-commits once and renders or redirects. A visit's progress lives in the server-side
-:class:`ui.sessions.VisitStore`; the signed cookie only names it. Card data goes straight
-into the case (encrypted by the domain); the PIN exists only inside :func:`pin_submit`.
+An adapter over the resident's visit workflow (``application.visits.VisitWorkflow``): each
+view parses its form, calls one workflow step and renders or redirects. The rules (which
+step may follow which, the PIN-tries safety rule, what a wipe cancels) are the workflow's;
+the JSON API runs the same workflow. The signed cookie only names the visit. The PIN exists
+only inside :func:`pin_submit` and the workflow call it makes.
 
 Errors: card, payment and domain errors become a screen in the resident's language
-(``register_error_handler`` below); a visit that timed out or was wiped sends the browser
-back to the welcome screen.
+(``errorhandler`` below); a visit that timed out or was wiped sends the browser back to the
+welcome screen.
 """
 
 from __future__ import annotations
@@ -17,38 +18,30 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    current_app,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
+from application.services import Services
+from application.visits import (
+    FieldsInvalid,
+    NothingChosen,
+    Visit,
+    VisitEnded,
+    VisitWorkflow,
+)
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
-from kiosk import audit
-from kiosk.cases import cancel_case, confirm_case, get_case, open_case, set_resident_fields
-from kiosk.catalog import Catalog, ProcedureSpec, ValidationFailed, fiscal_year
+from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
 from kiosk.clock import business_day
-from kiosk.db import transaction
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
-from kiosk.errors import DomainError, InvalidTransition
+from kiosk.errors import DomainError, UnknownProcedure
 from kiosk.models import CaseStatus
-from kiosk.queue import issue_ticket, ticket_status
 from payments.provider import PaymentError, ProviderUnavailable
-from payments.service import cancel_payment, refresh_payment, start_payment
 from ui.i18n import card_error_message, current_locale, domain_language, localized
-from ui.receipts import receipt_context, receipt_of_case, receipt_title
-from ui.sessions import Visit, VisitStore
+from ui.receipts import receipt_context, receipt_for_payment, receipt_title
+from ui.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -83,93 +76,23 @@ DECLINE_MESSAGES: dict[str, Any] = {
 }
 
 
-class VisitEnded(Exception):
-    """The visit timed out, was wiped, or never started: back to the welcome screen."""
-
-
 # --- per-app objects --------------------------------------------------------------------------
 
 
-@bp.record_once
-def _setup(state: Any) -> None:
-    app: Flask = state.app
-    store: VisitStore = app.extensions["kiosk.visits"]
-    store.on_expire = lambda visit: wipe_visit(app, visit, reason="timeout")
-    app.extensions["kiosk.reader_busy"] = _Busy()
+def _services() -> Services:
+    return current_services()
 
 
-class _Busy:
-    """How many card reads are running (the card screen shows "reading")."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self.count += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.count -= 1
-
-
-def _settings() -> Any:
-    return current_app.config["KIOSK_SETTINGS"]
+def _workflow() -> VisitWorkflow:
+    return current_services().visits
 
 
 def _catalog() -> Catalog:
-    return current_app.extensions["kiosk.catalog"]
-
-
-def _sessions() -> Any:
-    return current_app.extensions["kiosk.sessions"]
-
-
-def _store() -> VisitStore:
-    return current_app.extensions["kiosk.visits"]
-
-
-def _actor() -> str:
-    return f"kiosk:{_settings().kiosk_id}"
+    return current_services().catalog
 
 
 def _visit(*, touch: bool = True) -> Visit:
-    visit = _store().get(session.get("visit"), touch=touch)
-    if visit is None:
-        raise VisitEnded()
-    return visit
-
-
-def wipe_visit(app: Flask, visit: Visit, *, reason: str) -> None:
-    """End a visit everywhere: cancel a pending payment at the provider, cancel the case
-    unless it reached the queue, forget the visit. Never raises (logs instead)."""
-    sessions = app.extensions["kiosk.sessions"]
-    actor = f"kiosk:{app.config['KIOSK_SETTINGS'].kiosk_id}"
-    app.extensions["kiosk.visits"].end(visit.id)
-    if visit.payment_id and not visit.ticket_token:
-        try:
-            with transaction(sessions) as s:
-                cancel_payment(
-                    s,
-                    app.extensions["kiosk.payments"],
-                    visit.payment_id,
-                    actor=actor,
-                    reason=reason,
-                )
-        except (PaymentError, DomainError) as e:
-            log.warning("visit wipe: payment not cancelled (%s)", type(e).__name__)
-    if visit.case_id and not visit.ticket_token:
-        try:
-            with transaction(sessions) as s:
-                cancel_case(s, get_case(s, visit.case_id), actor=actor, reason=reason)
-        except InvalidTransition:
-            pass  # paid meanwhile: the case stays for its ticket (or a staff refund)
-        except DomainError as e:
-            log.warning("visit wipe: case not cancelled (%s)", type(e).__name__)
-    log.info("visit ended (%s)", reason)
+    return _workflow().get(session.get("visit"), touch=touch)
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -191,7 +114,7 @@ def _wants_json() -> bool:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
-    settings = _settings()
+    settings = _services().settings
     context.setdefault("step", None)
     return (
         render_template(
@@ -256,10 +179,7 @@ def welcome() -> ResponseReturnValue:
 @bp.post("/start")
 def start() -> ResponseReturnValue:
     """A new visit (any previous one of this browser is wiped first)."""
-    old = _store().end(session.get("visit"))
-    if old is not None:
-        wipe_visit(current_app._get_current_object(), old, reason="restart")  # type: ignore[attr-defined]
-    visit = _store().start(current_locale())
+    visit = _workflow().start(domain_language(), replacing=session.get("visit"))
     session["visit"] = visit.id
     return redirect(url_for("kiosk.procedures"))
 
@@ -268,9 +188,7 @@ def start() -> ResponseReturnValue:
 def wipe() -> ResponseReturnValue:
     """Finish or abandon the visit: everything of it is removed, back to the welcome."""
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
-    visit = _store().end(session.get("visit"))
-    if visit is not None:
-        wipe_visit(current_app._get_current_object(), visit, reason=reason)  # type: ignore[attr-defined]
+    _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
     if _wants_json():
@@ -288,8 +206,7 @@ def keepalive() -> ResponseReturnValue:
 @bp.post("/call-staff")
 def call_staff() -> ResponseReturnValue:
     """Ask for a member of staff: an audit row the staff console can show."""
-    with transaction(_sessions()) as s:
-        audit.record(s, _actor(), "kiosk.staff_called", detail={"screen": _screen_name()})
+    _workflow().call_staff(_screen_name())
     message = _("A member of staff is coming. Please wait here.")
     if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
         return jsonify(message=message)
@@ -332,15 +249,11 @@ def procedures_submit() -> ResponseReturnValue:
     visit = _visit()
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
-    codes = request.form.getlist("procedure")
-    known = {p.code for p in _catalog().procedures}
-    if (
-        len(codes) > len(known)
-        or any(c not in known for c in codes)
-        or len(set(codes)) < len(codes)
-    ):
-        raise BadRequest("unknown procedure")
-    if not codes:
+    try:
+        _workflow().choose_procedures(visit, request.form.getlist("procedure"))
+    except UnknownProcedure:
+        raise BadRequest("unknown procedure") from None
+    except NothingChosen:
         return _page(
             "procedures.html",
             422,
@@ -351,8 +264,6 @@ def procedures_submit() -> ResponseReturnValue:
             locked=False,
             error=_("Please choose at least one procedure."),
         )
-    visit.procedures = [p.code for p in _catalog().procedures if p.code in codes]
-    visit.fields = {c: v for c, v in visit.fields.items() if c in visit.procedures}
     return redirect(url_for("kiosk.fields"))
 
 
@@ -427,45 +338,12 @@ def fields_submit() -> ResponseReturnValue:
     specs = _specs(visit)
     language = domain_language()
     submitted = {spec.code: _form_values(spec, request.form) for spec in specs}
-    errors: dict[str, dict[str, str]] = {}
-    normalised: dict[str, dict[str, Any]] = {}
-    if visit.case_id is None:
-        for spec in specs:
-            try:
-                normalised[spec.code] = spec.validate_fields(
-                    submitted[spec.code], language, today=business_day()
-                )
-            except ValidationFailed as e:
-                errors[spec.code] = e.messages(language)
-    else:
-        try:
-            with transaction(_sessions()) as s:
-                case = get_case(s, visit.case_id)
-                for spec in specs:
-                    try:
-                        line = set_resident_fields(
-                            s,
-                            case,
-                            spec.code,
-                            submitted[spec.code],
-                            catalog=_catalog(),
-                            actor=_actor(),
-                        )
-                        normalised[spec.code] = dict(line.resident_fields or {})
-                    except ValidationFailed as e:
-                        errors[spec.code] = e.messages(language)
-                if errors:
-                    raise _Rollback()
-        except _Rollback:
-            pass
-    if errors:
+    try:
+        _workflow().set_fields(visit, submitted, language)
+    except FieldsInvalid as e:
+        errors = {code: failure.messages(language) for code, failure in e.failures.items()}
         return _fields_page(visit, submitted, errors, 422)
-    visit.fields = normalised
     return redirect(url_for("kiosk.check" if visit.case_id else "kiosk.card"))
-
-
-class _Rollback(Exception):
-    pass
 
 
 # --- card and PIN -------------------------------------------------------------------------------
@@ -486,17 +364,7 @@ def card_state() -> ResponseReturnValue:
     """Polled by the card screen: ``no_reader``, ``waiting``, ``present``, ``reading`` or
     ``removed`` (a card seen earlier in this visit is gone). Not a touch of the visit."""
     visit = _visit(touch=False)
-    if current_app.extensions["kiosk.reader_busy"].count:
-        return jsonify(state="reading")
-    status = current_app.extensions["kiosk.card_reader"].status()
-    if not status.reader_present:
-        state = "no_reader"
-    elif status.card_present:
-        visit.card_seen = True
-        state = "present"
-    else:
-        state = "removed" if visit.card_seen else "waiting"
-    return jsonify(state=state)
+    return jsonify(state=_workflow().card_state(visit).value)
 
 
 @bp.get("/pin")
@@ -507,10 +375,7 @@ def pin() -> ResponseReturnValue:
     _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
-    tries = current_app.extensions["kiosk.card_reader"].pin_tries_left()
-    visit.card_seen = True
-    if tries <= 1:
-        raise PinLocked() if tries == 0 else PinWouldLock()
+    tries = _workflow().pin_tries(visit)
     return _page("pin.html", step="pin", tries=tries, message=None)
 
 
@@ -519,32 +384,14 @@ def pin_submit() -> ResponseReturnValue:
     """Read the card with the PIN (used only in this call) and open the case with the
     chosen procedures and fields; then the prefilled form to check."""
     visit = _visit()
-    specs = _specs(visit)
+    _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
-    with_number = any(spec.needs_individual_number for spec in specs)
     try:
-        with current_app.extensions["kiosk.reader_busy"]:
-            info = current_app.extensions["kiosk.card_reader"].read(
-                request.form.get("pin", ""), with_number=with_number
-            )
+        _workflow().read_card(visit, request.form.get("pin", ""), language=domain_language())
     except WrongPin as e:
-        if e.tries_left <= 1:
-            raise PinWouldLock() if e.tries_left == 1 else PinLocked() from None
         message = card_error_message(e.code, e.tries_left)
         return _page("pin.html", 422, step="pin", tries=e.tries_left, message=message)
-    with transaction(_sessions()) as s:
-        case = open_case(
-            s,
-            info,
-            visit.procedures,
-            catalog=_catalog(),
-            actor=_actor(),
-            language=domain_language(),
-        )
-        for code, values in visit.fields.items():
-            set_resident_fields(s, case, code, values, catalog=_catalog(), actor=_actor())
-        visit.case_id = case.id
     return redirect(url_for("kiosk.check"))
 
 
@@ -593,21 +440,20 @@ def check() -> ResponseReturnValue:
     visit = _visit()
     if visit.case_id is None:
         return redirect(url_for("kiosk.card"))
-    with _sessions()() as s:
-        case = get_case(s, visit.case_id)
-        if case.status is not CaseStatus.DRAFT:
-            return redirect(url_for("kiosk.ticket" if visit.ticket_token else "kiosk.pay"))
-        lines = [(_catalog().procedure(line.procedure_code), line) for line in case.procedures]
-        return _page(
-            "check.html",
-            step="check",
-            case=case,
-            lines=lines,
-            sex=SEX_LABELS.get(case.sex or "unknown", SEX_LABELS["unknown"]),
-            birth_date=_birth_date_text(case.birth_date),
-            field_text=_field_text,
-            localized=localized,
-        )
+    case = _workflow().case(visit)
+    if case.status is not CaseStatus.DRAFT:
+        return redirect(url_for("kiosk.ticket" if visit.ticket_token else "kiosk.pay"))
+    lines = [(_catalog().procedure(line.procedure_code), line) for line in case.procedures]
+    return _page(
+        "check.html",
+        step="check",
+        case=case,
+        lines=lines,
+        sex=SEX_LABELS.get(case.sex or "unknown", SEX_LABELS["unknown"]),
+        birth_date=_birth_date_text(case.birth_date),
+        field_text=_field_text,
+        localized=localized,
+    )
 
 
 @bp.post("/confirm")
@@ -617,33 +463,11 @@ def confirm() -> ResponseReturnValue:
     visit = _visit()
     if visit.case_id is None:
         raise VisitEnded()
-    with transaction(_sessions()) as s:
-        case = get_case(s, visit.case_id)
-        confirm_case(s, case, catalog=_catalog(), actor=_actor())
-        if case.fee_yen == 0:
-            visit.ticket_token = issue_ticket(s, case, actor=_actor()).token
+    _workflow().confirm(visit)
     return redirect(url_for("kiosk.ticket" if visit.ticket_token else "kiosk.pay"))
 
 
 # --- payment ------------------------------------------------------------------------------------
-
-
-def _payment_view(visit: Visit) -> tuple[str, Any]:
-    """(status, payment) of the visit's payment, refreshed from the provider."""
-    from payments.service import get_payment
-
-    with transaction(_sessions()) as s:
-        if visit.payment_id is None:
-            return "none", None
-        payment = refresh_payment(s, current_app.extensions["kiosk.payments"], visit.payment_id)
-        status = payment.status.value
-        if status == "succeeded" and visit.ticket_token is None:
-            case = get_case(s, visit.case_id or 0)
-            if case.ticket is not None:
-                visit.ticket_token = case.ticket.token
-        payment = get_payment(s, visit.payment_id)
-        s.expunge(payment)
-        return status, payment
 
 
 @bp.get("/pay")
@@ -653,14 +477,13 @@ def pay() -> ResponseReturnValue:
     visit = _visit()
     if visit.case_id is None:
         raise VisitEnded()
-    status, payment = _payment_view(visit)
-    if visit.ticket_token:
+    view = _workflow().payment(visit)
+    status, payment = view.status, view.payment
+    if view.ticket_token:
         return redirect(url_for("kiosk.ticket"))
-    with _sessions()() as s:
-        case = get_case(s, visit.case_id)
-        if case.status is CaseStatus.DRAFT:
-            return redirect(url_for("kiosk.check"))
-        fee = case.fee_yen
+    fee, case_status = _workflow().fee_and_status(visit)
+    if case_status is CaseStatus.DRAFT:
+        return redirect(url_for("kiosk.check"))
     qr = _qr_svg(payment.display_url) if payment is not None and payment.display_url else None
     failure = None
     if status in ("failed", "cancelled", "expired"):
@@ -672,7 +495,7 @@ def pay() -> ResponseReturnValue:
         fee=fee,
         qr=qr,
         failure=failure,
-        provider=current_app.extensions["kiosk.payments_name"],
+        provider=_services().settings.payments,
     )
 
 
@@ -692,14 +515,7 @@ def pay_start() -> ResponseReturnValue:
     visit = _visit()
     if visit.case_id is None:
         raise VisitEnded()
-    payment = start_payment(
-        _sessions(),
-        current_app.extensions["kiosk.payments"],
-        visit.case_id,
-        actor=_actor(),
-        kiosk_id=_settings().kiosk_id,
-    )
-    visit.payment_id = payment.public_id
+    _workflow().start_payment(visit)
     return redirect(url_for("kiosk.pay"))
 
 
@@ -707,7 +523,7 @@ def pay_start() -> ResponseReturnValue:
 def pay_state() -> ResponseReturnValue:
     """Polled by the pay screen: the payment's status and where to go when it is final."""
     visit = _visit(touch=False)
-    status, _payment = _payment_view(visit)
+    status = _workflow().payment(visit).status
     target = url_for("kiosk.ticket") if visit.ticket_token else None
     if status in ("failed", "cancelled", "expired"):
         target = url_for("kiosk.pay")
@@ -734,22 +550,18 @@ def ticket() -> ResponseReturnValue:
     visit = _visit()
     if not visit.ticket_token:
         return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
-    with _sessions()() as s:
-        view = ticket_status(s, visit.ticket_token)
-        case = get_case(s, visit.case_id or 0)
-        queue = _catalog().queue(case.procedures[0].queue_code)
-        issued_at = case.ticket.issued_at if case.ticket else None
-        has_receipt = receipt_of_case(s, case.id, domain_language()) is not None
+    found = _workflow().ticket(visit)
+    queue = _catalog().queue(found.queue_code)
     phone_url = url_for("phone.status", token=visit.ticket_token, _external=True)
     return _page(
         "ticket.html",
         step="ticket",
-        view=view,
+        view=found.status,
         queue_name=localized(queue.names),
-        issued_at=issued_at,
+        issued_at=found.issued_at,
         qr=_qr_svg(phone_url),
         phone_url=phone_url,
-        receipt_label=receipt_title(domain_language()) if has_receipt else None,
+        receipt_label=receipt_title(domain_language()) if found.has_receipt else None,
     )
 
 
@@ -760,8 +572,8 @@ def receipt() -> ResponseReturnValue:
     visit = _visit()
     if not visit.ticket_token:
         return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
-    with _sessions()() as s:
-        found = receipt_of_case(s, visit.case_id or 0, domain_language())
+    public_id = _workflow().receipt_payment(visit)
+    found = receipt_for_payment(public_id, domain_language()) if public_id else None
     if found is None:
         message = _("There is no receipt: nothing was paid for this visit.")
         return _page("problem.html", 404, step="ticket", message=message, code="no_receipt")

@@ -7,7 +7,7 @@ personal: the token is the only key, and a wrong token is a plain 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
@@ -15,6 +15,7 @@ from kiosk.errors import NotFound
 from kiosk.queue import ticket_by_token, ticket_status
 from ui.i18n import domain_language, normalise_locale
 from ui.receipts import receipt_context, receipt_of_case, receipt_title
+from ui.services import current_services
 
 bp = Blueprint("phone", __name__, url_prefix="/t")
 
@@ -37,7 +38,7 @@ def _not_found(_e: NotFound) -> ResponseReturnValue:
 @bp.get("/<token>")
 def status(token: str) -> ResponseReturnValue:
     """Ticket status for ``token``, in the ticket's language unless ``?lang=`` asks."""
-    with current_app.extensions["kiosk.sessions"]() as s:
+    with current_services().sessions() as s:
         view = ticket_status(s, token)
         ticket = ticket_by_token(s, token)
         language = ticket.case.language
@@ -60,7 +61,7 @@ def status(token: str) -> ResponseReturnValue:
 def receipt(token: str) -> ResponseReturnValue:
     """The receipt of the ticket's paid case (the token is the only key), in the ticket's
     language unless ``?lang=`` asks; 404 for a fee-free case."""
-    with current_app.extensions["kiosk.sessions"]() as s:
+    with current_services().sessions() as s:
         ticket = ticket_by_token(s, token[:64])
         locale = _locale(ticket.case.language)
         found = receipt_of_case(s, ticket.case_id, domain_language(locale))

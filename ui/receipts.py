@@ -10,34 +10,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
+from application.visits import taken_payment_of_case
 from payments.receipts import LABELS, TITLES, Receipt, build_receipt
-from payments.service import TAKEN, payments_of_case
+from ui.services import current_services
 
 
-def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | None:
-    """The receipt of the case's taken payment in ``language`` (``ja``, ``en``,
-    ``zh-Hans``, ``ko``), or None when nothing was paid (a fee-free case, or not yet paid).
-    Call inside a request of the app (it reads the catalog and the ward's settings)."""
-    taken = [p for p in payments_of_case(session, case_id) if p.status in TAKEN]
-    if not taken:
-        return None
-    settings = current_app.config["KIOSK_SETTINGS"]
+def receipt_for_payment(
+    public_id: str, language: str, *, session: Session | None = None
+) -> Receipt:
+    """The receipt of taken payment ``public_id`` in ``language`` (``ja``, ``en``,
+    ``zh-Hans``, ``ko``), read in ``session`` (or a session of its own). Call inside a
+    request (it reads the catalog and the ward's settings). Raises NotFound,
+    ReceiptNotAvailable."""
+    services = current_services()
+    if session is None:
+        with services.sessions() as own:
+            return receipt_for_payment(public_id, language, session=own)
     return build_receipt(
         session,
-        taken[-1].public_id,
-        catalog=current_app.extensions["kiosk.catalog"],
-        ward_name=settings.ward_name,
-        title=settings.receipt_title,
+        public_id,
+        catalog=services.catalog,
+        ward_name=services.settings.ward_name,
+        title=services.settings.receipt_title,
         language=language,
     )
 
 
+def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | None:
+    """The receipt of the case's taken payment in ``language``, or None when nothing was
+    paid (a fee-free case, or not yet paid)."""
+    public_id = taken_payment_of_case(session, case_id)
+    return receipt_for_payment(public_id, language, session=session) if public_id else None
+
+
 def receipt_title(language: str) -> str:
     """The ward's document title (利用明細 or 領収書) in ``language``: the button's text."""
-    title = current_app.config["KIOSK_SETTINGS"].receipt_title
+    title = current_services().settings.receipt_title
     return title if language == "ja" else TITLES.get(title, {}).get(language, title)
 
 

@@ -1,4 +1,5 @@
-"""The simulator panel (registered only when the card reader or the payments are simulated).
+"""The simulator panel: only in simulation mode, when the card reader or the payments are
+simulated; it answers a browser on this machine or a logged-in member of staff.
 
 Demo and staff training: put a persona's card on the reader or take it away, see and set its
 PIN tries, inject card faults, and act at the simulated payment terminal (approve, decline,
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -24,11 +25,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
-from hardware_sim.terminal import RefundTooLarge, TerminalError
+from application.registry import (
+    RefundTooLarge,
+    SimulatedReaderRig,
+    SimulatedTerminal,
+    Simulation,
+    TerminalError,
+    is_loopback,
+)
 from kiosk.models import Ticket
 from payments.models import Payment
 from payments.service import TAKEN
 from ui.i18n import yen
+from ui.services import current_services
+from ui.staff.console import logged_in_staff
 
 bp = Blueprint("simulator", __name__, url_prefix="/sim")
 
@@ -37,16 +47,22 @@ DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
 RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
 
 
-def _rig() -> Any:
-    return current_app.extensions.get("kiosk.card_simulator")
+def _simulation() -> Simulation:
+    simulation = current_services().simulation
+    assert simulation is not None  # the blueprint exists only in simulation
+    return simulation
 
 
-def _terminal() -> Any:
-    return getattr(current_app.extensions.get("kiosk.payments"), "terminal", None)
+def _rig() -> SimulatedReaderRig | None:
+    return _simulation().reader
+
+
+def _terminal() -> SimulatedTerminal | None:
+    return _simulation().terminal
 
 
 def _reconciler() -> Any:
-    return current_app.extensions.get("kiosk.reconciler")
+    return current_services().reconciler
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,22 @@ def _recent_payments(session: Session, provider: str, terminal: Any) -> list[Tak
     return found
 
 
+def _from_this_machine() -> bool:
+    # A request a reverse proxy forwarded comes from the proxy's loopback address but
+    # carries the client's in X-Forwarded-For / Forwarded: that is not this machine.
+    forwarded = request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded")
+    return is_loopback(request.remote_addr or "") and not forwarded
+
+
+@bp.before_request
+def _only_here_or_staff() -> ResponseReturnValue | None:
+    """The panel drives the simulated card and terminal (it can mark a fee paid): it answers
+    a browser on this machine, or a logged-in member of staff, nobody else."""
+    if _from_this_machine() or logged_in_staff() is not None:
+        return None
+    return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+
+
 @bp.after_request
 def _no_store(response):  # type: ignore[no-untyped-def]
     response.headers["Cache-Control"] = "no-store"
@@ -115,10 +147,10 @@ def panel() -> ResponseReturnValue:
     card = rig.card if rig is not None else None
     taken: list[TakenPayment] = []
     if terminal is not None:
-        with current_app.extensions["kiosk.sessions"]() as session:
-            provider = current_app.extensions["kiosk.payments"].name
+        with current_services().sessions() as session:
+            provider = current_services().payments.name
             taken = _recent_payments(session, provider, terminal)
-    interval_s = current_app.config["KIOSK_SETTINGS"].reconcile_interval_s
+    interval_s = current_services().settings.reconcile_interval_s
     return render_template(
         "simulator/panel.html",
         rig=rig,

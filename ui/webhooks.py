@@ -1,7 +1,6 @@
 """``POST /webhooks/stripe``: Stripe's signed events (Terminal and Checkout).
 
-Needs ``app.extensions["kiosk.sessions"]`` (session factory) and
-``app.extensions["kiosk.payments"]`` (the PaymentProvider). Reads the raw body (the
+Uses the app's session factory and PaymentProvider (``ui.services``). Reads the raw body (the
 signature covers the exact bytes), lets the payment service verify and apply it, commits
 once. 400 for a bad or stale signature (nothing changes), 200 for everything verified,
 including duplicates and events we do not use (Stripe would otherwise retry them for days),
@@ -12,13 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.db import transaction
 from payments.provider import InvalidSignature, ProviderUnavailable
 from payments.service import handle_webhook
+from ui.services import current_services
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,10 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 def stripe_webhook() -> ResponseReturnValue:
     payload = request.get_data(cache=False, as_text=False)
     signature = request.headers.get("Stripe-Signature")
-    provider = current_app.extensions["kiosk.payments"]
+    services = current_services()
+    provider = services.payments
     try:
-        with transaction(current_app.extensions["kiosk.sessions"]) as session:
+        with transaction(services.sessions) as session:
             outcome = handle_webhook(session, provider, payload, signature)
     except InvalidSignature as e:
         log.warning("webhook rejected: %s", e)

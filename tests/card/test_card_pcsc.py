@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from application.cli import cli
 from cardreader.errors import ReaderUnavailable
 from cardreader.monitor import CardEventKind, CardEvents
 from cardreader.pcsc import PcscTransport
 from cardreader.reader import PcscCardReader
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona
-from kiosk.cli import cli
 
 from .conftest import VPCD_READER, PcscRig
 

@@ -22,10 +22,11 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from application.schema import upgrade
 from cardreader.model import CardInfo, Integrity, Sex
 from kiosk import cases, queue
 from kiosk.catalog import Catalog, load_catalog
-from kiosk.db import make_engine, make_session_factory, transaction, upgrade
+from kiosk.db import make_engine, make_session_factory, transaction
 from kiosk.models import Case, Priority, Ticket
 from tests.pgcluster import PgCluster, PgClusterError, start_cluster
 

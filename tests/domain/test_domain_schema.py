@@ -12,13 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
-from kiosk.cli import cli
-from kiosk.db import (
-    SchemaOutdated,
-    make_engine,
-    require_current_schema,
-    schema_is_current,
-)
+from application.cli import cli
+from application.schema import SchemaOutdated, require_current_schema, schema_is_current
+from kiosk.db import make_engine
 from kiosk.models import Base
 from tests.domain.conftest import NOW, Db
 

@@ -18,11 +18,11 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from application.registry import simulated_payments
 from hardware_sim.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
 from hardware_sim.terminal import SimulatedTerminal
 from kiosk.models import Case, Ticket
 from payments.provider import PaymentProvider, ProviderPayment
-from payments.sim import SimulatedTerminalProvider
 from payments.stripe_checkout import StripeCheckoutProvider
 from payments.stripe_common import StripeConnection
 from payments.stripe_terminal import StripeTerminalProvider
@@ -95,7 +95,7 @@ def _dashboard_refund(server: StandinServer, payment_intent: str, amount: int | 
 def _sim() -> Resident:
     terminal = SimulatedTerminal()
     return Resident(
-        SimulatedTerminalProvider(terminal),
+        simulated_payments(terminal),
         pay=lambda view: terminal.approve(view.provider_ref),
         decline=lambda view, code: terminal.decline(code, view.provider_ref),
         terminal=terminal,

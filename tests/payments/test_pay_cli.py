@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from kiosk.cli import cli
+from application.cli import cli
 from tests.ui.conftest import upgraded_database
 
 

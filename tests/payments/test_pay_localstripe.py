@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -93,8 +94,8 @@ def webhook_url(db: Db, provider: StripeTerminalProvider, localstripe: str) -> I
     from ui.webhooks import bp
 
     app = Flask(__name__)
-    app.extensions["kiosk.sessions"] = db.sessions
-    app.extensions["kiosk.payments"] = provider
+    # Only what the webhook endpoint uses of the services (ui.services.current_services).
+    app.extensions["kiosk"] = SimpleNamespace(sessions=db.sessions, payments=provider)
     app.register_blueprint(bp)
     server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

@@ -9,6 +9,7 @@ from payments.models import PaymentRefund
 from payments.service import get_payment
 from tests.ui.conftest import make_app  # noqa: F401  (fixture re-exported for pytest)
 from tests.ui.staffkit import add_staff, login, paid_ticket
+from ui.services import services_of
 
 
 def test_staff_case_view_shows_a_partial_refund_made_at_the_terminal(make_app) -> None:  # noqa: F811
@@ -17,11 +18,11 @@ def test_staff_case_view_shows_a_partial_refund_made_at_the_terminal(make_app) -
     app = make_app(sim_terminal_auto="approve")
     add_staff(app, "clerk", "staff")
     info = paid_ticket(app)
-    sessions = app.extensions["kiosk.sessions"]
+    sessions = services_of(app).sessions
     with sessions() as s:
         ref = get_payment(s, info["payment_id"]).provider_ref
-    app.extensions["kiosk.payments"].terminal.refund_at_terminal(ref, 100)
-    report = app.extensions["kiosk.reconciler"].run_once()
+    services_of(app).payments.terminal.refund_at_terminal(ref, 100)
+    report = services_of(app).reconciler.run_once()
     assert report.refunds_found == [info["payment_id"]]
     client = app.test_client()
     login(client, "clerk")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -172,8 +173,10 @@ def app(db: Db, terminal_resident: Resident) -> Iterator[Flask]:
     from ui.webhooks import bp
 
     app = Flask(__name__)
-    app.extensions["kiosk.sessions"] = db.sessions
-    app.extensions["kiosk.payments"] = terminal_resident.provider
+    # Only what the webhook endpoint uses of the services (ui.services.current_services).
+    app.extensions["kiosk"] = SimpleNamespace(
+        sessions=db.sessions, payments=terminal_resident.provider
+    )
     app.register_blueprint(bp)
     yield app
 

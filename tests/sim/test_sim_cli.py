@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hardware_sim.card import ATR, PIN_TEXT, PinStateStore
+from hardware_sim.cli import command
 from hardware_sim.personas import load_personas
-from kiosk.cli.sim import command
 from tests.sim.fake_vpcd import FakeVpcd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_card_runs_until_sigterm_then_removes_cleanly(tmp_path: Path) -> None:
     """`kiosk sim card` answers over vpcd, and SIGTERM removes the card and exits 0."""
     fake = FakeVpcd()
     code = (
-        "import sys; from kiosk.cli.sim import command; "
+        "import sys; from hardware_sim.cli import command; "
         "command(sys.argv[1:], prog_name='kiosk sim')"
     )
     args = [

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from ui.services import services_of
+
 # Playwright's driver pipes and greenlet emit these at interpreter level; they are not ours.
 BROWSER_MARKS = [
     pytest.mark.slow,
@@ -52,11 +54,11 @@ class Served:
 
     @property
     def rig(self) -> Any:
-        return self.app.extensions["kiosk.card_simulator"]
+        return services_of(self.app).simulation.reader
 
     @property
     def terminal(self) -> Any:
-        return self.app.extensions["kiosk.payments"].terminal
+        return services_of(self.app).payments.terminal
 
     def close(self) -> None:
         self.server.close()

@@ -9,15 +9,17 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from application.schema import upgrade
 from kiosk import db
 from kiosk.privacy import load_data_key
+from ui.services import services_of
 
 
 def upgraded_database(data_dir: Path) -> str:
     """Create the data folder's SQLite database at the current schema; return its URL."""
     url = f"sqlite:///{data_dir / 'kiosk.sqlite3'}"
     engine = db.make_engine(url, load_data_key("", data_dir))
-    db.upgrade(engine)
+    upgrade(engine)
     engine.dispose()
     return url
 
@@ -41,7 +43,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield build
     for app in apps:
-        app.extensions["kiosk.shutdown"]()
+        services_of(app).close()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from kiosk.db import transaction
 from kiosk.models import Case, StaffRole
 from kiosk.staff import create_staff
 from payments.service import get_payment, refresh_payment, start_payment
+from ui.services import services_of
 
 PASSWORD = "correct-horse-42"
 PERSONA_NAME = "山田"  # the demo persona's family name (hardware_sim/data/personas.toml)
@@ -20,15 +21,15 @@ PERSONA_NAME = "山田"  # the demo persona's family name (hardware_sim/data/per
 
 def add_staff(app: Flask, username: str, role: str = "staff", password: str = PASSWORD) -> None:
     """Create a staff account directly through the domain."""
-    with transaction(app.extensions["kiosk.sessions"]) as s:
+    with transaction(services_of(app).sessions) as s:
         create_staff(s, username, password, StaffRole(role), actor="cli:test")
 
 
 def open_confirmed_case(app: Flask, procedures: tuple[str, ...] = ("juminhyo",)) -> int:
     """Read the simulated card and open + confirm a case; returns its id."""
-    info = app.extensions["kiosk.card_reader"].read("1234")
-    catalog = app.extensions["kiosk.catalog"]
-    with transaction(app.extensions["kiosk.sessions"]) as s:
+    info = services_of(app).card_reader.read("1234")
+    catalog = services_of(app).catalog
+    with transaction(services_of(app).sessions) as s:
         case = open_case(s, info, list(procedures), catalog=catalog, actor="kiosk:test")
         confirm_case(s, case, catalog=catalog, actor="kiosk:test")
         return case.id
@@ -36,8 +37,8 @@ def open_confirmed_case(app: Flask, procedures: tuple[str, ...] = ("juminhyo",))
 
 def paid_ticket(app: Flask) -> dict[str, Any]:
     """A paid case with its ticket (simulated terminal set to approve): ids and number."""
-    sessions = app.extensions["kiosk.sessions"]
-    provider = app.extensions["kiosk.payments"]
+    sessions = services_of(app).sessions
+    provider = services_of(app).payments
     case_id = open_confirmed_case(app)
     payment = start_payment(sessions, provider, case_id, actor="kiosk:test")
     with transaction(sessions) as s:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kiosk.models import AuditEvent
 from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, paid_ticket
+from ui.services import services_of
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_staff_case_view_by_token_is_audited(app):
     assert case.status_code == 200
     assert case.get_json()["name"].startswith(PERSONA_NAME)
     assert case.get_json()["payments"][0]["status"] == "succeeded"
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         actors = s.scalars(select(AuditEvent.actor).where(AuditEvent.action == "case.viewed"))
         assert list(actors) == ["staff:clerk"]
 

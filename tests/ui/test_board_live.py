@@ -11,6 +11,7 @@ import pytest
 from kiosk.db import transaction
 from kiosk.queue import call_next, get_counter
 from tests.ui.staffkit import PERSONA_NAME, paid_ticket
+from ui.services import services_of
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def _read_events(response, sink: list, stop: threading.Event) -> None:
 def test_board_page_shows_numbers_and_counters_never_names(app):
     """The board page lists the called number with its counter and no personal data."""
     info = paid_ticket(app)
-    with transaction(app.extensions["kiosk.sessions"]) as s:
+    with transaction(services_of(app).sessions) as s:
         call_next(s, get_counter(s, "1"), actor="staff:test")
     html = app.test_client().get("/board/").get_data(as_text=True)
     assert info["number"] in html and "1番窓口" in html
@@ -66,7 +67,7 @@ def test_sse_shows_a_call_made_by_another_app_instance_within_a_second(app, make
         time.sleep(0.02)
     assert events and events[0][1] == "board"  # the initial state
     assert json.loads(events[0][2])["calls"] == []
-    with transaction(other.extensions["kiosk.sessions"]) as s:
+    with transaction(services_of(other).sessions) as s:
         call_next(s, get_counter(s, "2"), actor="staff:other")
     called_at = time.monotonic()
     while time.monotonic() < called_at + 2 and len(events) < 2:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
+from ui.services import services_of
 
 pytestmark = BROWSER_MARKS
 
@@ -122,7 +123,7 @@ def test_every_kiosk_screen_passes_axe(
     page.wait_for_selector("#toast:not([hidden])")
     audit.check(page, "ticket-staff-called")
 
-    with served.app.extensions["kiosk.sessions"]() as s:
+    with services_of(served.app).sessions() as s:
         from kiosk.models import Ticket
 
         token = s.query(Ticket).one().token

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
+from ui.services import services_of
 
 pytestmark = BROWSER_MARKS
 
@@ -91,7 +92,7 @@ def test_full_resident_journey(
 
     qr_target = page.inner_html(".ticket-qr")
     assert "<svg" in qr_target
-    with served.app.extensions["kiosk.sessions"]() as s:
+    with services_of(served.app).sessions() as s:
         from kiosk.models import Ticket
 
         token = s.query(Ticket).one().token
@@ -104,7 +105,7 @@ def test_full_resident_journey(
 
     page.click("#finish")
     page.wait_for_url(re.compile(r"/kiosk/$"))
-    assert len(served.app.extensions["kiosk.visits"]) == 0
+    assert len(services_of(served.app).visits.store) == 0
 
 
 def test_one_try_left_stops_before_the_pin_pad(serve: Callable[..., Served], page: Any) -> None:
@@ -144,11 +145,11 @@ def test_inactivity_warns_then_wipes_everything(serve: Callable[..., Served], pa
     shot(page, "en-14-after-wipe")
     assert "山田" not in page.content()
     assert served.terminal.current is None
-    assert len(served.app.extensions["kiosk.visits"]) == 0
+    assert len(services_of(served.app).visits.store) == 0
     from kiosk.models import Case, CaseStatus
     from payments.models import Payment, PaymentStatus
 
-    with served.app.extensions["kiosk.sessions"]() as s:
+    with services_of(served.app).sessions() as s:
         assert s.query(Case).one().status is CaseStatus.CANCELLED
         assert s.query(Payment).one().status is PaymentStatus.CANCELLED
     page.go_back()

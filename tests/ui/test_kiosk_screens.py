@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from kiosk.models import Case, CaseStatus
 from payments.models import Payment, PaymentStatus
+from ui.services import services_of
 
 TEXT_PIN = 0x0011
 
@@ -26,7 +27,7 @@ class KioskActions:
 
     @property
     def rig(self) -> Any:
-        return self.app.extensions["kiosk.card_simulator"]
+        return services_of(self.app).simulation.reader
 
     def start(self, lang: str = "ja") -> None:
         assert self.client.get(f"/kiosk/?lang={lang}").status_code == 200
@@ -47,7 +48,7 @@ class KioskActions:
         assert self.client.post("/kiosk/confirm").headers["Location"].endswith("/kiosk/pay")
 
     def one(self, model: Any) -> Any:
-        with self.app.extensions["kiosk.sessions"]() as s:
+        with services_of(self.app).sessions() as s:
             row = s.query(model).one()
             s.expunge(row)
             return row
@@ -96,7 +97,7 @@ def test_full_visit_to_ticket(kiosk: KioskActions, app: Flask) -> None:
     kiosk.to_pay()
     assert kiosk.client.post("/kiosk/pay").status_code == 302
     assert "pay-progress" in kiosk.client.get("/kiosk/pay").get_data(as_text=True)
-    app.extensions["kiosk.payments"].terminal.approve()
+    services_of(app).payments.terminal.approve()
     state = kiosk.client.get("/kiosk/pay/state").get_json()
     assert state == {"state": "succeeded", "redirect": "/kiosk/ticket"}
     html = kiosk.client.get("/kiosk/ticket").get_data(as_text=True)
@@ -254,13 +255,13 @@ def test_wipe_cancels_payment_case_and_visit(kiosk: KioskActions, app: Flask) ->
     """The wipe cancels the pending terminal payment and the case and forgets the visit."""
     kiosk.to_pay()
     kiosk.client.post("/kiosk/pay")
-    assert app.extensions["kiosk.payments"].terminal.current is not None
+    assert services_of(app).payments.terminal.current is not None
     response = kiosk.client.post("/kiosk/wipe", data={"reason": "timeout"})
     assert response.headers["Location"] == "/kiosk/?ended=1"
-    assert app.extensions["kiosk.payments"].terminal.current is None
+    assert services_of(app).payments.terminal.current is None
     assert kiosk.one(Payment).status is PaymentStatus.CANCELLED
     assert kiosk.one(Case).status is CaseStatus.CANCELLED
-    assert len(app.extensions["kiosk.visits"]) == 0
+    assert len(services_of(app).visits.store) == 0
     assert kiosk.client.get("/kiosk/check").headers["Location"] == "/kiosk/?ended=1"
 
 
@@ -271,7 +272,7 @@ def test_idle_visits_expire_on_the_server(make_app: Callable[..., Flask]) -> Non
     kiosk.start()
     kiosk.choose("inkan")
     kiosk.read_card()
-    store = app.extensions["kiosk.visits"]
+    store = services_of(app).visits.store
     store._clock = lambda: 10_000_000.0  # far in the future
     assert len(store.sweep()) == 1
     assert kiosk.one(Case).status is CaseStatus.CANCELLED

@@ -12,6 +12,7 @@ from flask import Flask
 from kiosk.models import Ticket
 from payments.models import Payment
 from tests.ui.test_kiosk_screens import KioskActions
+from ui.services import services_of
 
 MOVE = {
     "tenkyo.new_address": "港区芝公園1-1",
@@ -34,7 +35,7 @@ def paid_visit(app: Flask, lang: str, **receipt: Any) -> KioskActions:
     kiosk.read_card()
     kiosk.client.post("/kiosk/confirm")
     kiosk.client.post("/kiosk/pay")
-    app.extensions["kiosk.payments"].terminal.approve()
+    services_of(app).payments.terminal.approve()
     assert kiosk.client.get("/kiosk/pay/state").get_json()["state"] == "succeeded"
     return kiosk
 

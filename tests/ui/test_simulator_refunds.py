@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from kiosk.models import Case
 from payments.service import get_payment
 from tests.ui.staffkit import paid_ticket
+from ui.services import services_of
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 def state(app: Flask, info: dict[str, Any]) -> tuple[str, int, str, str]:
     """(payment status, refunded yen, case status, ticket status) as the service holds them."""
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         payment = get_payment(s, info["payment_id"])
         case = s.get(Case, info["case_id"])
         assert case is not None and case.ticket is not None
@@ -112,7 +113,7 @@ def test_the_terminal_refuses_more_than_is_left(app: Flask) -> None:
     response = client.post("/sim/terminal/refund", data={"payment": ref, "amount": "301"})
     assert response.status_code == 303
     assert "more than is left" in flashed(client.get("/sim/?lang=en"))
-    assert app.extensions["kiosk.payments"].terminal.get(ref).refunded_yen == 0
+    assert services_of(app).payments.terminal.get(ref).refunded_yen == 0
     client.post("/sim/reconcile")
     assert state(app, info) == ("succeeded", 0, "queued", "waiting")
 
@@ -135,7 +136,7 @@ def test_malformed_refund_is_400(app: Flask, data: dict[str, str]) -> None:
     (ref,) = offered(client)
     data = {k: ref if v == "PAYMENT" else v for k, v in data.items()}
     assert client.post("/sim/terminal/refund", data=data).status_code == 400
-    assert app.extensions["kiosk.payments"].terminal.get(ref).refunded_yen == 0
+    assert services_of(app).payments.terminal.get(ref).refunded_yen == 0
     assert state(app, info)[0] == "succeeded"
 
 
@@ -155,7 +156,10 @@ def test_panel_refund_section_in_japanese(app: Flask) -> None:
 def test_no_reconcile_button_without_the_apps_reconciler(app: Flask) -> None:
     """An app without its own Reconciler (e.g. a provider handed in from outside) shows no
     "reconcile now" and the endpoint refuses; the refund at the terminal still works."""
-    app.extensions.pop("kiosk.reconciler").stop()
+    services = services_of(app)
+    assert services.reconciler is not None
+    services.reconciler.stop()
+    services.reconciler = None
     paid_ticket(app)
     client = app.test_client()
     html = client.get("/sim/?lang=en").get_data(as_text=True)

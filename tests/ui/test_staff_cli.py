@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from kiosk.cli import cli
+from application.cli import cli
 from tests.ui.conftest import upgraded_database
 from tests.ui.staffkit import login
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from kiosk.models import AuditEvent, Ticket, TicketStatus
 from tests.ui.staffkit import PERSONA_NAME, add_staff, csrf, login, paid_ticket, post
+from ui.services import services_of
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def app(make_app):
 
 
 def _ticket(app, ticket_id):
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         return s.get(Ticket, ticket_id)
 
 
@@ -64,7 +65,7 @@ def test_wrong_password_is_refused_and_audited(app):
     assert "パスワード" in response.get_data(as_text=True) or "password" in response.get_data(
         as_text=True
     )
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         actions = [e.action for e in s.scalars(select(AuditEvent))]
     assert "staff.login_failed" in actions
 
@@ -76,7 +77,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(app):
         login(client, "clerk", "wrong-password-0", counter="")
     response = login(client, "clerk", counter="")
     assert response.status_code == 423
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         actions = [e.action for e in s.scalars(select(AuditEvent))]
     assert "staff.locked" in actions
 
@@ -169,7 +170,7 @@ def test_case_view_shows_the_prefilled_case_and_writes_an_audit_row(app):
     assert 'data-payment-status="succeeded"' in html
     assert f"/staff/payments/{info['payment_id']}/receipt" in html
     assert '/refund"' not in html  # clerks get no refund form
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         views = s.scalars(
             select(AuditEvent).where(
                 AuditEvent.action == "case.viewed", AuditEvent.case_id == info["case_id"]
@@ -192,7 +193,7 @@ def test_print_view_is_an_audited_a4_form(app):
     assert "size: A4" in css and "@media print" in css
     with client.get("/static/staff-fonts/form-jp.woff2") as font:  # Japanese font, local
         assert font.status_code == 200 and font.data[:4] == b"wOF2"
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         n = len(s.scalars(select(AuditEvent).where(AuditEvent.action == "case.viewed")).all())
     assert n == 1
 
@@ -244,7 +245,7 @@ def test_admin_creates_disables_and_unlocks_accounts(app):
     assert login(other, "newbie", "long-enough-pw").status_code == 302
     from kiosk.models import Staff
 
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         newbie = s.scalars(select(Staff).where(Staff.username == "newbie")).one()
     post(root, f"/staff/admin/staff/{newbie.id}", active="0")
     assert other.get("/staff/").status_code == 302  # disabled: logged out
@@ -260,7 +261,7 @@ def test_admin_cannot_remove_the_last_admin(app):
     root.get("/staff/counter?lang=en")
     from kiosk.models import Staff
 
-    with app.extensions["kiosk.sessions"]() as s:
+    with services_of(app).sessions() as s:
         me = s.scalars(select(Staff).where(Staff.username == "root")).one()
     post(root, f"/staff/admin/staff/{me.id}", role="staff")
     html = root.get("/staff/admin?lang=en").get_data(as_text=True)

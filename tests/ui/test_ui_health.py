@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from application.schema import SchemaOutdated, schema_is_current
 from kiosk import db
 from kiosk.config import ConfigError
 from kiosk.privacy import load_data_key
+from ui.services import services_of
 
 
 def test_healthz_reports_every_part_on_the_embedded_default(make_app):
@@ -29,7 +31,7 @@ def test_healthz_reports_every_part_on_the_embedded_default(make_app):
 def test_healthz_follows_card_removal(make_app):
     """Taking the simulated card out shows up as card_present false, still healthy."""
     app = make_app()
-    app.extensions["kiosk.card_simulator"].remove()
+    services_of(app).simulation.reader.remove()
     body = app.test_client().get("/healthz").get_json()
     assert body["card_reader"]["card_present"] is False
     assert body["status"] == "ok"
@@ -48,7 +50,7 @@ def test_outdated_schema_refuses_to_start_and_names_the_fix(tmp_path: Path):
     from ui import create_app
 
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    with pytest.raises(db.SchemaOutdated, match="kiosk db upgrade"):
+    with pytest.raises(SchemaOutdated, match="kiosk db upgrade"):
         create_app({"data_dir": tmp_path, "database_url": url, "card_reader": "sim-direct"})
 
 
@@ -72,21 +74,21 @@ def test_healthz_sees_the_simulated_card_through_pcscd(make_app, pcscd, vpcd_por
         body = client.get("/healthz").get_json()
     assert body["card_reader"]["reader"] == pcscd
     assert body["card_reader"]["card_present"] is True
-    assert app.extensions["kiosk.card_reader"].pin_tries_left() == 3
+    assert services_of(app).card_reader.pin_tries_left() == 3
     engine = db.make_engine(
         app.config["KIOSK_SETTINGS"].effective_database_url,
         load_data_key("", app.config["KIOSK_SETTINGS"].data_dir),
     )
-    assert db.schema_is_current(engine)
+    assert schema_is_current(engine)
     engine.dispose()
 
 
 def test_app_runs_the_payment_reconciler_until_shutdown(make_app):
     """The service reconciles payments in the background from start-up and stops on shutdown."""
     app = make_app()
-    reconciler = app.extensions["kiosk.reconciler"]
+    reconciler = services_of(app).reconciler
     assert reconciler.running
-    app.extensions["kiosk.shutdown"]()
+    services_of(app).close()
     assert not reconciler.running
 
 

@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechFailed, SpeechUnavailable
 from kiosk.catalog import contains_kanji
 from kiosk.config import ConfigError, load_settings
+from ui.services import services_of
 from ui.voice import (
     GUIDE_SCREENS,
-    CachedSynthesizer,
-    EspeakSynthesizer,
-    SpeechFailed,
-    SpeechUnavailable,
     announcement_text,
     guide_text,
     spoken_counter,
@@ -90,7 +88,7 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 def test_announcements_say_number_and_counter_in_each_language(app: Flask) -> None:
     """Counter 1's call of A-012: kana in Japanese, letter names, no leading zeros."""
-    counter = app.extensions["kiosk.catalog"].counters[0]
+    counter = services_of(app).catalog.counters[0]
     said = {}
     with app.test_request_context():
         for lang in LANGS:

@@ -6,14 +6,9 @@ import sys
 
 import click
 
+from application.schema import SchemaOutdated, require_current_schema
 from kiosk.config import ConfigError, load_settings
-from kiosk.db import (
-    SchemaOutdated,
-    engine_from_settings,
-    make_session_factory,
-    require_current_schema,
-    transaction,
-)
+from kiosk.db import engine_from_settings, make_session_factory, transaction
 from kiosk.models import StaffRole
 from kiosk.privacy import PrivacyError
 from kiosk.staff import StaffError, create_staff, list_staff

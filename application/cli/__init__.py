@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-# Modules under kiosk.cli that each expose ``command`` (a click command or group).
+# Modules under application.cli that each expose ``command`` (a click command or group).
 COMMAND_MODULES = [
     "serve",
     "sim",
@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 for _module in COMMAND_MODULES:
-    cli.add_command(importlib.import_module(f"kiosk.cli.{_module}").command)
+    cli.add_command(importlib.import_module(f"application.cli.{_module}").command)
 
 
 def main() -> None:

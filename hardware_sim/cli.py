@@ -1,4 +1,5 @@
-"""``kiosk sim``: the card simulator for demos, staff training and manual testing.
+"""``kiosk sim``: the card simulator for demos, staff training and manual testing (the
+``kiosk`` command line takes this group from the registry, and only in simulation mode).
 
 ``kiosk sim card --persona yamada`` plugs that resident's simulated My Number card into
 pcscd (vpcd reader) until stopped; ``kiosk sim personas`` lists the demo residents.

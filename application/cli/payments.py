@@ -36,12 +36,14 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     made outside the service. Safe to repeat."""
     from datetime import timedelta
 
+    from application.registry import build_payment_provider, check_settings
+    from application.schema import require_current_schema
     from kiosk import db
-    from payments import make_provider
     from payments.service import REFUND_WINDOW, reconcile
 
     try:
         settings = load_settings()
+        check_settings(settings)
     except ConfigError as e:
         click.echo(f"kiosk: configuration error: {e}", err=True)
         sys.exit(2)
@@ -50,9 +52,9 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     else:
         window = timedelta(days=refund_days) if refund_days else None
     engine = db.engine_from_settings(settings, pool_size=2)
-    provider = make_provider(settings)
+    provider, _terminal = build_payment_provider(settings)
     try:
-        db.require_current_schema(engine)
+        require_current_schema(engine)
         with db.transaction(db.make_session_factory(engine)) as session:
             report = reconcile(
                 session,

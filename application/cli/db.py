@@ -7,8 +7,9 @@ import sys
 import click
 from sqlalchemy import Engine
 
+from application.schema import current_revision, head_revision, upgrade
 from kiosk.config import ConfigError, load_settings
-from kiosk.db import current_revision, engine_from_settings, head_revision, upgrade
+from kiosk.db import engine_from_settings
 from kiosk.privacy import PrivacyError
 
 

@@ -1,5 +1,5 @@
 """Alembic environment: uses the connection handed over in ``config.attributes`` (see
-``kiosk.db.upgrade``) or else builds one from ``sqlalchemy.url``. Online mode only."""
+``application.schema.upgrade``) or else builds one from ``sqlalchemy.url``. Online mode only."""
 
 from __future__ import annotations
 

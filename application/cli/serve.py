@@ -20,7 +20,10 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     """Run the kiosk service (resident screens, staff console, board, API) under waitress."""
     import waitress
 
+    from application.registry import is_loopback
+    from application.schema import SchemaOutdated
     from ui import create_app
+    from ui.services import services_of
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -32,6 +35,10 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     except ConfigError as e:
         click.echo(f"kiosk: configuration error: {e}", err=True)
         sys.exit(2)
+    except SchemaOutdated as e:
+        click.echo(f"kiosk: {e}", err=True)
+        sys.exit(2)
+    services = services_of(app)
     base = f"http://{settings.host}:{settings.port}"
     surfaces = [
         ("resident kiosk", "/kiosk/"),
@@ -40,7 +47,7 @@ def command(host: str | None, port: int | None, threads: int) -> None:
         ("health", "/healthz"),
         ("API (OpenAPI)", "/api/openapi.json"),
     ]
-    if "kiosk.card_simulator" in app.extensions or settings.payments == "sim":
+    if services.simulation is not None:
         surfaces.append(("simulator panel", "/sim/"))
     click.echo(
         f"kiosk: serving on {base}/ (database {settings.effective_database_url.split('?')[0]}, "
@@ -49,7 +56,14 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     )
     for label, path in surfaces:
         click.echo(f"  {label:<16} {base}{path}", err=True)
+    if settings.mode == "simulation" and not is_loopback(settings.host):
+        click.echo(
+            f"kiosk: WARNING: simulation mode on {settings.host}, reachable from other machines: "
+            "simulated cards and a simulated payment terminal (fees marked paid with no money). "
+            "Use KIOSK_MODE=production with real hardware in a ward office.",
+            err=True,
+        )
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="kiosk")
     finally:
-        app.extensions["kiosk.shutdown"]()
+        services.close()

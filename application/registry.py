@@ -1,0 +1,222 @@
+"""The one registry: configuration names -> the real or simulated implementation.
+
+``KIOSK_CARD_READER`` and ``KIOSK_PAYMENTS`` name an implementation here, and nowhere else.
+This is the only production module that imports ``hardware_sim``: the simulated card (and
+its reader rig), the simulated payment terminal. Every entry says whether it is a
+simulator, so the production mode can refuse them all in one place.
+
+``KIOSK_MODE``:
+
+- ``simulation`` (the embedded default, so ``scripts/serve.sh`` runs on a fresh machine):
+  any implementation; the simulator panel (``/sim/``) exists when something is simulated.
+- ``production`` (a ward office): every simulator is refused at start-up with a one-line
+  reason naming the variable: a simulated card or reader, the simulated terminal, and a
+  Stripe API base that is not Stripe's (the test stand-in). ``/sim/`` does not exist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from cardreader.reader import CardReader, DirectCardReader, PcscCardReader
+from hardware_sim.cli import command as _simulator_group
+from hardware_sim.rig import SimulatedReaderRig, UnknownPersona
+from hardware_sim.terminal import (
+    RefundTooLarge,
+    SimulatedTerminal,
+    TerminalError,
+    TerminalOffline,
+    UnknownPayment,
+)
+from kiosk.config import ConfigError, Settings
+from payments.provider import PaymentProvider
+from payments.sim import SimulatedTerminalProvider, TerminalFaults
+
+__all__ = [
+    "CARD_READERS",
+    "MODES",
+    "PAYMENT_PROVIDERS",
+    "LIVE_STRIPE_API_BASE",
+    "RefundTooLarge",
+    "SimulatedReaderRig",
+    "SimulatedTerminal",
+    "Simulation",
+    "TerminalError",
+    "UnknownPersona",
+    "build_card_reader",
+    "build_payment_provider",
+    "check_settings",
+    "is_loopback",
+    "simulated_payments",
+    "simulator_commands",
+]
+
+MODES = ("simulation", "production")
+LIVE_STRIPE_API_BASE = "https://api.stripe.com"
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One choice of a configuration variable: what it is and whether it is a simulator."""
+
+    description: str
+    simulated: bool
+
+
+CARD_READERS: dict[str, Implementation] = {
+    "pcsc": Implementation("a real PC/SC card reader", simulated=False),
+    "sim": Implementation("a simulated card plugged into pcscd through vpcd", simulated=True),
+    "sim-direct": Implementation("a simulated card read in-process", simulated=True),
+}
+PAYMENT_PROVIDERS: dict[str, Implementation] = {
+    "stripe_terminal": Implementation("Stripe Terminal (card present)", simulated=False),
+    "stripe_checkout": Implementation("Stripe Checkout shown as a QR code", simulated=False),
+    "sim": Implementation("the simulated payment terminal", simulated=True),
+}
+
+
+@dataclass
+class Simulation:
+    """What the simulator panel and staff training drive; present only in simulation mode
+    and only when something is simulated. ``reader``: the simulated reader rig (insert and
+    remove personas' cards, PIN tries, faults); ``terminal``: the simulated payment
+    terminal (approve, decline, time out, refund at the terminal)."""
+
+    reader: SimulatedReaderRig | None
+    terminal: SimulatedTerminal | None
+
+
+def _choice(variable: str, value: str, table: dict[str, Implementation]) -> Implementation:
+    try:
+        return table[value]
+    except KeyError:
+        raise ConfigError(f"{variable}={value!r}: expected one of {', '.join(table)}") from None
+
+
+def check_settings(settings: Settings) -> None:
+    """Validate the choices this registry owns; in production refuse every simulator.
+
+    Raises :class:`ConfigError` with one line naming the variable to change.
+    """
+    if settings.mode not in MODES:
+        raise ConfigError(f"KIOSK_MODE={settings.mode!r}: expected one of {', '.join(MODES)}")
+    reader = _choice("KIOSK_CARD_READER", settings.card_reader, CARD_READERS)
+    payments = _choice("KIOSK_PAYMENTS", settings.payments, PAYMENT_PROVIDERS)
+    if settings.payments.startswith("stripe"):
+        if not (settings.stripe_api_key and settings.stripe_webhook_secret):
+            raise ConfigError(
+                f"KIOSK_PAYMENTS={settings.payments}: set KIOSK_STRIPE_API_KEY and "
+                "KIOSK_STRIPE_WEBHOOK_SECRET"
+            )
+        if settings.payments == "stripe_terminal" and not settings.stripe_reader_id:
+            raise ConfigError("KIOSK_PAYMENTS=stripe_terminal: set KIOSK_STRIPE_READER_ID")
+        if settings.payments == "stripe_checkout" and not settings.stripe_return_url:
+            raise ConfigError(
+                "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_STRIPE_RETURN_URL (the page of "
+                "this service a resident's phone returns to, e.g. https://<service>/pay/done)"
+            )
+    if settings.mode != "production":
+        return
+    if reader.simulated:
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_CARD_READER={settings.card_reader} "
+            f"({reader.description}): set KIOSK_CARD_READER=pcsc"
+        )
+    if payments.simulated:
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_PAYMENTS={settings.payments} "
+            f"({payments.description}): set stripe_terminal or stripe_checkout"
+        )
+    if settings.stripe_api_base.rstrip("/") != LIVE_STRIPE_API_BASE:
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
+            f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_card_reader(
+    settings: Settings, shutdown: list[Callable[[], None]]
+) -> tuple[CardReader, SimulatedReaderRig | None]:
+    """The card reader ``KIOSK_CARD_READER`` names, and the simulated reader rig behind it
+    (None for a real reader). ``pcsc``: a real reader. ``sim``: the simulator plugs the demo
+    persona's card into pcscd (vpcd driver) and the production PC/SC path reads it.
+    ``sim-direct``: the simulated card is read in-process (no pcscd)."""
+    _choice("KIOSK_CARD_READER", settings.card_reader, CARD_READERS)
+    if settings.card_reader == "pcsc":
+        return PcscCardReader(settings.reader_name), None
+    via_pcscd = settings.card_reader == "sim"
+    rig = SimulatedReaderRig(
+        settings.data_dir, via_pcscd=via_pcscd, vpcd_port=settings.sim_vpcd_port
+    )
+    shutdown.append(rig.close)
+    if settings.sim_persona:
+        rig.insert(settings.sim_persona)
+    if via_pcscd:
+        return PcscCardReader(settings.reader_name or "Virtual PCD 00 00"), rig
+    return DirectCardReader(rig.in_process_card), rig
+
+
+def simulated_payments(terminal: SimulatedTerminal) -> SimulatedTerminalProvider:
+    """The ``sim`` payment provider driving ``terminal``."""
+    faults = TerminalFaults(
+        offline=TerminalOffline, unknown_payment=UnknownPayment, refund_too_large=RefundTooLarge
+    )
+    return SimulatedTerminalProvider(terminal, faults)
+
+
+def build_payment_provider(
+    settings: Settings, *, terminal: SimulatedTerminal | None = None
+) -> tuple[PaymentProvider, SimulatedTerminal | None]:
+    """The provider ``KIOSK_PAYMENTS`` names, built from configuration only (live Stripe is
+    a different key, webhook secret, reader id and API base), and the simulated terminal
+    behind it (None for Stripe). ``terminal``: the simulated terminal to drive (``sim``; a
+    new one when omitted). The caller closes the provider at shutdown."""
+    _choice("KIOSK_PAYMENTS", settings.payments, PAYMENT_PROVIDERS)
+    if settings.payments == "sim":
+        terminal = terminal or SimulatedTerminal(auto=settings.sim_terminal_auto or None)
+        return simulated_payments(terminal), terminal
+    from payments.stripe_common import StripeConnection
+
+    connection = StripeConnection(settings.stripe_api_key, settings.stripe_api_base)
+    if settings.payments == "stripe_terminal":
+        from payments.stripe_terminal import StripeTerminalProvider
+
+        return (
+            StripeTerminalProvider(
+                connection,
+                reader_id=settings.stripe_reader_id,
+                webhook_secret=settings.stripe_webhook_secret,
+                location=settings.stripe_location,
+            ),
+            None,
+        )
+    from payments.stripe_checkout import StripeCheckoutProvider
+
+    return (
+        StripeCheckoutProvider(
+            connection,
+            webhook_secret=settings.stripe_webhook_secret,
+            return_url=settings.stripe_return_url,
+        ),
+        None,
+    )
+
+
+def simulator_commands() -> click.Group:
+    """The simulator's own commands (plug a persona's card into pcscd, list the personas);
+    ``kiosk sim`` offers them only in simulation mode."""
+    return _simulator_group

@@ -1,0 +1,136 @@
+"""The composition root: every service the app and the command line use, built once from
+the settings into one typed :class:`Services` object.
+
+``build_services(settings)`` runs a short, ordered list of steps: check the settings against
+the registry (production mode refuses simulators), the database (refusing an outdated
+schema), the catalog (its queues and counters installed), the card reader and the payment
+provider from the registry, the payment reconciler, the resident's visit workflow, offline
+speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
+reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
+read it through ``ui.services.current_services()`` and never build anything themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from application import registry
+from application.schema import require_current_schema
+from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
+from application.visits import VisitStore, VisitWorkflow
+from cardreader.reader import CardReader
+from kiosk import db
+from kiosk.catalog import Catalog, load_catalog
+from kiosk.config import Settings
+from kiosk.privacy import load_data_key
+from kiosk.queue import install_catalog
+from payments.provider import PaymentProvider
+from payments.service import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What one running service is made of. Built by :func:`build_services`; ``close()``
+    stops background threads and releases the reader, the provider and the database."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    catalog: Catalog
+    card_reader: CardReader
+    payments: PaymentProvider
+    reconciler: Reconciler | None
+    visits: VisitWorkflow
+    speech: CachedSynthesizer
+    simulation: registry.Simulation | None
+    _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def kiosk_actor(self) -> str:
+        """This kiosk in audit rows: ``kiosk:<KIOSK_KIOSK_ID>``."""
+        return self.visits.actor
+
+    def close(self) -> None:
+        """Undo the start-up steps in reverse order; safe to call twice."""
+        steps, self._shutdown[:] = list(self._shutdown), []
+        for step in reversed(steps):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - one failing step must not keep the rest
+                log.exception("shutdown step failed")
+
+
+def build_services(
+    settings: Settings,
+    *,
+    synthesizer: SpeechSynthesizer | None = None,
+    start_reconciler: bool = True,
+) -> Services:
+    """Build every service from ``settings``. ``synthesizer`` replaces espeak-ng (tests);
+    ``start_reconciler`` False leaves payment reconciliation to the caller (tools).
+
+    Raises ``ConfigError`` (bad or, in production, simulated configuration),
+    ``SchemaOutdated`` (run ``kiosk db upgrade``), ``CatalogError`` (a broken catalog).
+    Whatever was started before a failure is stopped again.
+    """
+    registry.check_settings(settings)
+    shutdown: list[Callable[[], None]] = []
+    try:
+        engine = db.make_engine(
+            settings.effective_database_url, load_data_key(settings.data_key, settings.data_dir)
+        )
+        shutdown.append(engine.dispose)
+        require_current_schema(engine)
+        sessions = db.make_session_factory(engine)
+        catalog = load_catalog(settings.catalog or None)
+        with db.transaction(sessions) as session:
+            install_catalog(session, catalog)
+        reader, rig = registry.build_card_reader(settings, shutdown)
+        provider, terminal = registry.build_payment_provider(settings)
+        shutdown.append(provider.close)
+        reconciler = None
+        if start_reconciler:
+            # Repairs what a crash or a lost webhook left behind: once now, then periodically.
+            reconciler = Reconciler(
+                sessions,
+                provider,
+                interval_s=settings.reconcile_interval_s,
+                timeout_s=settings.payment_timeout_s,
+            ).start()
+            shutdown.append(reconciler.stop)
+        visits = VisitWorkflow(
+            sessions=sessions,
+            catalog=catalog,
+            reader=reader,
+            payments=provider,
+            store=VisitStore(settings.idle_timeout_s),
+            kiosk_id=settings.kiosk_id,
+        )
+        speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
+        simulation = None
+        if settings.mode == "simulation" and (rig is not None or terminal is not None):
+            simulation = registry.Simulation(reader=rig, terminal=terminal)
+    except BaseException:
+        for step in reversed(shutdown):
+            step()
+        raise
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        catalog=catalog,
+        card_reader=reader,
+        payments=provider,
+        reconciler=reconciler,
+        visits=visits,
+        speech=speech,
+        simulation=simulation,
+        _shutdown=shutdown,
+    )

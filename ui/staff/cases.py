@@ -1,0 +1,123 @@
+"""The prefilled case in clear (every opening audited), its A4 print for the resident's
+signature, receipts and refunds (supervisors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from kiosk.cases import view_case
+from kiosk.db import transaction
+from kiosk.models import StaffRole
+from payments.receipts import METHODS, render_html
+from payments.service import payments_of_case, refund_payment
+from ui.errors import describe
+from ui.i18n import domain_language, localized
+from ui.kiosk import OPTION_LABELS
+from ui.receipts import receipt_for_payment
+from ui.services import current_services
+from ui.staff import bp
+from ui.staff.console import actor, back, catalog, role_required, sessions
+
+
+def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
+    """Per procedure line: its labelled fields in the console's language."""
+    out = []
+    for line in detail.procedures:
+        try:
+            spec = catalog().procedure(line.code)
+        except KeyError:
+            spec = None
+        rows = []
+        for name, value in line.fields.items():
+            field = spec.field_spec(name) if spec else None
+            label = localized(field.label) if field else name
+            if value is None or value == "" or value == []:
+                text = "—"
+            elif isinstance(value, bool):
+                text = _("Yes") if value else _("No")
+            elif isinstance(value, list):
+                text = ", ".join(str(v) for v in value)
+            elif field is not None and field.kind == "choice":
+                text = str(OPTION_LABELS.get(value, value))
+            else:
+                text = str(value)
+            rows.append((label, text))
+        out.append((line, rows))
+    return out
+
+
+def _case_page(case_id: int, template: str) -> ResponseReturnValue:
+    lang = domain_language()
+    with transaction(sessions()) as s:
+        detail = view_case(s, case_id, actor=actor(), catalog=catalog())
+        payments = [
+            {
+                "public_id": p.public_id,
+                "status": p.status.value,
+                "amount_yen": p.amount_yen,
+                "refunded_yen": p.refunded_yen,
+                "method": METHODS.get(p.method or "", {}).get(lang, p.method or ""),
+                "provider": p.provider,
+                "has_receipt": p.status.value in ("succeeded", "partially_refunded", "refunded"),
+            }
+            for p in payments_of_case(s, case_id)
+        ]
+    if template == "staff/print.html":  # the form itself is always Japanese
+        with force_locale("ja"):
+            return render_template(
+                template, case=detail, lines=_field_rows(detail), payments=payments
+            )
+    return render_template(
+        template,
+        case=detail,
+        lines=_field_rows(detail),
+        payments=payments,
+        can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
+    )
+
+
+@bp.get("/cases/<int:case_id>")
+def case(case_id: int) -> ResponseReturnValue:
+    """The prefilled, paid case in clear (audited), its payments and receipt."""
+    return _case_page(case_id, "staff/case.html")
+
+
+@bp.get("/cases/<int:case_id>/print")
+def case_print(case_id: int) -> ResponseReturnValue:
+    """The A4 application with the card data filled in, for the resident's signature
+    (audited like the case view)."""
+    return _case_page(case_id, "staff/print.html")
+
+
+@bp.get("/payments/<public_id>/receipt")
+def receipt(public_id: str) -> ResponseReturnValue:
+    """The printable receipt of a payment (no personal data on it)."""
+    html = render_html(receipt_for_payment(public_id[:64], domain_language()))
+    return Response(html, mimetype="text/html")
+
+
+@bp.post("/payments/<public_id>/refund")
+@role_required(StaffRole.SUPERVISOR)
+def refund(public_id: str) -> ResponseReturnValue:
+    """Refund (all, or ``amount_yen``) with a reason: supervisors and admins only."""
+    reason = request.form.get("reason", "").strip()[:200]
+    amount_text = request.form.get("amount_yen", "").strip()
+    if not reason or (amount_text and not (amount_text.isdigit() and len(amount_text) < 9)):
+        flash(str(describe("invalid_field")[2]), "error")
+        return back()
+    with transaction(sessions()) as s:
+        refund_payment(
+            s,
+            current_services().payments,
+            public_id[:64],
+            actor=actor(),
+            reason=reason,
+            amount_yen=int(amount_text) if amount_text else None,
+        )
+    flash(_("The refund was made."), "ok")
+    return back()
