@@ -89,6 +89,7 @@ def init_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(phone.checkout_return)
     app.register_blueprint(staff.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(api.bp)

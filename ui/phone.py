@@ -7,7 +7,7 @@ personal: the token is the only key, and a wrong token is a plain 404.
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
@@ -18,6 +18,9 @@ from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.services import current_services
 
 bp = Blueprint("phone", __name__, url_prefix="/t")
+# Where a resident's phone lands after paying with Stripe Checkout (KIOSK_STRIPE_RETURN_URL
+# points here: https://<the address phones reach>/pay/done).
+checkout_return = Blueprint("checkout_return", __name__, url_prefix="/pay")
 
 REFRESH_S = 15
 
@@ -76,3 +79,13 @@ def receipt(token: str) -> ResponseReturnValue:
 def _locale(ticket_language: str | None) -> str:
     asked = normalise_locale(request.args.get("lang"))
     return asked or normalise_locale(ticket_language) or "ja"
+
+
+@checkout_return.get("/done")
+def paid() -> ResponseReturnValue:
+    """The page a phone returns to from Stripe Checkout (paid or given up: the kiosk screen
+    shows which), in the phone's language; it shows nothing of the case."""
+    response = make_response(render_template("phone/paid.html"))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from kiosk.config import ConfigError, load_settings
+from application.registry import is_loopback
+from kiosk.config import ConfigError, Settings, load_settings
 
 
 @click.command("serve")
@@ -20,7 +21,6 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     """Run the kiosk service (resident screens, staff console, board, API) under waitress."""
     import waitress
 
-    from application.registry import is_loopback
     from application.schema import SchemaOutdated
     from ui import create_app
     from ui.services import services_of
@@ -56,14 +56,21 @@ def command(host: str | None, port: int | None, threads: int) -> None:
     )
     for label, path in surfaces:
         click.echo(f"  {label:<16} {base}{path}", err=True)
-    if settings.mode == "simulation" and not is_loopback(settings.host):
-        click.echo(
-            f"kiosk: WARNING: simulation mode on {settings.host}, reachable from other machines: "
-            "simulated cards and a simulated payment terminal (fees marked paid with no money). "
-            "Use KIOSK_MODE=production with real hardware in a ward office.",
-            err=True,
-        )
+    for warning in startup_warnings(settings):
+        click.echo(f"kiosk: WARNING: {warning}", err=True)
     try:
         waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="kiosk")
     finally:
         services.close()
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What ``serve`` warns about before it listens (printed, never fatal)."""
+    warnings = []
+    if settings.mode == "simulation" and not is_loopback(settings.host):
+        warnings.append(
+            f"simulation mode on {settings.host}, reachable from other machines: simulated "
+            "cards and a simulated payment terminal (a fee can be marked paid with no money). "
+            "A ward office runs KIOSK_MODE=production with real hardware."
+        )
+    return warnings
