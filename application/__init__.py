@@ -1,0 +1,1 @@
+"""The application layer: composition root, registry of real and simulated hardware, workflows."""
