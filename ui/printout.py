@@ -102,7 +102,8 @@ def _face_index(path: Path, family: str) -> int:
 def _font(language: str, weight: str, size: int) -> ImageFont.FreeTypeFont:
     path = font_path(weight)
     index = _face_index(path, FACES.get(language, FACES["ja"]))
-    return ImageFont.truetype(str(path), size, index=index)
+    # Basic layout: CJK, Latin and precomposed Hangul need no shaping, and it is faster.
+    return ImageFont.truetype(str(path), size, index=index, layout_engine=ImageFont.Layout.BASIC)
 
 
 # Closing marks that must not begin a line (kinsoku), in Japanese, Chinese and Latin text.
