@@ -16,8 +16,8 @@ that is switched off), the roll ending after a given length (a page is cut short
 ``paper_out``), and ``paper_near_end`` (a warning; it still prints).
 
 It shares no code with the driver (``application.printer``): two independent readings of
-ESC/POS catch each other's mistakes. Thread-safe: one thread per connection, one lock for
-the printer's state.
+ESC/POS catch each other's mistakes. Thread-safe: a thread per connection, served one at a
+time like a real printer's port, and one lock for the faults and the records.
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ class SimulatedPrinter:
         self.width_dots = WIDTH_DOTS[paper_mm]
         self.out_dir = Path(state_dir) / "printed"
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for old in self.out_dir.glob("page-*.png"):  # an earlier run's pages: numbers restart
+            old.unlink()
         self._lock = threading.Lock()  # faults, pages, jobs
         self._state = _State()
         self._pages: list[PrintedPage] = []
@@ -143,7 +145,7 @@ class SimulatedPrinter:
     ) -> tuple[SimulatedPrinter, str]:
         """Start a simulated printer on 127.0.0.1:``port`` (0: any free port); return it and
         the ``KIOSK_PRINTER`` address the driver connects to (``tcp://127.0.0.1:<port>``).
-        Printed pages go to ``state_dir/printed/``."""
+        Printed pages go to ``state_dir/printed/`` (an earlier run's are removed)."""
         printer = cls(state_dir, paper_mm)
         printer._serve(port)
         return printer, f"tcp://127.0.0.1:{printer.port}"

@@ -126,3 +126,17 @@ def test_unknown_fault_is_refused(sim: SimulatedPrinter) -> None:
     """Only the documented faults can be injected."""
     with pytest.raises(ValueError, match="unknown printer fault"):
         sim.set_fault("on_fire")
+
+
+def test_restart_starts_with_an_empty_tray(tmp_path: Path) -> None:
+    """Pages of an earlier run in the same state folder are removed: numbers restart at 1
+    and the panel never shows a stale page as new."""
+    first, _ = SimulatedPrinter.start(tmp_path, paper_mm=58)
+    send(first, INIT + raster(1, [b"\xff"]) + CUT)
+    first.stop()
+    assert [p.name for p in (tmp_path / "printed").iterdir()] == ["page-00001.png"]
+    second, _ = SimulatedPrinter.start(tmp_path, paper_mm=58)
+    try:
+        assert list((tmp_path / "printed").iterdir()) == [] and second.last_pages() == []
+    finally:
+        second.stop()
