@@ -20,6 +20,70 @@ class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the variable."""
 
 
+# Printable width of thermal paper at 203 dpi: 58 mm paper prints 48 mm, 80 mm prints 72 mm.
+PAPER_WIDTH_DOTS = {58: 384, 80: 576}
+SERIAL_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+_PRINTER_FORMS = "none, sim, tcp://HOST[:PORT], usb:VID:PID (hex) or serial:DEVICE[?baudrate=N]"
+
+
+@dataclass(frozen=True)
+class PrinterAddress:
+    """Where the kiosk's ticket printer is (``KIOSK_PRINTER``), parsed.
+
+    ``kind``: ``sim`` (the simulated printer, started by the application), ``tcp`` (a
+    network printer, ``host``:``port``), ``usb`` (``vendor_id``:``product_id``) or
+    ``serial`` (``device`` at ``baudrate``).
+    """
+
+    kind: str
+    host: str = ""
+    port: int = 9100
+    vendor_id: int = 0
+    product_id: int = 0
+    device: str = ""
+    baudrate: int = 9600
+
+
+def parse_printer(value: str) -> PrinterAddress | None:
+    """``KIOSK_PRINTER`` -> a PrinterAddress, or None for ``none`` or empty (no printer).
+
+    Raises ConfigError naming the variable for anything else than the forms in the README.
+    """
+    text = value.strip()
+    bad = ConfigError(f"KIOSK_PRINTER={value!r}: expected {_PRINTER_FORMS}")
+    if text in ("", "none"):
+        return None
+    if text == "sim":
+        return PrinterAddress("sim")
+    if text.startswith("tcp://"):
+        match = re.fullmatch(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?", text)
+        if not match:
+            raise bad
+        port = int(match.group(2) or 9100)
+        if not 0 < port < 65536:
+            raise ConfigError(f"KIOSK_PRINTER={value!r}: {port} is not a TCP port")
+        return PrinterAddress("tcp", host=match.group(1).strip("[]"), port=port)
+    if text.startswith("usb:"):
+        match = re.fullmatch(r"usb:(?:0x)?([0-9A-Fa-f]{4}):(?:0x)?([0-9A-Fa-f]{4})", text)
+        if not match:
+            raise bad
+        return PrinterAddress(
+            "usb", vendor_id=int(match.group(1), 16), product_id=int(match.group(2), 16)
+        )
+    if text.startswith("serial:"):
+        match = re.fullmatch(r"serial:(/[^?\s]+)(?:\?baudrate=(\d+))?", text)
+        if not match:
+            raise bad
+        baudrate = int(match.group(2) or 9600)
+        if baudrate not in SERIAL_BAUDRATES:
+            raise ConfigError(
+                f"KIOSK_PRINTER={value!r}: baudrate {baudrate} is not one of "
+                f"{', '.join(map(str, SERIAL_BAUDRATES))}"
+            )
+        return PrinterAddress("serial", device=match.group(1), baudrate=baudrate)
+    raise bad
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment.
@@ -80,6 +144,20 @@ class Settings:
     # Languages the display board announces a call in, in this order (comma-separated
     # ja, en, zh-Hans, ko); empty = chime only.
     announce_languages: str = "ja,en"
+    # The kiosk's ticket printer (ESC/POS): none, sim, tcp://HOST[:PORT], usb:VID:PID or
+    # serial:DEVICE[?baudrate=N]; and the width of its paper roll in mm (58 or 80).
+    printer: str = "sim"
+    printer_paper_mm: int = 80
+
+    @property
+    def printer_address(self) -> PrinterAddress | None:
+        """``printer`` parsed (None: no printer). Validated at start-up."""
+        return parse_printer(self.printer)
+
+    @property
+    def printer_width_dots(self) -> int:
+        """Dots across the printable width of the paper (384 for 58 mm, 576 for 80 mm)."""
+        return PAPER_WIDTH_DOTS[self.printer_paper_mm]
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
@@ -117,6 +195,9 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
+        parse_printer(self.printer)
+        if self.printer_paper_mm not in PAPER_WIDTH_DOTS:
+            raise ConfigError(f"KIOSK_PRINTER_PAPER_MM={self.printer_paper_mm}: expected 58 or 80")
         return self
 
 

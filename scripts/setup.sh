@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine (run as root, or with sudo available).
 #   scripts/setup.sh            the service's needs: PC/SC stack, virtual reader driver, offline
-#                               voice (espeak-ng), venv
+#                               voice (espeak-ng), CJK font for printed tickets, venv
 #   scripts/setup.sh --test     also what the test suite needs (PostgreSQL server, ...)
 # Fast when nothing is missing: it only checks dpkg and a hash of pyproject.toml.
 set -euo pipefail
@@ -19,9 +19,9 @@ as_root() {
 }
 
 # --- Debian packages -------------------------------------------------------
-debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv espeak-ng)
+debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv espeak-ng fonts-noto-cjk libusb-1.0-0)
 if [ "$want_test" = 1 ]; then
-    debs+=(postgresql chromium fonts-noto-cjk)
+    debs+=(postgresql chromium)
 fi
 missing=()
 for p in "${debs[@]}"; do
