@@ -10,7 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cardreader.trust import CardTrust
 
 CARD_READERS = ("sim", "sim-direct", "pcsc")
 # Languages of spoken board announcements (the catalog's language keys).
@@ -78,11 +81,28 @@ class Settings:
     # Languages the display board announces a call in, in this order (comma-separated
     # ja, en, zh-Hans, ko); empty = chime only.
     announce_languages: str = "ja,en"
+    # Genuine-card checks (cardreader.trust): the J-LIS CVC issuer keys (JSON), the JPKI CA
+    # certificates (PEM bundle) and a JPKI CRL; empty = that chain is not checked.
+    card_trust_keys: str = ""
+    jpki_trust_anchors: str = ""
+    jpki_crl: str = ""
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
         """``announce_languages`` as a tuple (validated: known, no duplicates)."""
         return tuple(part.strip() for part in self.announce_languages.split(",") if part.strip())
+
+    def card_trust(self) -> CardTrust:
+        """The trust anchors of the genuine-card checks, loaded from the configured files.
+
+        Raises :class:`ConfigError` naming the variable whose file is missing or malformed.
+        """
+        from cardreader.trust import CardTrust, TrustFileError
+
+        try:
+            return CardTrust.load(self.card_trust_keys, self.jpki_trust_anchors, self.jpki_crl)
+        except TrustFileError as e:
+            raise ConfigError(f"KIOSK_{e.setting.upper()}={getattr(self, e.setting)!r}: {e}") from e
 
     @property
     def effective_database_url(self) -> str:
@@ -132,6 +152,8 @@ class Settings:
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
+        if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
+            self.card_trust()
         return self
 
 
