@@ -12,10 +12,17 @@ import math
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from cardreader.errors import JpkiBadPinFormat, JpkiPinLocked, JpkiPinWouldLock, JpkiWrongPin
+from cardreader.errors import (
+    JpkiBadPinFormat,
+    JpkiPinLocked,
+    JpkiPinWouldLock,
+    JpkiWrongPin,
+    MalformedCard,
+)
 from cardreader.model import CardChecks, CardChecksWanted, Genuine, Integrity
 from cardreader.trust import CardTrust
 from hardware_sim.card import SimulatedCard, jpki_auth_certificate
+from hardware_sim.faults import FaultPlan, FaultyCard
 from hardware_sim.personas import Persona
 
 from .conftest import CountingCard, TrackingCard
@@ -199,3 +206,20 @@ def test_without_trust_the_chip_is_still_checked(rig, personas) -> None:
         info = rig.reader.read(persona.text_pin, checks=JPKI, jpki_pin=persona.jpki_auth_pin)
         assert info.checks == CardChecks(chip_checked=True, chip_authenticated=present)
         assert [v for v in card.verifies if v[0] == JPKI_AID] == []
+
+
+def test_garbled_responses_never_pass_as_genuine(trusting_rig, personas) -> None:
+    """With every response garbled, a read with every check ends in MalformedCard or in
+    results that are neither present nor genuine, never in 'verified'."""
+    persona = personas["yamada"]
+    sim = SimulatedCard.from_persona(persona)
+    trusting_rig.insert(FaultyCard(sim, FaultPlan(corrupt=True)))
+    try:
+        info = trusting_rig.reader.read(
+            persona.text_pin, checks=JPKI, jpki_pin=persona.jpki_auth_pin
+        )
+    except MalformedCard:
+        pass
+    else:
+        assert not info.chip_authenticated and info.genuine is not V
+    assert (sim.tries_left(TEXT_PIN), sim.tries_left(JPKI_PIN)) == (3, 3)
