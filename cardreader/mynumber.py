@@ -5,7 +5,8 @@ PIN-safety rule of the product: the PIN format is checked before anything is sen
 is asked for its remaining tries before every VERIFY, and no VERIFY is sent when only one try
 is left, so the kiosk can never be what locks a card.
 
-APDUs of a basic-four read (``read_card(t, pin)``), 12 in all, and why each is needed:
+APDUs of a basic-four read without the genuine-card checks (``checks=CardChecksWanted.none()``),
+12 in all, and why each is needed:
 
   1. SELECT Text AP              identifies a My Number card (6A82 -> NotMyNumberCard) and is
                                  the DF that holds every file below.
@@ -23,9 +24,10 @@ APDUs of a basic-four read (``read_card(t, pin)``), 12 in all, and why each is n
  10. SELECT EF 0004              the CVC holding the public key that DF33 verifies under.
  11. READ BINARY 0, Le=00        CVC bytes 0..255.
  12. READ BINARY 256, Le=33      up to the end of the CVC body (the RSA modulus ends at byte
-                                 307). The CVC's own signature (5F37, the last 261 bytes) is not
-                                 read: its issuer key is a J-LIS CA key that is not on the card,
-                                 so it could not be checked anyway (spec §5.1).
+                                 307). The CVC's own signature (5F37, the last 261 bytes) is
+                                 read only for the card chain (below): its issuer key is a J-LIS
+                                 key that is not on the card, so without configured keys it
+                                 could not be checked anyway (spec §5.1).
 With ``with_number`` two more: SELECT EF 0001 and READ BINARY 0, Le=11 (its 17 physical bytes,
 which is what DF31 hashes). Files are read by explicit SELECT, not by SFI READ BINARY, because
 SFI reads are unconfirmed on real cards (spec §6).
