@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
-from kiosk import cases, queue  # noqa: E402
+from kiosk import cases  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
+from kiosk.counters import install_catalog  # noqa: E402
 from kiosk.db import make_engine, make_session_factory, transaction, upgrade  # noqa: E402
 from kiosk.models import Ticket  # noqa: E402
 from payments import service  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> None:
     sessions = make_session_factory(engine)
     catalog = load_catalog()
     with transaction(sessions) as s:
-        queue.install_catalog(s, catalog)
+        install_catalog(s, catalog)
 
     kiosks, server = _kiosk_providers(args.provider, args.kiosks, args.latency_ms / 1000)
     latencies: list[float] = []

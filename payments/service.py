@@ -42,11 +42,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk import audit
-from kiosk.cases import get_case, lock_case, mark_awaiting_payment, mark_paid, mark_refunded
+from kiosk.cases import get_case, lock_case, mark_awaiting_payment, mark_paid
 from kiosk.clock import aware
 from kiosk.db import transaction
 from kiosk.errors import DomainError, InvalidTransition, NotFound
 from kiosk.models import Case, CaseStatus, Ticket
+from kiosk.tickets import mark_refunded
 from payments.models import Payment, PaymentRefund, PaymentStatus, ProviderEventRecord
 from payments.provider import (
     EventKind,
@@ -209,7 +210,7 @@ def transition_payment(
 
 def _settle_case(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
     """A taken payment moves its case on: paid, then its ticket, each exactly once."""
-    from kiosk.queue import issue_ticket
+    from kiosk.tickets import issue_ticket
 
     case = lock_case(session, payment.case_id)
     if case.status in (
@@ -538,7 +539,7 @@ def cancel_payment(
     """The resident cancelled or the kiosk timed out: stop the payment at the provider
     (reader action cancelled / session expired) and record it. If the money was taken
     first, the payment becomes succeeded instead (and the case moves on). The case is not
-    cancelled here: the kiosk decides that (``kiosk.cases.cancel_case``)."""
+    cancelled here: the kiosk decides that (``kiosk.tickets.cancel_case``)."""
     now = aware(now)
     payment = _lock(session, get_payment(session, public_id).id)
     if payment.status not in OPEN:

@@ -96,7 +96,7 @@ def init_catalog(app: Flask, settings: Settings) -> None:
     """The procedure catalog (``KIOSK_CATALOG``) as ``app.extensions["kiosk.catalog"]``; its
     queues and counters are installed (created or updated by code) in the database."""
     from kiosk.catalog import load_catalog
-    from kiosk.queue import install_catalog
+    from kiosk.counters import install_catalog
 
     catalog = load_catalog(settings.catalog or None)
     with db.transaction(app.extensions["kiosk.sessions"]) as session:

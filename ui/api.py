@@ -7,7 +7,7 @@ and the message in the request's language (``?lang=`` or Accept-Language). Malfo
 is a 4xx, never a 500. Staff endpoints take ``Authorization: Bearer <token>`` from
 ``POST /api/staff/login`` (a signed, expiring token: no cookie, hence no CSRF exposure).
 
-The views call the same domain functions as the screens (``kiosk.cases``, ``kiosk.queue``,
+The views call the same domain functions as the screens (``kiosk.cases``, ``kiosk.tickets``,
 ``payments.service``, the card reader) and keep a kiosk visit in the same server-side
 ``VisitStore`` (the visit id is the bearer of the visit, like the kiosk's cookie).
 """
@@ -29,25 +29,18 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from cardreader.errors import BadPinFormat, CardError, PinLocked, PinWouldLock, WrongPin
+from kiosk.calling import call_next, call_ticket, transfer
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields, view_case
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
+from kiosk.counters import get_counter, get_queue, set_counter_open
 from kiosk.db import transaction
 from kiosk.errors import DomainError, NotFound
 from kiosk.models import StaffRole
-from kiosk.overview import board_state, day_statistics, open_tickets, queue_counts
-from kiosk.queue import (
-    call_next,
-    call_ticket,
-    get_counter,
-    get_queue,
-    get_ticket,
-    issue_ticket,
-    set_counter_open,
-    ticket_status,
-    transfer,
-)
+from kiosk.overview import board_state, open_tickets, queue_counts, ticket_status
 from kiosk.staff import actor_of, authenticate, get_staff, require_role
+from kiosk.statistics import day_statistics
+from kiosk.tickets import get_ticket, issue_ticket
 from payments.provider import PaymentError
 from payments.receipts import build_receipt
 from payments.service import get_payment, payments_of_case, refresh_payment, start_payment

@@ -36,14 +36,15 @@ from werkzeug.exceptions import BadRequest
 
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from kiosk import audit
-from kiosk.cases import cancel_case, confirm_case, get_case, open_case, set_resident_fields
+from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ProcedureSpec, ValidationFailed, fiscal_year
 from kiosk.clock import business_day
 from kiosk.db import transaction
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
 from kiosk.errors import DomainError, InvalidTransition
 from kiosk.models import CaseStatus
-from kiosk.queue import issue_ticket, ticket_status
+from kiosk.overview import ticket_status
+from kiosk.tickets import cancel_case, issue_ticket
 from payments.provider import PaymentError, ProviderUnavailable
 from payments.service import cancel_payment, refresh_payment, start_payment
 from ui.i18n import card_error_message, current_locale, domain_language, localized

@@ -38,29 +38,26 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from kiosk.cases import view_case
-from kiosk.catalog import Catalog
-from kiosk.clock import business_day
-from kiosk.db import transaction
-from kiosk.errors import DomainError, NotFound
-from kiosk.models import StaffRole
-from kiosk.overview import day_statistics, open_tickets, queue_counts
-from kiosk.queue import (
+from kiosk.calling import (
     call_next,
     call_ticket,
     complete,
-    get_counter,
-    get_queue,
-    get_ticket,
     hold,
     mark_no_show,
     recall,
     resume,
     return_no_show,
-    set_counter_open,
     start_serving,
     transfer,
 )
+from kiosk.cases import view_case
+from kiosk.catalog import Catalog
+from kiosk.clock import business_day
+from kiosk.counters import get_counter, get_queue, set_counter_open
+from kiosk.db import transaction
+from kiosk.errors import DomainError, NotFound
+from kiosk.models import StaffRole
+from kiosk.overview import open_tickets, queue_counts
 from kiosk.staff import (
     PermissionDenied,
     actor_of,
@@ -71,6 +68,8 @@ from kiosk.staff import (
     require_role,
     update_staff,
 )
+from kiosk.statistics import day_statistics
+from kiosk.tickets import get_ticket
 from payments.provider import PaymentError
 from payments.receipts import METHODS, build_receipt, render_html
 from payments.service import payments_of_case, refund_payment

@@ -37,8 +37,8 @@ from flask_babel import force_locale, pgettext
 from flask_babel import gettext as _
 
 from kiosk.catalog import contains_kanji
+from kiosk.counters import get_counter
 from kiosk.errors import NotFound
-from kiosk.queue import get_counter
 from ui.i18n import domain_language, html_lang, normalise_locale
 
 log = logging.getLogger(__name__)

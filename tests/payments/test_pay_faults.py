@@ -128,7 +128,7 @@ def test_killed_after_success_before_ticket(
     assert terminal_resident.server is not None
     (event,) = terminal_resident.server.standin.events_of("payment_intent.succeeded")
     body, header = terminal_resident.server.standin.sign(event)
-    crash = mocker.patch("kiosk.queue.issue_ticket", side_effect=Crash)
+    crash = mocker.patch("kiosk.tickets.issue_ticket", side_effect=Crash)
     with pytest.raises(Crash), db.tx() as s:
         service.handle_webhook(s, terminal_resident.provider, body, header)
     assert crash.called
