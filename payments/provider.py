@@ -2,7 +2,8 @@
 
 A provider knows how to take money for one payment at one vendor (Stripe Terminal, Stripe
 Checkout shown as a QR code, the simulated terminal). It knows nothing about cases, tickets or
-the database: ``payments.service`` owns our state and calls the provider with plain values.
+the database: ``payments.states`` and the modules on it own our state and call the provider
+with plain values.
 
 All amounts are integer yen (JPY is zero-decimal: 300 yen is ``300``).
 """

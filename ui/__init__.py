@@ -111,7 +111,7 @@ def init_payment_provider(
     if "kiosk.payments" in app.extensions:
         return
     from payments import make_provider
-    from payments.service import Reconciler
+    from payments.reconcile import Reconciler
 
     provider = make_provider(settings)
     app.extensions["kiosk.payments"] = provider

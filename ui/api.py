@@ -8,7 +8,7 @@ is a 4xx, never a 500. Staff endpoints take ``Authorization: Bearer <token>`` fr
 ``POST /api/staff/login`` (a signed, expiring token: no cookie, hence no CSRF exposure).
 
 The views call the same domain functions as the screens (``kiosk.cases``, ``kiosk.tickets``,
-``payments.service``, the card reader) and keep a kiosk visit in the same server-side
+``payments.collect``, the card reader) and keep a kiosk visit in the same server-side
 ``VisitStore`` (the visit id is the bearer of the visit, like the kiosk's cookie).
 """
 
@@ -41,9 +41,10 @@ from kiosk.overview import board_state, open_tickets, queue_counts, ticket_statu
 from kiosk.staff import actor_of, authenticate, get_staff, require_role
 from kiosk.statistics import day_statistics
 from kiosk.tickets import get_ticket, issue_ticket
+from payments.collect import refresh_payment, start_payment
 from payments.provider import PaymentError
 from payments.receipts import build_receipt
-from payments.service import get_payment, payments_of_case, refresh_payment, start_payment
+from payments.states import get_payment, payments_of_case
 from ui.errors import describe
 from ui.i18n import domain_language, normalise_locale
 from ui.receipts import receipt_of_case
@@ -756,7 +757,7 @@ def staff_receipt(public_id: str) -> ResponseReturnValue:
 @staff_required(StaffRole.SUPERVISOR)
 def staff_refund(public_id: str) -> ResponseReturnValue:
     """Refund (``{"reason", "amount_yen"?}``): supervisors and admins only."""
-    from payments.service import refund_payment
+    from payments.refunds import refund_payment
 
     body = _body()
     reason = _str(body, "reason", max_len=200)

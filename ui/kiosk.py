@@ -45,8 +45,8 @@ from kiosk.errors import DomainError, InvalidTransition
 from kiosk.models import CaseStatus
 from kiosk.overview import ticket_status
 from kiosk.tickets import cancel_case, issue_ticket
+from payments.collect import cancel_payment, refresh_payment, start_payment
 from payments.provider import PaymentError, ProviderUnavailable
-from payments.service import cancel_payment, refresh_payment, start_payment
 from ui.i18n import card_error_message, current_locale, domain_language, localized
 from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.sessions import Visit, VisitStore
@@ -631,7 +631,7 @@ def confirm() -> ResponseReturnValue:
 
 def _payment_view(visit: Visit) -> tuple[str, Any]:
     """(status, payment) of the visit's payment, refreshed from the provider."""
-    from payments.service import get_payment
+    from payments.states import get_payment
 
     with transaction(_sessions()) as s:
         if visit.payment_id is None:

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from payments.receipts import LABELS, TITLES, Receipt, build_receipt
-from payments.service import TAKEN, payments_of_case
+from payments.states import TAKEN, payments_of_case
 
 
 def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | None:

@@ -27,7 +27,7 @@ from werkzeug.exceptions import BadRequest
 from hardware_sim.terminal import RefundTooLarge, TerminalError
 from kiosk.models import Ticket
 from payments.models import Payment
-from payments.service import TAKEN
+from payments.states import TAKEN
 from ui.i18n import yen
 
 bp = Blueprint("simulator", __name__, url_prefix="/sim")

@@ -72,7 +72,8 @@ from kiosk.statistics import day_statistics
 from kiosk.tickets import get_ticket
 from payments.provider import PaymentError
 from payments.receipts import METHODS, build_receipt, render_html
-from payments.service import payments_of_case, refund_payment
+from payments.refunds import refund_payment
+from payments.states import payments_of_case
 from ui.errors import describe
 from ui.i18n import current_locale, domain_language, localized
 from ui.kiosk import OPTION_LABELS

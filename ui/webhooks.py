@@ -17,8 +17,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.db import transaction
+from payments.events import handle_webhook
 from payments.provider import InvalidSignature, ProviderUnavailable
-from payments.service import handle_webhook
 
 log = logging.getLogger(__name__)
 

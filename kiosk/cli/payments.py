@@ -38,7 +38,7 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
 
     from kiosk import db
     from payments import make_provider
-    from payments.service import REFUND_WINDOW, reconcile
+    from payments.reconcile import REFUND_WINDOW, reconcile
 
     try:
         settings = load_settings()
