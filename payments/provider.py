@@ -38,12 +38,6 @@ class ProviderUnavailable(PaymentError):
     code = "provider_unavailable"
 
 
-class PaymentCancelled(PaymentError):
-    """The payment was cancelled (resident, time-out or staff) before it completed."""
-
-    code = "cancelled"
-
-
 class InvalidSignature(PaymentError):
     """A webhook's signature is wrong, missing or too old; the body must be ignored."""
 
@@ -105,7 +99,6 @@ class ProviderPayment:
     method: str | None = None
     display_url: str | None = None
     failure_code: str | None = None
-    failure_message: str | None = None
     amount_refunded_yen: int = 0
 
 
