@@ -15,11 +15,12 @@ the counter (call, serve, transfer, ...) is in ``kiosk.calling``, on top of this
 Lock order: **the ticket row, then its case row.** Call-next locks a ticket first (``FOR
 UPDATE SKIP LOCKED``) and only then its case, so everything that locks both takes them in
 that order, and this module is where that happens: ``move_ticket`` expects its ticket
-locked and locks the case; ``cancel_case`` and ``mark_refunded`` go through
-``_lock_ticket_then_case``. Nothing else in the domain locks a ticket (``kiosk.cases``
-knows nothing of tickets), so a counter calling and a resident's cancellation or refund
-never wait on each other in a cycle. Issuing locks the case alone: its ticket does not
-exist yet. The payment service locks its payment row before any of these.
+locked (``lock_ticket``, or call-next's own query in ``kiosk.calling``) and locks the
+case; ``cancel_case`` and ``mark_refunded`` go through ``_lock_ticket_then_case``.
+``kiosk.cases`` knows nothing of tickets and locks a case alone, so a counter calling and
+a resident's cancellation or refund never wait on each other in a cycle. Issuing locks
+the case alone too: its ticket does not exist yet. The payments package locks its
+payment row before any of these (``payments.states``).
 
 Each operation takes a Session, locks the rows it changes, moves the ticket and its case
 together and writes audit rows; the caller commits once. On SQLite every transaction is
@@ -106,14 +107,10 @@ def lock_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
-def lock_ticket_of_case(session: Session, case_id: int) -> Ticket | None:
-    """The case's ticket, row-locked (None if it has none yet). Lock it before the case."""
-    return session.scalars(_LOCK_TICKET_OF_CASE, {"case_id": case_id}).one_or_none()
-
-
 def _lock_ticket_then_case(session: Session, case_id: int) -> tuple[Ticket | None, Case]:
-    """The case's ticket (if any) and the case, row-locked in the lock order."""
-    ticket = lock_ticket_of_case(session, case_id)
+    """The case's ticket (None if it has none yet) and the case, row-locked in the lock
+    order; NotFound if there is no such case."""
+    ticket = session.scalars(_LOCK_TICKET_OF_CASE, {"case_id": case_id}).one_or_none()
     return ticket, lock_case(session, case_id)
 
 
