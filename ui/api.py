@@ -52,7 +52,7 @@ from payments.provider import PaymentError
 from payments.receipts import build_receipt
 from payments.service import get_payment, payments_of_case, refresh_payment, start_payment
 from ui.errors import describe
-from ui.i18n import domain_language, normalise_locale
+from ui.i18n import domain_language, normalise_locale, ward_name
 from ui.receipts import receipt_of_case
 from ui.sessions import Visit, VisitStore
 from ui.staff import TICKET_OPERATIONS  # the same operation table as the console
@@ -235,6 +235,8 @@ def catalog() -> ResponseReturnValue:
                         "max": f.max,
                         "options": list(f.options),
                         "max_length": f.max_length,
+                        "min_days": f.min_days,
+                        "max_days": f.max_days,
                     }
                     for f in p.fields
                 ],
@@ -245,7 +247,23 @@ def catalog() -> ResponseReturnValue:
         counters=[
             {"code": c.code, "names": dict(c.names), "queues": list(c.queues)} for c in cat.counters
         ],
+        ward=_ward_json(cat),
     )
+
+
+def _ward_json(cat: Catalog) -> dict[str, Any] | None:
+    """The ward's names and the towns a ``ward_address`` field accepts (its value is
+    ``{"town", "chome", "ban", "go", "building"}``)."""
+    if cat.ward is None:
+        return None
+    return {
+        "names": dict(cat.ward.names),
+        "address_prefix": cat.ward.address_prefix,
+        "towns": [
+            {"name": t.name, "kana": t.kana, "chome": list(t.chome), "numbering": t.numbering}
+            for t in cat.ward.towns
+        ],
+    }
 
 
 @bp.get("/board")
@@ -752,7 +770,7 @@ def staff_receipt(public_id: str) -> ResponseReturnValue:
             s,
             public_id[:64],
             catalog=_catalog(),
-            ward_name=settings.ward_name,
+            ward_name=ward_name(domain_language()),
             title=settings.receipt_title,
             language=domain_language(),
         )

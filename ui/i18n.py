@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import (
     Babel,
     format_currency,
@@ -93,6 +93,24 @@ def localized(names: Any, locale: str | None = None) -> str:
         return ""
     lang = domain_language(locale)
     return str(names.get(lang) or names.get("ja") or next(iter(names.values())))
+
+
+def ward_name(locale: str | None = None) -> str:
+    """The ward's name on screens and receipts in the language (``locale``: Babel's or the
+    domain's spelling; default the request's): ``KIOSK_WARD_NAME`` when set, in every
+    language; otherwise the catalog's ``[ward] names``."""
+    override = current_app.config["KIOSK_SETTINGS"].ward_name
+    if override:
+        return str(override)
+    ward = current_app.extensions["kiosk.catalog"].ward
+    return localized(ward.names, locale) if ward is not None else ""
+
+
+def ward_addressee() -> str:
+    """Whom the A4 application is addressed to (the catalog's ``[ward] addressee``, e.g.
+    千代田区長); always Japanese, like the form."""
+    ward = current_app.extensions["kiosk.catalog"].ward
+    return ward.addressee if ward is not None else ""
 
 
 def yen(amount: int) -> str:
@@ -187,4 +205,6 @@ def init_i18n(app: Flask) -> None:
         long_date=long_date,
         wait_minutes=wait_minutes,
         format_datetime=format_datetime,
+        ward_name=ward_name,
+        ward_addressee=ward_addressee,
     )

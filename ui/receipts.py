@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from payments.receipts import LABELS, TITLES, Receipt, build_receipt
 from payments.service import TAKEN, payments_of_case
+from ui.i18n import ward_name
 
 
 def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | None:
@@ -29,7 +30,7 @@ def receipt_of_case(session: Session, case_id: int, language: str) -> Receipt | 
         session,
         taken[-1].public_id,
         catalog=current_app.extensions["kiosk.catalog"],
-        ward_name=settings.ward_name,
+        ward_name=ward_name(language),
         title=settings.receipt_title,
         language=language,
     )

@@ -38,6 +38,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from kiosk.addresses import address_parts
 from kiosk.cases import view_case
 from kiosk.catalog import Catalog
 from kiosk.clock import business_day
@@ -75,7 +76,7 @@ from payments.provider import PaymentError
 from payments.receipts import METHODS, build_receipt, render_html
 from payments.service import payments_of_case, refund_payment
 from ui.errors import describe
-from ui.i18n import current_locale, domain_language, localized
+from ui.i18n import current_locale, domain_language, localized, ward_name
 from ui.kiosk import OPTION_LABELS
 
 log = logging.getLogger(__name__)
@@ -449,8 +450,9 @@ def ticket_operation(ticket_id: int, operation: str) -> ResponseReturnValue:
 # --- the case -------------------------------------------------------------------------------
 
 
-def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
-    """Per procedure line: its labelled fields in the console's language."""
+def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tuple[str, str]]]]:
+    """Per procedure line: its labelled fields in the console's language; an address in the
+    ward also lists its parts (町名, 丁目, 番, 号, building) unless ``parts`` is false."""
     out = []
     for line in detail.procedures:
         try:
@@ -469,6 +471,12 @@ def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
                 text = ", ".join(str(v) for v in value)
             elif field is not None and field.kind == "choice":
                 text = str(OPTION_LABELS.get(value, value))
+            elif isinstance(value, dict) and field is not None and field.kind == "ward_address":
+                rows.append((label, str(value.get("address") or "—")))
+                if parts:
+                    parts_of = address_parts(value, domain_language())
+                    rows.extend((f"{label}: {part}", text) for part, text in parts_of)
+                continue
             else:
                 text = str(value)
             rows.append((label, text))
@@ -495,7 +503,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     if template == "staff/print.html":  # the form itself is always Japanese
         with force_locale("ja"):
             return render_template(
-                template, case=detail, lines=_field_rows(detail), payments=payments
+                template, case=detail, lines=_field_rows(detail, parts=False), payments=payments
             )
     return render_template(
         template,
@@ -529,7 +537,7 @@ def receipt(public_id: str) -> ResponseReturnValue:
                 s,
                 public_id[:64],
                 catalog=_catalog(),
-                ward_name=settings.ward_name,
+                ward_name=ward_name(domain_language()),
                 title=settings.receipt_title,
                 language=domain_language(),
             )
