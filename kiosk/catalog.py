@@ -568,7 +568,17 @@ class _Loader:
             for n in range(start, end):
                 if key.match(self.lines[n]):
                     return n + 1
-            return line
+            # A single [table] (the catalog's [ward]): look for its keys inside it.
+            table = re.compile(rf"^\s*\[\s*{re.escape(str(part))}\s*\]")
+            hits = [n for n in range(start, end) if table.match(self.lines[n])]
+            if not hits:
+                return line
+            start = hits[0]
+            line = start + 1
+            following = [n for n in range(start + 1, end) if self.lines[n].lstrip().startswith("[")]
+            end = following[0] if following else end
+            i += 1
+            continue
         return line
 
     def fail(self, where: tuple[Any, ...], reason: str) -> CatalogError:
