@@ -36,6 +36,7 @@ from werkzeug.exceptions import BadRequest
 
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from kiosk import audit
+from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.cases import cancel_case, confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ProcedureSpec, ValidationFailed, fiscal_year
 from kiosk.clock import business_day
@@ -47,6 +48,7 @@ from kiosk.queue import issue_ticket, ticket_status
 from payments.provider import PaymentError, ProviderUnavailable
 from payments.service import cancel_payment, refresh_payment, start_payment
 from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.pickers import address_picker, date_picker, date_text
 from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.sessions import Visit, VisitStore
 
@@ -390,7 +392,9 @@ def _form_values(spec: ProcedureSpec, form: Mapping[str, Any]) -> dict[str, Any]
     for field in spec.fields:
         key = f"{spec.code}.{field.name}"
         items = form.getlist(key)  # type: ignore[attr-defined]
-        if field.kind == "fiscal_years":
+        if field.kind == "ward_address":  # the picker's parts: key.town, key.chome, ...
+            values[field.name] = {part: form.get(f"{key}.{part}", "") for part in ADDRESS_PARTS}
+        elif field.kind == "fiscal_years":
             values[field.name] = items
         elif items:
             values[field.name] = items[-1]  # a checkbox after its hidden "false"
@@ -409,6 +413,8 @@ def _fields_page(
         errors=errors,
         option_labels=OPTION_LABELS,
         fiscal_year_options=_fiscal_year_options,
+        date_picker=lambda spec: date_picker(spec, business_day()),
+        address_picker=lambda: address_picker(_catalog().ward),
     )
 
 
@@ -581,9 +587,9 @@ def _field_text(spec: ProcedureSpec, name: str, value: Any) -> str:
     if field.kind == "date":
         from datetime import date
 
-        from ui.i18n import long_date
-
-        return long_date(date.fromisoformat(str(value)))
+        return date_text(date.fromisoformat(str(value)))
+    if field.kind == "ward_address" and isinstance(value, Mapping):
+        return str(value.get("address") or "—")
     return str(value)
 
 
