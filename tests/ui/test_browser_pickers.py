@@ -5,12 +5,15 @@ typed, no native date input, the procedure's window enforced on the calendar."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kiosk.catalog import load_catalog
 from kiosk.clock import business_day
 from kiosk.eras import format_japanese
 from tests.ui.browser import BROWSER_MARKS, Served, shot
@@ -228,3 +231,43 @@ def test_town_without_residence_numbers_in_chinese(
     assert "東京都千代田区神田司町二丁目5番地" in text
     assert f"{moved.year}年{moved.month}月{moved.day}日" in text
     shot(page, "zh-pick-02-check", full_page=False)
+
+
+def test_a_long_window_pages_month_by_month(
+    serve: Callable[..., Served], kiosk_screen: Any, tmp_path: Path
+) -> None:
+    """A ward whose 転居届 allows 60 days back: the calendar opens on today's month and the
+    previous/next month buttons page through the window (and stop at its ends)."""
+    shipped = load_catalog()
+    text = Path(shipped.source).read_text()
+    assert "min_days = -14\nmax_days = 0\n" in text
+    catalog = tmp_path / "ward" / "catalog.toml"
+    catalog.parent.mkdir()
+    catalog.write_text(
+        text.replace("min_days = -14\nmax_days = 0\n", "min_days = -60\nmax_days = 0\n")
+    )
+    shutil.copy(shipped.ward.towns_source, catalog.parent)
+    page = kiosk_screen
+    served = serve(sim_persona="yamada", catalog=str(catalog))
+    to_fields(page, served, "en", "tenkyo")
+    picker = "#f-tenkyo-moving_date"
+    today = business_day()
+    visible = page.locator(f"{picker} .datepick-page:visible")
+    assert visible.count() == 1
+    assert visible.get_attribute("data-page") == today.strftime("%Y-%m")
+    previous, following = (
+        page.locator(f"{picker} [data-page-step='-1']"),
+        page.locator(f"{picker} [data-page-step='1']"),
+    )
+    assert following.is_disabled() and previous.is_enabled()
+    first = today - timedelta(days=60)
+    months = (today.year - first.year) * 12 + today.month - first.month
+    for _ in range(months):
+        previous.tap()
+    assert previous.is_disabled()
+    assert visible.get_attribute("data-page") == first.strftime("%Y-%m")
+    page.tap(f"{picker} label:has(input[value='{first.isoformat()}'])")
+    assert first.strftime("%B") in page.inner_text(f"{picker} [data-chosen]")
+    shot(page, "en-pick-06-month-pages", full_page=False)
+    following.tap()
+    assert visible.get_attribute("data-page") != first.strftime("%Y-%m")

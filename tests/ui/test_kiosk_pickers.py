@@ -168,3 +168,25 @@ def test_ward_name_setting_overrides_the_catalog(make_app: Callable[..., Flask])
         assert "<span>テスト区役所</span>" in client.get(f"/kiosk/?lang={lang}").get_data(
             as_text=True
         )
+
+
+def test_a_long_window_pages_by_month(app: Flask) -> None:
+    """A window longer than six weeks is a page per month, opening on today's month; the
+    titles and weekdays are in the screen's language, Sunday first."""
+    from datetime import date
+
+    from kiosk.catalog import FieldSpec
+    from ui.pickers import date_picker
+
+    spec = FieldSpec("day", "date", {"en": "Day"}, True, min_days=-60, max_days=0)
+    with app.test_request_context("/kiosk/fields?lang=en"):
+        picker = date_picker(spec, date(2026, 12, 2))
+    assert [p.key for p in picker.pages] == ["2026-10", "2026-11", "2026-12"]
+    assert [p.title for p in picker.pages] == ["October 2026", "November 2026", "December 2026"]
+    assert picker.start_page == "2026-12"
+    assert picker.weekdays[0] == "Sun" and picker.weekdays[-1] == "Sat"
+    days = [d for p in picker.pages for w in p.weeks for d in w if d is not None and d.enabled]
+    assert len(days) == 61
+    assert days[0].iso == "2026-10-03" and days[-1].iso == "2026-12-02" and days[-1].today
+    assert days[-1].label == "Wednesday 2 December 2026"
+    assert picker.range_text == "Choose a day from 3 October 2026 to 2 December 2026."
