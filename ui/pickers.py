@@ -182,11 +182,12 @@ def date_picker(spec: FieldSpec, today: date) -> DatePicker:
     def cell(d: date, shown: tuple[date, date], marked: bool) -> CalendarDay | None:
         if not shown[0] <= d <= shown[1]:
             return None
+        enabled = first <= d <= last
         return CalendarDay(
             day=d,
             iso=d.isoformat(),
-            label=day_label(d),
-            enabled=first <= d <= last,
+            label=day_label(d) if enabled else "",  # only a day that can be picked is read out
+            enabled=enabled,
             today=d == today,
             month_mark=_month_mark(d) if marked else "",
         )
