@@ -492,6 +492,16 @@ class Catalog:
     procedures: tuple[ProcedureSpec, ...]
     ward: Ward | None = None
 
+    def ward_name(self, language: str, override: str = "") -> str:
+        """The ward's name for screens, receipts and printouts in ``language`` (``ja``,
+        ``en``, ``zh-Hans``, ``ko``): ``override`` (``Settings.ward_name``, from
+        KIOSK_WARD_NAME) when set, else ``[ward] names`` (Japanese for an unknown language)."""
+        if override:
+            return override
+        if self.ward is None:
+            return ""
+        return self.ward.names.get(language) or self.ward.names.get("ja", "")
+
     def procedure(self, code: str) -> ProcedureSpec:
         """The procedure ``code``; KeyError if the catalog has none."""
         for p in self.procedures:

@@ -99,11 +99,10 @@ def ward_name(locale: str | None = None) -> str:
     """The ward's name on screens and receipts in the language (``locale``: Babel's or the
     domain's spelling; default the request's): ``KIOSK_WARD_NAME`` when set, in every
     language; otherwise the catalog's ``[ward] names``."""
-    override = current_app.config["KIOSK_SETTINGS"].ward_name
-    if override:
-        return str(override)
-    ward = current_app.extensions["kiosk.catalog"].ward
-    return localized(ward.names, locale) if ward is not None else ""
+    catalog = current_app.extensions["kiosk.catalog"]
+    return catalog.ward_name(
+        domain_language(locale), override=current_app.config["KIOSK_SETTINGS"].ward_name
+    )
 
 
 def ward_addressee() -> str:

@@ -62,6 +62,17 @@ def test_shipped_town_list_is_the_demo_ward() -> None:
     assert sum(1 for t in ward.towns if t.numbering == "chiban") == 33
 
 
+def test_ward_name_per_language_or_the_setting() -> None:
+    """Screens, receipts and printouts name the ward in the resident's language, unless the
+    setting (KIOSK_WARD_NAME) names it once for every language."""
+    catalog = load_catalog()
+    assert catalog.ward_name("ja") == "千代田区役所"
+    assert catalog.ward_name("zh-Hans") == "千代田区役所"
+    assert catalog.ward_name("ko") == "지요다구청"
+    assert catalog.ward_name("fr") == "千代田区役所"
+    assert catalog.ward_name("en", override="みなと区役所") == "みなと区役所"
+
+
 def test_towns_are_grouped_by_the_first_sound_of_their_reading() -> None:
     """The 50-音 index: 五番町 (ご) is in the か row, 千代田 in the た row; rows in 50-音 order."""
     ward = load_catalog().ward
