@@ -129,7 +129,7 @@ def test_new_address_and_moving_date_by_touch(
     assert page.inner_text(f"#{address_id} [data-town-chosen]") == "霞が関"
     assert page.locator(f"#{address_id} [data-town-row='か']").is_hidden()
     # 2 丁目: only the three 霞が関 has
-    chome = page.locator(f"#{address_id} .chome-choice:visible")
+    chome = page.locator(f"#{address_id} .chome-choice:visible span")
     assert chome.all_inner_texts() == ["一丁目", "二丁目", "三丁目"]
     page.tap(f"#{address_id} .chome-choice[data-chome-n='2']")
     # 3 番 and 号 on the kiosk's pad: no native keyboard, no on-screen keyboard
@@ -209,7 +209,7 @@ def test_town_without_residence_numbers_in_chinese(
     page.tap(f"#{fid} [data-kana-row='か']")
     page.tap(f"#{fid} label.town-choice:has(input[value='神田司町'])")
     assert page.is_checked(f"#{fid} .chome-choice[data-chome-n='2'] input")
-    assert page.locator(f"#{fid} .chome-choice:visible").all_inner_texts() == ["二丁目"]
+    assert page.locator(f"#{fid} .chome-choice:visible span").all_inner_texts() == ["二丁目"]
     assert page.inner_text(f"label[for='{fid}-ban']") == "番地"
     assert page.inner_text(f"label[for='{fid}-go']") == "支号（如有）"
     moved = business_day() - timedelta(days=1)

@@ -83,7 +83,7 @@
       if (!t) { preview.textContent = preview.getAttribute("data-none"); return; }
       var c = chome();
       var text = prefix + t.value;
-      if (c && c.value) { text += c.closest("label").textContent.trim(); }
+      if (c && c.value) { text += c.closest("label").getAttribute("data-chome-text"); }
       var ban = boxes[0].value, go = boxes[1].value;
       if (ban) { text += ban + (kind === "jukyo" ? "番" : "番地"); }
       if (go) { text += go + (kind === "jukyo" ? "号" : ""); }
