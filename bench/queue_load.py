@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections import Counter as Tally
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
 from kiosk import cases  # noqa: E402
 from kiosk.calling import call_next, complete, start_serving  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
+from kiosk.clock import business_day  # noqa: E402
 from kiosk.counters import get_counter, install_catalog  # noqa: E402
 from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import AuditEvent, Ticket, TicketStatus  # noqa: E402
@@ -49,7 +50,11 @@ from tests.pgcluster import start_cluster  # noqa: E402
 
 PROCEDURES = (["juminhyo"], ["tenkyo"], ["tax_certificate"], ["koseki"], ["tenkyo", "juminhyo"])
 FIELDS = {
-    "tenkyo": {"new_address": "東京都港区海岸一丁目", "moving_date": "2026-03-30"},
+    "tenkyo": {
+        "new_address": {"town": "霞が関", "chome": 1, "ban": 1, "go": 1},
+        # inside the catalog's window: the last 14 days up to today
+        "moving_date": (business_day() - timedelta(days=3)).isoformat(),
+    },
     "tax_certificate": {"fiscal_years": [2024]},
     "koseki": {"honseki": "東京都港区芝公園四丁目", "hittousha": "渡辺一郎"},
 }
