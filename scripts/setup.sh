@@ -21,7 +21,8 @@ as_root() {
 # --- Debian packages -------------------------------------------------------
 debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv espeak-ng)
 if [ "$want_test" = 1 ]; then
-    debs+=(postgresql chromium fonts-noto-cjk)
+    # nginx: tests/security runs the deploy/ reverse proxy (its own config, prefix in tmp).
+    debs+=(postgresql chromium fonts-noto-cjk nginx)
 fi
 missing=()
 for p in "${debs[@]}"; do

@@ -43,6 +43,7 @@ def create_app(
     init_sessions(app, settings)
     init_i18n(app)
     init_voice(app)
+    init_body_limits(app)  # issue 10: per-route request body caps
     init_blueprints(app)
     return app
 
@@ -144,6 +145,13 @@ def init_i18n(app: Flask) -> None:
 def init_voice(app: Flask) -> None:
     """Offline speech (espeak-ng, ``KIOSK_VOICE_COMMAND``) for board and kiosk, cached."""
     from ui.voice import init_voice as init
+
+    init(app)
+
+
+def init_body_limits(app: Flask) -> None:
+    """413 for a body larger than its route's cap (``ui.body_limits``)."""
+    from ui.body_limits import init_body_limits as init
 
     init(app)
 
