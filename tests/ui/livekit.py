@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,8 @@ class SseClient:
     """One event stream read on a thread: ``events`` holds (monotonic time, event, data).
 
     ``status`` and ``headers`` are the response's; a non-200 answer is read whole into
-    ``body`` and nothing is streamed.
+    ``body`` and nothing is streamed. ``https`` URLs use ``context`` (e.g. trusting a test
+    certificate).
     """
 
     def __init__(
@@ -41,14 +43,18 @@ class SseClient:
         *,
         source_address: str | None = None,
         timeout: float = 10.0,
+        context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(
-            parts.hostname,
-            parts.port,
-            timeout=timeout,
-            source_address=(source_address, 0) if source_address else None,
-        )
+        source = (source_address, 0) if source_address else None
+        if parts.scheme == "https":
+            self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, source_address=source, context=context
+            )
+        else:
+            self.conn = http.client.HTTPConnection(
+                parts.hostname, parts.port, timeout=timeout, source_address=source
+            )
         self.conn.request(
             "GET", parts.path, headers={"Accept": "text/event-stream", **(headers or {})}
         )
@@ -64,6 +70,9 @@ class SseClient:
             self.conn.close()
             self.ended.set()
             return
+        # Quiet streams only send a ping every 15 s: read with a longer patience than that.
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(60)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
