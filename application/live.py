@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.clock import business_day
@@ -218,9 +217,10 @@ class LiveHub:
                 elif pending:
                     self._read(full=False)
                 failures = 0
-            except SQLAlchemyError as e:
-                # The database is away (restart, network): keep the screens as they are and
-                # try again; say so once per streak, without details that could carry data.
+            except Exception as e:  # noqa: BLE001 - the hub must outlive any failed read
+                # The database is away (restart, network, a busy SQLite file): keep the
+                # screens as they are and try again; say so once per streak, without details
+                # that could carry data.
                 failures += 1
                 self._dirty = True
                 if failures == 1:
