@@ -274,6 +274,12 @@ def stream_clients(
 # --- the run ---------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def quantile(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else 0.0
@@ -332,7 +338,9 @@ def main() -> int:
         # Phones follow the tickets at the back of the line (they wait the whole run).
         phone_tokens = [token for _number, token in tickets[-args.phones :]] if args.phones else []
 
+        cpu = cpu_seconds(process.pid)
         baseline, _, failed0 = phase(env, args, sessions)
+        cpu_baseline = cpu_seconds(process.pid) - cpu
 
         ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
         clients = ctx.Process(
@@ -343,7 +351,9 @@ def main() -> int:
         if not ready.wait(90):
             raise SystemExit("the stream clients did not start")
         health = requests.get(f"{env['url']}/healthz", timeout=10).json()["live"]
+        cpu = cpu_seconds(process.pid)
         loaded, commits, failed1 = phase(env, args, sessions)
+        cpu_loaded = cpu_seconds(process.pid) - cpu
         time.sleep(1.5)  # the last calls reach the boards
         stop.set()
         boards_open, phones_open, arrivals, stream_errors, stream_failed = results.get(timeout=60)
@@ -377,6 +387,7 @@ def main() -> int:
         f" kiosk_p95_ms_without_streams={p95_0:.1f} ratio={p95_1 / max(p95_0, 1e-9):.2f}"
         f" board_latency_p50_ms={quantile(lags, 50) * 1000:.0f}"
         f" board_latency_max_ms={max(lags, default=0) * 1000:.0f}"
+        f" server_cpu_s={cpu_baseline:.1f}/{cpu_loaded:.1f}"
     )
     print(
         f"streams: open={boards_open + phones_open} kiosk_p95_ms={p95_1:.1f}"

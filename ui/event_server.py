@@ -304,7 +304,8 @@ class EventServer:
             else:
                 stream.offer(self._ticket_frames[token])
             try:
-                await asyncio.wait_for(stream.wake.wait(), self.limits.first_view_timeout_s)
+                async with asyncio.timeout(self.limits.first_view_timeout_s):
+                    await stream.wake.wait()
             except TimeoutError:
                 return self._plain(request, 503, "busy, try again", retry=True)
             if stream.gone:
@@ -345,7 +346,9 @@ class EventServer:
                 if remaining <= 0:
                     break
                 try:
-                    await asyncio.wait_for(stream.wake.wait(), min(self.limits.ping_s, remaining))
+                    # asyncio.timeout, not wait_for: no extra task per wait and stream.
+                    async with asyncio.timeout(min(self.limits.ping_s, remaining)):
+                        await stream.wake.wait()
                 except TimeoutError:
                     await self._write(response, b": ping\n\n")
             await self._write(
@@ -359,7 +362,9 @@ class EventServer:
         return response
 
     async def _write(self, response: web.StreamResponse, data: bytes) -> None:
-        await asyncio.wait_for(response.write(data), self.limits.write_timeout_s)
+        # A client that stops reading fills its socket buffer; then it is dropped.
+        async with asyncio.timeout(self.limits.write_timeout_s):
+            await response.write(data)
 
     # --- limits ---------------------------------------------------------------------------
 
