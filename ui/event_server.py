@@ -136,6 +136,7 @@ class EventServer:
         self._board_frame: bytes | None = None
         self._ticket_streams: dict[str, set[_Stream]] = {}
         self._ticket_frames: dict[str, bytes] = {}
+        self._finished: set[str] = set()  # tokens whose ticket is done or cancelled
         self._per_address: Tally[str] = Tally()
         self._open = 0
         self.port = 0
@@ -261,9 +262,12 @@ class EventServer:
                 continue
             frame = sse("ticket", view)
             self._ticket_frames[token] = frame
+            final = view.get("status") in _FINAL_STATUSES
+            if final:
+                self._finished.add(token)
             for stream in subscribers:
                 stream.offer(frame)
-                if view.get("status") in _FINAL_STATUSES:
+                if final:
                     stream.end()
 
     # --- handlers -------------------------------------------------------------------------
@@ -303,6 +307,8 @@ class EventServer:
                 self._hub.watch(token)  # the view (or "no such ticket") comes from the hub
             else:
                 stream.offer(self._ticket_frames[token])
+                if token in self._finished:
+                    stream.end()
             try:
                 async with asyncio.timeout(self.limits.first_view_timeout_s):
                     await stream.wake.wait()
@@ -316,6 +322,7 @@ class EventServer:
             if not subscribers:
                 self._ticket_streams.pop(token, None)
                 self._ticket_frames.pop(token, None)
+                self._finished.discard(token)
                 self._hub.unwatch(token)
             self._release(address)
 

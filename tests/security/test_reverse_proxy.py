@@ -52,8 +52,9 @@ def _port(url: str) -> int:
 
 
 def test_pages_and_streams_through_tls(proxied: tuple[RunningService, Front]) -> None:
-    """Over TLS: pages answer with HSTS, the board page streams from its own origin, and a
-    call reaches a board stream through nginx (unbuffered) within a second."""
+    """Over TLS: pages answer with HSTS, the board page streams from its own origin, a
+    call reaches a board stream through nginx (unbuffered) within a second, and the access
+    log never holds a phone's token."""
     service, front = proxied
     page = requests.get(f"{front.url}/board/", verify=front.cafile, timeout=10)
     assert page.status_code == 200 and "max-age=" in page.headers["Strict-Transport-Security"]
@@ -80,6 +81,12 @@ def test_pages_and_streams_through_tls(proxied: tuple[RunningService, Front]) ->
     phone.wait_for(lambda kind, data: kind == "ticket" and data["status"] == "called")
     board.close()
     phone.close()
+    status_page = requests.get(
+        f"{front.url}/t/{tickets[0]['token']}?lang=en", verify=front.cafile, timeout=10
+    )
+    assert status_page.status_code == 200
+    logged = (front.prefix / "access.log").read_text()
+    assert '"GET /t/-"' in logged and tickets[0]["token"] not in logged
 
 
 def test_forwarded_address_cannot_be_spoofed_through_the_proxy(

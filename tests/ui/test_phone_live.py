@@ -61,6 +61,9 @@ def test_phone_stream_follows_the_ticket_to_the_counter(app, live):
     assert [e for _, e, _ in phone.events if e == "ticket"][-1:] == ["ticket"]
     assert json.loads(phone.events[-2][2])["status"] == "done"
     assert all(PERSONA_NAME not in data for _, _, data in phone.events)
+    later = SseClient(f"http://127.0.0.1:{live.server.port}/t/{mine['token']}/events")
+    assert later.ended.wait(3)  # a finished ticket: its view, then the stream ends
+    assert [e for _, e, _ in later.events] == ["ticket", "end"]
 
 
 def test_unknown_or_malformed_token_is_404(live):
