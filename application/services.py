@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.live import LiveStreams
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
@@ -50,7 +51,14 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
+    live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def attach_live(self, live: LiveStreams) -> None:
+        """Keep the running live streams; they are stopped first when the services close."""
+        self.live = live
+        self._shutdown.append(live.stop)
 
     @property
     def kiosk_actor(self) -> str:
