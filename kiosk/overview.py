@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.errors import NotFound
-from kiosk.models import AuditEvent, Counter, Queue, Ticket, TicketStatus
-from kiosk.waits import estimate_wait, people_ahead
+from kiosk.models import AuditEvent, Counter, Queue, Ticket, TicketStatus, TicketStop
+from kiosk.waits import estimate_wait
 
 T = TicketStatus
 OPEN_STATUSES = (T.WAITING, T.HELD, T.CALLED, T.SERVING, T.NO_SHOW)
@@ -124,11 +125,22 @@ class BoardCall:
 
 
 @dataclass(frozen=True)
+class BoardMove:
+    """A number routed on to its next queue (``queue``: that queue's names), waiting there."""
+
+    number: str
+    queue_code: str
+    queue: dict[str, str]
+
+
+@dataclass(frozen=True)
 class BoardState:
-    """What the display board shows: latest calls (newest first) and waiting counts."""
+    """What the display board shows: latest calls (newest first), waiting counts, and the
+    numbers routed on to their next queue that wait there (latest first)."""
 
     calls: tuple[BoardCall, ...]
     waiting: tuple[tuple[str, str, dict[str, str], int], ...]  # code, prefix, names, count
+    moving_on: tuple[BoardMove, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -146,6 +158,10 @@ class BoardState:
                 {"queue": code, "prefix": prefix, "names": names, "waiting": n}
                 for code, prefix, names, n in self.waiting
             ],
+            "moving_on": [
+                {"number": m.number, "queue": m.queue_code, "names": m.queue}
+                for m in self.moving_on
+            ],
         }
 
 
@@ -162,12 +178,34 @@ def board_state(session: Session, day: date, limit: int = 8) -> BoardState:
         for e in recent_calls(session, day, limit)
     )
     waiting = tuple((q.code, q.prefix, q.names, q.waiting) for q in queue_counts(session, day))
-    return BoardState(calls, waiting)
+    return BoardState(calls, waiting, moving_on(session, day, limit))
+
+
+def moving_on(session: Session, day: date, limit: int = 8) -> tuple[BoardMove, ...]:
+    """Tickets of ``day`` routed on from an earlier stop and waiting in their next queue,
+    the latest arrival first (the board says "D-001: next, Certificates")."""
+    stmt = (
+        select(Ticket.display_number, Queue.code, Queue.names)
+        .join(Queue, Queue.id == Ticket.queue_id)
+        .join(
+            TicketStop,
+            (TicketStop.ticket_id == Ticket.id) & (TicketStop.position == Ticket.stop),
+        )
+        .where(Ticket.business_day == day, Ticket.status == T.WAITING, Ticket.stop > 0)
+        .order_by(TicketStop.arrived_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return tuple(BoardMove(n, code, dict(names)) for n, code, names in session.execute(stmt))
 
 
 @dataclass(frozen=True)
 class TicketStatusView:
-    """What the resident's phone shows (no personal data)."""
+    """What the resident's phone shows (no personal data).
+
+    ``estimated_wait_s`` is the expected wait, ``wait_low_s`` .. ``wait_high_s`` its honest
+    range and ``wait_minutes`` that range as people are told it (``kiosk.waits``).
+    ``queue``: the names of the queue the ticket waits in now; ``route``: the names of every
+    queue it visits, in order, and ``stop`` its place in them (0 first)."""
 
     number: str
     status: str
@@ -175,6 +213,33 @@ class TicketStatusView:
     estimated_wait_s: int
     quoted_wait_s: int
     counter: dict[str, str] | None
+    wait_low_s: int = 0
+    wait_high_s: int = 0
+    wait_minutes: tuple[int, int] = (0, 0)
+    queue: dict[str, str] | None = None
+    route: tuple[dict[str, str], ...] = ()
+    stop: int = 0
+
+    @property
+    def next_queue(self) -> dict[str, str] | None:
+        """The names of the queue after this one on the route (None at the last stop)."""
+        return self.route[self.stop + 1] if self.stop + 1 < len(self.route) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "status": self.status,
+            "people_ahead": self.people_ahead,
+            "estimated_wait_s": self.estimated_wait_s,
+            "wait_low_s": self.wait_low_s,
+            "wait_high_s": self.wait_high_s,
+            "wait_minutes": list(self.wait_minutes),
+            "quoted_wait_s": self.quoted_wait_s,
+            "counter": self.counter,
+            "queue": self.queue,
+            "route": list(self.route),
+            "stop": self.stop,
+        }
 
 
 def ticket_by_token(session: Session, token: str) -> Ticket:
@@ -187,17 +252,39 @@ def ticket_by_token(session: Session, token: str) -> Ticket:
     return ticket
 
 
+_ROUTE_NAMES = (
+    select(Queue.names)
+    .join(TicketStop, TicketStop.queue_id == Queue.id)
+    .where(TicketStop.ticket_id == bindparam("ticket_id"))
+    .order_by(TicketStop.position)
+)
+
+
 def ticket_status(session: Session, token: str) -> TicketStatusView:
     """Status-page data for a token (read-only, no audit: it shows nothing personal)."""
     ticket = ticket_by_token(session, token)
     counter = session.get(Counter, ticket.counter_id) if ticket.counter_id else None
+    queue = session.get(Queue, ticket.queue_id)
+    wait = estimate_wait(session, ticket)
+    if ticket.stops > 1:
+        route = tuple(
+            dict(names) for names in session.scalars(_ROUTE_NAMES, {"ticket_id": ticket.id})
+        )
+    else:
+        route = (dict(queue.names),) if queue is not None else ()
     return TicketStatusView(
         number=ticket.display_number,
         status=ticket.status.value,
-        people_ahead=people_ahead(session, ticket),
-        estimated_wait_s=estimate_wait(session, ticket),
+        people_ahead=wait.people_ahead,
+        estimated_wait_s=wait.expected_s,
         quoted_wait_s=ticket.quoted_wait_s,
         counter=dict(counter.names) if counter and ticket.status is T.CALLED else None,
+        wait_low_s=wait.low_s,
+        wait_high_s=wait.high_s,
+        wait_minutes=wait.minutes(),
+        queue=dict(queue.names) if queue is not None else None,
+        route=route,
+        stop=ticket.stop,
     )
 
 
