@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from application.schema import upgrade
 from kiosk.catalog import CatalogError, load_catalog
 from kiosk.db import make_engine
-from tests.pgcluster import PgCluster
+from tests.support.pgcluster import PgCluster
 
 
 def _with_route(tmp_path: Path, route: str) -> Path:
