@@ -196,7 +196,8 @@ class PaymentView:
 
 @dataclass(frozen=True)
 class TicketView:
-    """The visit's ticket: its status-page view, token, first queue and issue time."""
+    """The visit's ticket: its status-page view (with the queues of its route), token, the
+    queue it waits in now and its issue time."""
 
     token: str
     status: TicketStatusView
@@ -522,7 +523,7 @@ class VisitWorkflow:
             status = ticket_status(s, visit.ticket_token)
             case = get_case(s, visit.case_id)
             issued_at = case.ticket.issued_at if case.ticket else None
-            queue_code = case.procedures[0].queue_code
+            queue_code = case.ticket.queue.code if case.ticket else case.procedures[0].queue_code
             has_receipt = taken_payment_of_case(s, case.id) is not None
         return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt)
 

@@ -10,6 +10,7 @@ id moves whenever the board may need to change, whichever process made the chang
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -40,7 +41,8 @@ class QueueCounts:
 
 @dataclass(frozen=True)
 class TicketRow:
-    """A ticket as the console lists it (the case id opens the audited case view)."""
+    """A ticket as the console lists it (the case id opens the audited case view);
+    ``stop`` / ``stops``: where it is on its route (0 first) and how many queues it visits."""
 
     id: int
     number: str
@@ -52,6 +54,63 @@ class TicketRow:
     issued_at: datetime
     called_at: datetime | None
     case_id: int
+    stop: int = 0
+    stops: int = 1
+
+
+@dataclass(frozen=True)
+class RouteStop:
+    """One queue of a ticket's route as staff see it. ``state``: ``done`` (served in this
+    queue), ``closed`` (finished at an earlier counter, not served here), ``current`` (the
+    ticket is in this queue now) or ``later``; ``counter``: the code of the counter that
+    served it."""
+
+    position: int
+    queue_code: str
+    queue: dict[str, str]
+    state: str
+    counter: str | None
+    completed_at: datetime | None
+
+
+def routes_of(session: Session, ticket_ids: Collection[int]) -> dict[int, tuple[RouteStop, ...]]:
+    """The route of each ticket in ``ticket_ids`` (numbers, queues, counters: nothing
+    personal), in one statement."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(
+            TicketStop.ticket_id,
+            TicketStop.position,
+            TicketStop.completed_at,
+            TicketStop.service_s,
+            Ticket.stop,
+            Queue.code,
+            Queue.names,
+            Counter.code,
+        )
+        .join(Ticket, Ticket.id == TicketStop.ticket_id)
+        .join(Queue, Queue.id == TicketStop.queue_id)
+        .outerjoin(Counter, Counter.id == TicketStop.counter_id)
+        .where(TicketStop.ticket_id.in_(list(ticket_ids)))
+        .order_by(TicketStop.ticket_id, TicketStop.position)
+    )
+    routes: dict[int, list[RouteStop]] = {}
+    for ticket_id, position, completed_at, service_s, stop, code, names, counter in rows:
+        if completed_at is not None:
+            state = "done" if service_s is not None else "closed"
+        else:
+            state = "current" if position == stop else "later"
+        routes.setdefault(ticket_id, []).append(
+            RouteStop(position, code, dict(names), state, counter, completed_at)
+        )
+    return {ticket_id: tuple(stops) for ticket_id, stops in routes.items()}
+
+
+def route_of_case(session: Session, case_id: int) -> tuple[RouteStop, ...]:
+    """The route of the case's ticket (empty before it has one)."""
+    ticket_id = session.scalar(select(Ticket.id).where(Ticket.case_id == case_id))
+    return routes_of(session, [ticket_id]).get(ticket_id, ()) if ticket_id else ()
 
 
 def queue_counts(session: Session, day: date) -> list[QueueCounts]:
@@ -105,6 +164,8 @@ def open_tickets(session: Session, day: date, limit: int = 200) -> list[TicketRo
             t.issued_at,
             t.called_at,
             t.case_id,
+            t.stop,
+            t.stops,
         )
         for t in session.scalars(stmt)
     ]

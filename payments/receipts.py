@@ -86,7 +86,8 @@ METHODS: dict[str, dict[str, str]] = {
 }
 # The title is a legal document name chosen by the ward; translations for the other labels.
 TITLES = {
-    "利用明細": {"en": "Statement", "zh-Hans": "使用明细", "ko": "이용 명세"},
+    # 利用明細 is a statement of the fees paid (not a 領収書): said so in each language.
+    "利用明細": {"en": "Payment statement", "zh-Hans": "缴费明细", "ko": "납부 명세서"},
     "領収書": {"en": "Receipt", "zh-Hans": "收据", "ko": "영수증"},
 }
 

@@ -75,7 +75,12 @@ def receipt(language: str = "ja") -> Receipt:
     """A paid receipt of two procedures (three copies), as payments.receipts builds it."""
     names = {
         "ja": ("住民票の写し", "印鑑登録証明書", "利用明細", "クレジットカード"),
-        "en": ("Certificate of residence", "Seal registration certificate", "Statement", "Card"),
+        "en": (
+            "Certificate of residence",
+            "Seal registration certificate",
+            "Payment statement",
+            "Card",
+        ),
     }[language]
     return Receipt(
         title=names[2],

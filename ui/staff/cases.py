@@ -14,6 +14,7 @@ from kiosk.addresses import address_parts
 from kiosk.cases import view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
+from kiosk.overview import route_of_case
 from payments.receipts import METHODS, render_html
 from payments.refunds import refund_payment
 from payments.states import payments_of_case
@@ -64,6 +65,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     lang = domain_language()
     with transaction(sessions()) as s:
         detail = view_case(s, case_id, actor=actor(), catalog=catalog())
+        route = route_of_case(s, case_id)
         payments = [
             {
                 "public_id": p.public_id,
@@ -86,8 +88,21 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         case=detail,
         lines=_field_rows(detail),
         payments=payments,
+        route=route,
+        queue_label=_queue_label,
+        counter_label=_counter_label,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
     )
+
+
+def _queue_label(code: str) -> str:
+    queue = next((q for q in catalog().queues if q.code == code), None)
+    return f"{queue.prefix} {localized(queue.names)}" if queue else code
+
+
+def _counter_label(code: str | None) -> str:
+    counter = next((c for c in catalog().counters if c.code == code), None)
+    return localized(counter.names) if counter else (code or "—")
 
 
 @bp.get("/cases/<int:case_id>")
