@@ -279,8 +279,7 @@ def document(app: Flask) -> dict[str, Any]:
     defs: dict[str, Any] = top.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for template, method, endpoint, op in operations:
-        names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
-        names = [n.split("}")[0] for n in names]
+        names = re.findall(r"\{([a-z_]+)\}", template)
         name = endpoint.split(".", 1)[-1]
         paths.setdefault(template, {})[method] = _operation_json(name, op, names, refs, defs)
     return {

@@ -62,16 +62,7 @@ def _visit_view(visit: Visit, fee_yen: int | None = None) -> VisitView:
 def visit_open(body: VisitStart) -> VisitView:
     """Start a visit with the chosen procedures (and optionally their fields): all or
     nothing, a refused field ends the visit again."""
-    language = domain_language()
-    workflow = _workflow()
-    visit = workflow.start(language)
-    try:
-        workflow.choose_procedures(visit, body.procedures)
-        workflow.set_fields(visit, body.fields, language)
-    except BaseException:
-        workflow.end(visit.id, reason="rejected")
-        raise
-    return _visit_view(visit)
+    return _visit_view(_workflow().open(domain_language(), body.procedures, body.fields))
 
 
 @bp.get("/visits/<visit_id>")
