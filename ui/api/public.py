@@ -3,7 +3,9 @@ its phone-page token, and this API's OpenAPI document."""
 
 from __future__ import annotations
 
-from flask import current_app
+from functools import lru_cache
+
+from flask import Flask, current_app
 
 from kiosk.clock import business_day
 from kiosk.overview import board_state
@@ -43,8 +45,15 @@ def ticket_by_token(token: str) -> TicketStatusView:
         return TicketStatusView(**TicketStatusView.fields_of(ticket_status(s, token)))
 
 
+@lru_cache(maxsize=8)
+def _document_of(app: Flask) -> OpenApiDocument:
+    # A function of the app's routes and the declarations, fixed once the app runs; making
+    # it takes tens of milliseconds, too much to give away to every caller.
+    return OpenApiDocument.model_validate(document(app))
+
+
 @bp.get("/openapi.json")
 @operation("This document", tag="meta", response=OpenApiDocument)
 def openapi() -> OpenApiDocument:
     """This API's OpenAPI 3.1 document, generated from the operations and their models."""
-    return OpenApiDocument.model_validate(document(current_app))
+    return _document_of(current_app._get_current_object())  # type: ignore[attr-defined]
