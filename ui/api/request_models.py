@@ -111,12 +111,14 @@ FieldValue = Annotated[
 def _names_by_pattern(schema: dict[str, Any]) -> None:
     # pydantic publishes a key pattern as patternProperties, which leaves other keys
     # unconstrained; the rule is on every key: propertyNames.
-    for sub in (schema, *schema.get("patternProperties", {}).values()):
-        if len(sub.get("patternProperties", {})) == 1:
-            ((pattern, values),) = sub.pop("patternProperties").items()
-            _names_by_pattern(values)
-            sub["propertyNames"] = {**sub.get("propertyNames", {}), "pattern": pattern}
-            sub["additionalProperties"] = values
+    patterns = schema.pop("patternProperties", {})
+    if len(patterns) != 1:
+        schema.update({"patternProperties": patterns} if patterns else {})
+        return
+    ((pattern, values),) = patterns.items()
+    _names_by_pattern(values)
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
 
 
 ProcedureFields = Annotated[
