@@ -59,10 +59,10 @@ def free_visit(app: Flask, lang: str) -> KioskActions:
         ("ja", "利用明細", ["千代田区役所", "住民票の写し", "300円", "お支払い方法", "決済番号"]),
         (
             "en",
-            "Payment statement",
+            "Statement of fees paid",
             [WARD["en"], "Copy of residence record", "¥300", "Payment method"],
         ),
-        ("ko", "납부 명세서", ["지요다구청", "주민표 사본", "300엔", "결제 방법"]),
+        ("ko", "이용 명세서", ["지요다구청", "주민표 사본", "300엔", "결제 방법"]),
     ],
 )
 def test_kiosk_ticket_has_a_printable_receipt(
@@ -117,9 +117,9 @@ def test_phone_page_links_the_receipt_in_the_ticket_language(app: Flask) -> None
     receipt = phone.get(f"/t/{token}/receipt")
     html = receipt.get_data(as_text=True)
     assert receipt.status_code == 200
-    assert '<html lang="ko">' in html and "납부 명세서" in html and "300엔" in html
+    assert '<html lang="ko">' in html and "이용 명세" in html and "300엔" in html
     english = phone.get(f"/t/{token}/receipt?lang=en").get_data(as_text=True)
-    assert "Payment statement" in english and "¥300" in english
+    assert "Statement" in english and "¥300" in english
     assert phone.get("/t/not-a-token/receipt").status_code == 404
 
 
@@ -148,7 +148,7 @@ def api_visit(client: Any, lang: str, procedure: str, fields: dict[str, Any]) ->
     ("lang", "title", "name", "method"),
     [
         ("ja", "利用明細", "住民票の写し", "クレジットカード"),
-        ("en", "Payment statement", "Copy of residence record", "Card"),
+        ("en", "Statement of fees paid", "Copy of residence record", "Card"),
         ("zh-Hans", "缴费明细", "住民票副本", "信用卡"),
     ],
 )
@@ -175,7 +175,8 @@ def test_api_receipt_of_a_paid_visit(
     ]
     assert body["method"] == method and body["provider_reference"]
     assert (
-        client.get(f"/api/visits/{vid}/receipt?lang=en").get_json()["title"] == "Payment statement"
+        client.get(f"/api/visits/{vid}/receipt?lang=en").get_json()["title"]
+        == "Statement of fees paid"
     )
 
 

@@ -1,6 +1,6 @@
 """one ticket through several queues: ticket stops, the route's order, service time per stop
 
-Revision ID: 0006
+Revision ID: 0010
 Revises: 0005
 Create Date: 2026-12-02 14:00:00
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0010"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
