@@ -103,6 +103,7 @@ def test_a_routed_ticket_is_called_at_two_counters_with_one_number(app: Flask) -
     assert _ticket(app, t["id"]) == (TicketStatus.DONE, "certificates", 1)
     case = client.get(f"/staff/cases/{t['case_id']}?lang=en").get_data(as_text=True)
     assert 'id="case-route"' in case and case.count("done at ") == 2
+    assert '"s-chip s-chip-queue">C Family register<' in case  # each line's queue
 
 
 def board_names(app: Flask) -> dict[str, str]:
