@@ -50,7 +50,7 @@ from kiosk import audit
 from kiosk.cases import STATE_COLUMNS, lock_case, lock_case_state, refusal, transition_case
 from kiosk.clock import aware, business_day
 from kiosk.counters import get_queue
-from kiosk.db import write_row
+from kiosk.db import inserted_id, table_of, write_row
 from kiosk.errors import InvalidTransition, NotFound
 from kiosk.models import (
     Case,
@@ -226,8 +226,8 @@ _ROUTE = (
     .where(CaseProcedure.case_id == bindparam("case_id"))
     .order_by(CaseProcedure.position)
 )
-_INSERT_TICKET = insert(Ticket.__table__)
-_INSERT_STOPS = insert(TicketStop.__table__)
+_INSERT_TICKET = insert(table_of(Ticket))
+_INSERT_STOPS = insert(table_of(TicketStop))
 _TICKET_NULLS = (
     "target_counter_id",
     "counter_id",
@@ -317,7 +317,7 @@ def issue_ticket(
     # A Core insert, then the object joins the session as if loaded (every column set):
     # no unit-of-work flush for the busiest insert.
     result = session.connection().execute(_INSERT_TICKET, values)
-    ticket = Ticket(id=result.inserted_primary_key[0], **values)
+    ticket = Ticket(id=inserted_id(result), **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
     session.connection().execute(
@@ -362,7 +362,7 @@ def issue_ticket(
 # routed on keep their own order (by issue time) among themselves.
 HEAD_OF_LINE = timedelta(days=1)
 
-_stops = TicketStop.__table__
+_stops = table_of(TicketStop)
 _SERVE_STOP = (
     update(_stops)
     .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position == bindparam("b_stop"))
