@@ -27,7 +27,7 @@ from cardreader.reader import CardReader
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
-from kiosk.privacy import load_data_key
+from kiosk.privacy import load_data_key, make_private_dir
 from kiosk.queue import install_catalog
 from payments.provider import PaymentProvider
 from payments.service import Reconciler
@@ -81,6 +81,8 @@ def build_services(
     Whatever was started before a failure is stopped again.
     """
     registry.check_settings(settings)
+    # The data folder holds the SQLite database, the keys and the simulator's state: 0700.
+    make_private_dir(settings.data_dir)
     shutdown: list[Callable[[], None]] = []
     try:
         engine = db.make_engine(

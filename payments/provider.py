@@ -49,6 +49,13 @@ class InvalidSignature(PaymentError):
     code = "invalid_signature"
 
 
+class MalformedEvent(PaymentError):
+    """A webhook is validly signed but is not an event we can read (not JSON, fields missing
+    or of the wrong type). The provider did send it: acknowledge it, change nothing."""
+
+    code = "malformed_event"
+
+
 class ProviderRejected(PaymentError):
     """The provider refused the request as invalid (our bug or a configuration error)."""
 

@@ -42,6 +42,7 @@ def create_app(
     init_i18n(app)
     init_templates(app)
     init_error_handlers(app)
+    init_security_headers(app)
     init_blueprints(app, services)
     return app
 
@@ -79,6 +80,13 @@ def init_error_handlers(app: Flask) -> None:
         return e
 
     app.register_error_handler(HTTPException, json_for_api)
+
+
+def init_security_headers(app: Flask) -> None:
+    """CSP, frame and sniffing headers on every response, in one place (``ui.headers``)."""
+    from ui.headers import init_security_headers as init
+
+    init(app)
 
 
 def init_blueprints(app: Flask, services: Services) -> None:

@@ -169,14 +169,8 @@ def forget_staff() -> None:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
+    # The security headers (CSP, frames, sniffing, referrer) are the app's: ui.headers.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "object-src 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
     return response
 
 

@@ -1,0 +1,71 @@
+"""Security headers on every response of the app, set in one place (one ``after_request``
+for the whole app, so a new blueprint, an error page or a 404 outside every blueprint gets
+them too, and no surface can forget them).
+
+- ``Content-Security-Policy``: scripts, styles, fonts, images and connections from this
+  service only (no inline script anywhere; kiosks may be offline, so there is no CDN to
+  allow), no plugins, no ``<base>``, forms post only here, and no page may be framed
+  (``frame-ancestors 'none'``: a framed kiosk or console could be click-jacked). The staff
+  console and the simulator panel also allow inline style attributes (their charts and
+  panel use them). JSON and other non-HTML answers get ``default-src 'none'``.
+- ``X-Frame-Options: DENY`` for browsers that predate ``frame-ancestors``.
+- ``X-Content-Type-Options: nosniff``: a JSON or WAV answer is never run as a script.
+- ``Referrer-Policy: same-origin`` unless the view chose a stricter one (the phone page
+  sends none at all: its URL is the ticket's token).
+
+A blueprint whose pages must connect elsewhere (the live streams' event server on another
+port) registers its sources with :func:`allow_connect`; nothing else may widen the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+
+BASE_POLICY = (
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+INLINE_STYLE = "style-src 'self' 'unsafe-inline'"
+# Blueprints whose templates use style attributes (charts, the simulator's panel).
+INLINE_STYLE_BLUEPRINTS = frozenset({"staff", "simulator"})
+NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'"
+CONNECT_SOURCES = "kiosk.csp_connect_sources"
+
+
+def allow_connect(app: Flask, blueprint: str, sources: Callable[[], str]) -> None:
+    """Let pages of ``blueprint`` also connect (fetch, EventSource) to what ``sources()``
+    returns for the current request (e.g. ``'self' http://host:8081``)."""
+    app.extensions.setdefault(CONNECT_SOURCES, {})[blueprint] = sources
+
+
+def content_security_policy(app: Flask, response: Response) -> str:
+    """The policy of ``response`` to the current request."""
+    if response.mimetype != "text/html":
+        return NOT_HTML_POLICY
+    parts = list(BASE_POLICY)
+    blueprint = request.blueprint or ""
+    if blueprint in INLINE_STYLE_BLUEPRINTS:
+        parts.append(INLINE_STYLE)
+    connect = app.extensions.get(CONNECT_SOURCES, {}).get(blueprint)
+    if connect is not None:
+        parts.append(f"connect-src {connect()}")
+    return "; ".join(parts)
+
+
+def init_security_headers(app: Flask) -> None:
+    """Register the one ``after_request`` that sets the headers above on every response."""
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers["Content-Security-Policy"] = content_security_policy(app, response)
+        headers["X-Frame-Options"] = "DENY"
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers.setdefault("Referrer-Policy", "same-origin")
+        return response
