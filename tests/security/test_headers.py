@@ -58,4 +58,5 @@ def test_every_page_and_answer_has_csp_and_frame_headers(make_app: Callable[...,
     _check(client.get("/t/not-a-ticket"), "/t/<unknown>")
     _check(client.get("/no/such/page"), "404")
     _check(client.post("/board/"), "405")
-    _check(client.get("/static/board.css"), "static")
+    with client.get("/static/board.css") as static:
+        _check(static, "static")
