@@ -46,7 +46,14 @@ from kiosk.errors import DomainError, NotFound
 from kiosk.models import StaffRole
 from kiosk.overview import board_state, day_statistics, open_tickets, queue_counts
 from kiosk.queue import get_counter, set_counter_open, ticket_status
-from kiosk.staff import actor_of, authenticate, get_staff, require_role
+from kiosk.staff import (
+    actor_of,
+    authenticate,
+    end_sessions,
+    get_staff,
+    require_role,
+    session_is_current,
+)
 from payments.provider import PaymentError
 from payments.service import get_payment, payments_of_case
 from ui.errors import describe
@@ -475,6 +482,12 @@ def _password_stamp(staff: Any) -> str:
     return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
 
 
+def _token_is_current(staff: Any, data: dict[str, Any]) -> bool:
+    # The account's session version (kiosk.staff.end_sessions: log-out, password change,
+    # deactivation, role change) and, belt and braces, the password stamp.
+    return session_is_current(staff, data.get("sv")) and data.get("pw") == _password_stamp(staff)
+
+
 def staff_required(role: StaffRole = StaffRole.STAFF) -> Callable[..., Any]:
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -489,7 +502,7 @@ def staff_required(role: StaffRole = StaffRole.STAFF) -> Callable[..., Any]:
                     staff = get_staff(s, staff_id)
             except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError, NotFound):
                 raise ApiError("unauthorized") from None
-            if not staff.active or data.get("pw") != _password_stamp(staff):
+            if not _token_is_current(staff, data):
                 raise ApiError("unauthorized")
             require_role(staff, role)
             g.staff = staff
@@ -507,14 +520,26 @@ def staff_login() -> ResponseReturnValue:
     username = _str(body, "username", max_len=64)
     password = _str(body, "password", max_len=1024)
     with transaction(_sessions()) as s:
-        result = authenticate(s, username, password)
+        result = authenticate(s, username, password, address=request.remote_addr or "")
     if result.staff is None:
         raise ApiError("account_locked" if result.locked_until else "login_failed")
     staff = result.staff
-    token = _serializer().dumps({"sid": staff.id, "pw": _password_stamp(staff)})
+    token = _serializer().dumps(
+        {"sid": staff.id, "sv": staff.session_version, "pw": _password_stamp(staff)}
+    )
     return jsonify(
         token=token, token_type="Bearer", expires_in=TOKEN_MAX_AGE_S, role=staff.role.value
     )
+
+
+@bp.post("/staff/logout")
+@staff_required()
+def staff_logout() -> ResponseReturnValue:
+    """End every token and console session of the token's account (204)."""
+    with transaction(_sessions()) as s:
+        staff = get_staff(s, g.staff.id)
+        end_sessions(s, staff, actor=actor_of(staff), reason="logout")
+    return "", 204
 
 
 @bp.get("/staff/me")

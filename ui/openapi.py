@@ -241,10 +241,19 @@ def document() -> dict[str, Any]:
         },
         "/api/staff/login": {
             "post": _op(
-                "Bearer token for a staff account (5 failures lock it for 15 minutes)",
+                "Bearer token for a staff account (5 failures from one address lock that "
+                "address out of the account for 15 minutes)",
                 "staff",
                 _ok(_obj({"token": S, "token_type": S, "expires_in": INT, "role": S})),
                 body=_body(_obj({"username": S, "password": S}, ["username", "password"])),
+            )
+        },
+        "/api/staff/logout": {
+            "post": _op(
+                "End every token and console session of the token's account",
+                "staff",
+                _ok(None, "204", "Ended"),
+                auth=True,
             )
         },
         "/api/staff/me": {
