@@ -20,9 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.device import DeviceCredential, load_device_credential
+from application.rate_limits import AddressRateLimits
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
+from cardreader.exclusive import ExclusiveCardReader
 from cardreader.reader import CardReader
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
@@ -50,6 +53,10 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    #: this kiosk's device credential: visits and card operations need it (issue 10)
+    device: DeviceCredential
+    #: per-address budgets of card reads, log-in attempts and speech (issue 10)
+    rate_limits: AddressRateLimits
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
@@ -94,7 +101,10 @@ def build_services(
         catalog = load_catalog(settings.catalog or None)
         with db.transaction(sessions) as session:
             install_catalog(session, catalog)
-        reader, rig = registry.build_card_reader(settings, shutdown)
+        built_reader, rig = registry.build_card_reader(settings, shutdown)
+        # One card operation at a time: a concurrent one is refused as "reader busy".
+        reader: CardReader = ExclusiveCardReader(built_reader)
+        device = load_device_credential(settings)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
         reconciler = None
@@ -134,5 +144,7 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        device=device,
+        rate_limits=AddressRateLimits(settings),
         _shutdown=shutdown,
     )

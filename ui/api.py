@@ -10,7 +10,8 @@ is a 4xx, never a 500. Staff endpoints take ``Authorization: Bearer <token>`` fr
 The visit endpoints are an adapter over the same workflow as the kiosk screens
 (``application.visits``), the staff ticket endpoints over the same operations as the console
 (``application.ticket_operations``); the visit id is the bearer of the visit, like the
-kiosk's cookie.
+kiosk's cookie. Visit endpoints also need the kiosk's device key in ``X-Kiosk-Device``
+(``ui.device``): card and PIN operations answer only to the kiosk's own screen.
 """
 
 from __future__ import annotations

@@ -55,6 +55,12 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "card_error": (409, _l("The card could not be read.")),
     "conflict": (409, _l("This cannot be done now.")),
     "internal": (500, _l("Something went wrong. Please try again.")),
+    # issue 10: per-address rate limits and the kiosk's own screen
+    "too_many_requests": (429, _l("Too many attempts. Please wait a moment and try again.")),
+    "kiosk_device_required": (
+        403,
+        _l("This screen is not set up as this kiosk's screen. Please ask a member of staff."),
+    ),
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (

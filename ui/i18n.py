@@ -118,6 +118,8 @@ def wait_minutes(seconds: int) -> str:
 # Card errors keyed by cardreader.errors code: the UI gives them in all four languages.
 CARD_ERROR_MESSAGES: dict[str, Any] = {
     "card_error": _l("The card could not be read. Please ask a member of staff."),
+    # issue 10: a second card operation while one runs (nothing was sent to the card).
+    "reader_busy": _l("The card reader is busy. Please wait a moment and try again."),
     "no_reader": _l("No card reader was found. Please ask a member of staff."),
     "no_card": _l("There is no card on the reader. Please place your My Number card on it."),
     "card_removed": _l(

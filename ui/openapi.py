@@ -352,6 +352,11 @@ def document() -> dict[str, Any]:
         },
         "/api/openapi.json": {"get": _op("This document", "meta", _ok({"type": "object"}))},
     }
+    # Visits and card operations answer only to the kiosk's own screen (ui.device).
+    for path, item in paths.items():
+        if path == "/api/visits" or path.startswith("/api/visits/"):
+            for operation in item.values():
+                operation["security"] = [{"kioskDevice": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -371,7 +376,17 @@ def document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "from POST /api/staff/login",
-                }
+                },
+                "kioskDevice": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Kiosk-Device",
+                    "description": (
+                        "This kiosk's device key (`kiosk device provision` prints it). Every "
+                        "visit and card operation needs it: without it the answer is 403 "
+                        "`kiosk_device_required` and nothing is done."
+                    ),
+                },
             },
             "parameters": {
                 "visit_id": {"name": "visit_id", "in": "path", "required": True, "schema": S},
