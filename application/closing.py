@@ -29,11 +29,12 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiosk.cases import cancel_case, get_case
+from kiosk.cases import get_case
 from kiosk.clock import aware
 from kiosk.errors import InvalidTransition
 from kiosk.models import Case, CaseStatus
-from payments.service import OPEN, payments_of_case
+from kiosk.tickets import cancel_case
+from payments.states import OPEN, payments_of_case
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
 from cardreader.reader import CardReader, DirectCardReader, PcscCardReader
+from cardreader.trust import CardTrust
 from hardware_sim.cli import command as _simulator_group
 from hardware_sim.rig import SimulatedReaderRig, UnknownPersona
 from hardware_sim.terminal import (
@@ -32,6 +34,7 @@ from hardware_sim.terminal import (
     TerminalOffline,
     UnknownPayment,
 )
+from hardware_sim.trust import write_trust_files
 from kiosk.config import ConfigError, Settings
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
@@ -157,7 +160,7 @@ def build_card_reader(
     ``sim-direct``: the simulated card is read in-process (no pcscd)."""
     _choice("KIOSK_CARD_READER", settings.card_reader, CARD_READERS)
     if settings.card_reader == "pcsc":
-        return PcscCardReader(settings.reader_name), None
+        return PcscCardReader(settings.reader_name, trust=settings.card_trust()), None
     via_pcscd = settings.card_reader == "sim"
     rig = SimulatedReaderRig(
         settings.data_dir, via_pcscd=via_pcscd, vpcd_port=settings.sim_vpcd_port
@@ -165,9 +168,20 @@ def build_card_reader(
     shutdown.append(rig.close)
     if settings.sim_persona:
         rig.insert(settings.sim_persona)
+    trust = _simulation_trust(settings, rig)
     if via_pcscd:
-        return PcscCardReader(settings.reader_name or "Virtual PCD 00 00"), rig
-    return DirectCardReader(rig.in_process_card), rig
+        return PcscCardReader(settings.reader_name or "Virtual PCD 00 00", trust=trust), rig
+    return DirectCardReader(rig.in_process_card, trust=trust), rig
+
+
+def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> CardTrust:
+    """The trust anchors for simulated cards: the configured files if any, else the
+    simulator's own test keys (written into the data dir), so the genuine-card checks run
+    in simulation exactly as a ward configures them with J-LIS keys."""
+    if settings.card_trust_keys or settings.jpki_trust_anchors or settings.jpki_crl:
+        return settings.card_trust()
+    files = write_trust_files(Path(settings.data_dir) / "sim-trust", key_dir=rig.key_dir)
+    return CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
 
 
 def simulated_payments(terminal: SimulatedTerminal) -> SimulatedTerminalProvider:

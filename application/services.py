@@ -30,10 +30,10 @@ from cardreader.reader import CardReader
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
+from kiosk.counters import install_catalog
 from kiosk.privacy import load_data_key, make_private_dir
-from kiosk.queue import install_catalog
 from payments.provider import PaymentProvider
-from payments.service import Reconciler
+from payments.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiosk.db import transaction
-from kiosk.errors import DomainError
-from kiosk.models import Ticket
-from kiosk.queue import (
+from kiosk.calling import (
     call_next,
     call_ticket,
     complete,
-    get_counter,
-    get_queue,
-    get_ticket,
     hold,
     mark_no_show,
     recall,
@@ -32,6 +26,11 @@ from kiosk.queue import (
     start_serving,
     transfer,
 )
+from kiosk.counters import get_counter, get_queue
+from kiosk.db import transaction
+from kiosk.errors import DomainError
+from kiosk.models import Ticket
+from kiosk.tickets import get_ticket
 
 
 class TicketOperation(enum.Enum):

@@ -35,17 +35,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from cardreader.reader import CardReader
 from kiosk import audit
-from kiosk.cases import cancel_case, confirm_case, get_case, open_case, set_resident_fields
+from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
 from kiosk.db import transaction
 from kiosk.errors import CaseNotEditable, DomainError, InvalidTransition, UnknownProcedure
 from kiosk.models import Case, CaseStatus
-from kiosk.queue import TicketStatusView, issue_ticket, ticket_status
+from kiosk.overview import TicketStatusView, ticket_status
+from kiosk.tickets import cancel_case, issue_ticket
+from payments.collect import cancel_payment, refresh_payment
+from payments.collect import start_payment as start_case_payment
 from payments.models import Payment
 from payments.provider import PaymentError, PaymentProvider
-from payments.service import TAKEN, cancel_payment, get_payment, payments_of_case, refresh_payment
-from payments.service import start_payment as start_case_payment
+from payments.states import TAKEN, get_payment, payments_of_case
 
 log = logging.getLogger(__name__)
 

@@ -33,13 +33,15 @@ from sqlalchemy import func, select  # noqa: E402
 
 from application.schema import upgrade  # noqa: E402
 from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
-from kiosk import cases, queue  # noqa: E402
+from kiosk import cases  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
+from kiosk.counters import install_catalog  # noqa: E402
 from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import Ticket  # noqa: E402
-from payments import service  # noqa: E402
+from payments.collect import refresh_payment, start_payment  # noqa: E402
 from payments.models import Payment, PaymentStatus  # noqa: E402
 from payments.provider import PaymentProvider, ProviderStatus  # noqa: E402
+from payments.states import apply_provider_state, get_payment  # noqa: E402
 
 CARD = CardInfo(
     family_name="渡辺",
@@ -105,7 +107,7 @@ def main() -> None:
     sessions = make_session_factory(engine)
     catalog = load_catalog()
     with transaction(sessions) as s:
-        queue.install_catalog(s, catalog)
+        install_catalog(s, catalog)
 
     kiosks, server = _kiosk_providers(args.provider, args.kiosks, args.latency_ms / 1000)
     latencies: list[float] = []
@@ -119,11 +121,11 @@ def main() -> None:
             cases.confirm_case(s, case, catalog=catalog, actor=actor)
             case_id = case.id
         started = time.perf_counter()
-        payment = service.start_payment(sessions, provider, case_id, actor=actor)
+        payment = start_payment(sessions, provider, case_id, actor=actor)
         pay(payment.provider_ref)
         while True:
             with transaction(sessions) as s:
-                row = service.refresh_payment(s, provider, payment.public_id)
+                row = refresh_payment(s, provider, payment.public_id)
                 done = row.status is PaymentStatus.SUCCEEDED
             if done:
                 break
@@ -135,9 +137,7 @@ def main() -> None:
         with transaction(sessions) as s:
             view = provider.status(payment.provider_ref or "")
             assert view.status is ProviderStatus.SUCCEEDED
-            service.apply_provider_state(
-                s, service.get_payment(s, payment.public_id), view, actor=actor
-            )
+            apply_provider_state(s, get_payment(s, payment.public_id), view, actor=actor)
         with lock:
             latencies.append(elapsed)
 

@@ -38,10 +38,13 @@ from sqlalchemy import event, func, select  # noqa: E402
 
 from application.schema import upgrade  # noqa: E402
 from cardreader.model import CardInfo, Integrity, Sex  # noqa: E402
-from kiosk import cases, queue  # noqa: E402
+from kiosk import cases  # noqa: E402
+from kiosk.calling import call_next, complete, start_serving  # noqa: E402
 from kiosk.catalog import load_catalog  # noqa: E402
+from kiosk.counters import get_counter, install_catalog  # noqa: E402
 from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import AuditEvent, Ticket, TicketStatus  # noqa: E402
+from kiosk.tickets import get_ticket, issue_ticket  # noqa: E402
 from tests.pgcluster import start_cluster  # noqa: E402
 
 PROCEDURES = (["juminhyo"], ["tenkyo"], ["tax_certificate"], ["koseki"], ["tenkyo", "juminhyo"])
@@ -108,7 +111,7 @@ def kiosk_worker(n: int, sessions, catalog, rec: Recorder, stop: threading.Event
                     rec.op(t)
             t = time.monotonic()
             with transaction(sessions) as s:
-                ticket = queue.issue_ticket(s, case, actor=f"kiosk:{n}")
+                ticket = issue_ticket(s, case, actor=f"kiosk:{n}")
                 tid = ticket.id
             rec.op(t)
             with rec.lock:
@@ -128,7 +131,7 @@ def counter_worker(
         try:
             t = time.monotonic()
             with transaction(sessions) as s:
-                ticket = queue.call_next(s, queue.get_counter(s, code), actor=actor)
+                ticket = call_next(s, get_counter(s, code), actor=actor)
                 tid = ticket.id if ticket is not None else None
             if tid is None:
                 if drained.is_set():
@@ -137,10 +140,10 @@ def counter_worker(
             rec.op(t)
             with rec.lock:
                 rec.called.append(tid)
-            for step in (queue.start_serving, queue.complete):
+            for step in (start_serving, complete):
                 t = time.monotonic()
                 with transaction(sessions) as s:
-                    step(s, queue.get_ticket(s, tid), actor=actor)
+                    step(s, get_ticket(s, tid), actor=actor)
                 rec.op(t)
         except Exception as e:  # noqa: BLE001
             with rec.lock:
@@ -252,7 +255,7 @@ def main() -> int:
         catalog = load_catalog()
         sessions = make_session_factory(engine)
         with transaction(sessions) as s:
-            queue.install_catalog(s, catalog)
+            install_catalog(s, catalog)
             codes = [c.code for c in catalog.counters]
         ctx = mp.get_context("fork")
         shared = {

@@ -8,9 +8,17 @@ are built here. Every response goes through :meth:`Response.expect` (or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from cardreader.errors import CardError, MalformedCard, PinLocked, WrongPin
+from cardreader.errors import (
+    CardError,
+    JpkiPinLocked,
+    JpkiWrongPin,
+    MalformedCard,
+    PinLocked,
+    WrongPin,
+)
 from cardreader.transport import CardTransport
 
 SW_OK = 0x9000
@@ -57,9 +65,35 @@ def verify_pin(pin: bytes) -> bytes:
     return bytes([0x00, 0x20, 0x00, 0x80, len(pin)]) + pin
 
 
+def compute_signature(digest_info: bytes, *, key_p2: int) -> bytes:
+    """COMPUTE DIGITAL SIGNATURE ``80 2A 00 P2 Lc <digest_info> 00`` (spec 2.7, 4.3).
+
+    P1 ``00``: the card pads ``digest_info`` (a DigestInfo the host built) as given. P2
+    ``00`` signs with the application's own key (the Text AP's challenge key), ``80`` with
+    the key EF selected before (JPKI ``0017``). Le ``00``: the 256-byte signature.
+    """
+    if not 1 <= len(digest_info) <= 245:
+        raise ValueError("the data to sign is 1 to 245 bytes")
+    if key_p2 not in (0x00, 0x80):
+        raise ValueError("P2 is 00 (own key) or 80 (selected key)")
+    return bytes([0x80, 0x2A, 0x00, key_p2, len(digest_info)]) + digest_info + b"\x00"
+
+
 def get_response(length: int) -> bytes:
     """GET RESPONSE after a 61xx status (``length`` 0 means 256)."""
     return bytes([0x00, 0xC0, 0x00, 0x00, length & 0xFF])
+
+
+@dataclass(frozen=True)
+class PinErrors:
+    """The errors a PIN's status words mean: one PIN's are never reported as another's."""
+
+    wrong: Callable[[int], CardError]
+    locked: Callable[[], CardError]
+
+
+TEXT_PIN = PinErrors(WrongPin, PinLocked)
+JPKI_AUTH_PIN = PinErrors(JpkiWrongPin, JpkiPinLocked)
 
 
 @dataclass(frozen=True, repr=False)
@@ -87,13 +121,14 @@ class Response:
     def expect(
         self,
         *,
-        pin: bool = False,
+        pin: bool | PinErrors = False,
         not_found: type[CardError] = MalformedCard,
         otherwise: type[CardError] = MalformedCard,
     ) -> bytes:
         """Return ``data`` when the command succeeded, else raise the error the SW means.
 
-        ``pin`` says the command was a VERIFY, so 63Cx / 6983 / 6984 speak about the PIN.
+        ``pin`` says the command was a VERIFY, so 63Cx / 6983 / 6984 speak about the PIN:
+        ``True`` for the Text AP PIN, or the :class:`PinErrors` of another PIN.
         ``not_found`` is what 6A82 means to the caller (an unknown application is a foreign
         card, a missing EF inside a known application is a malformed card) and ``otherwise``
         is what any other unexpected status means.
@@ -101,23 +136,24 @@ class Response:
         if self.sw == SW_OK:
             return self.data
         if pin:
+            errors = TEXT_PIN if pin is True else pin
             if self.sw1 == 0x63 and self.sw2 & 0xF0 == 0xC0:
                 tries = self.sw2 & 0x0F
                 # 63C0 answers the attempt that used up the last try: the card is locked now.
                 if tries == 0:
-                    raise PinLocked()
-                raise WrongPin(tries)
+                    raise errors.locked()
+                raise errors.wrong(tries)
             if self.sw in (SW_PIN_BLOCKED, SW_AUTH_METHOD_BLOCKED):
-                raise PinLocked()
+                raise errors.locked()
         if self.sw == SW_FILE_NOT_FOUND:
             raise not_found(f"card answered {self.sw:04X}")
         raise otherwise(f"card answered {self.sw:04X}")
 
-    def tries_left(self) -> int:
+    def tries_left(self, pin: PinErrors = TEXT_PIN) -> int:
         """The remaining tries reported by a PIN query (63Cx), or the error the SW means."""
         if self.sw1 == 0x63 and self.sw2 & 0xF0 == 0xC0:
             return self.sw2 & 0x0F
-        self.expect(pin=True)
+        self.expect(pin=pin)
         # 9000 to a query is tolerated by some readers (spec §3, UNCONFIRMED for this card); a
         # kiosk that cannot count the tries must not risk a VERIFY, so it is an unusable card.
         raise MalformedCard("card did not report its remaining PIN tries")

@@ -118,6 +118,77 @@ class PinWouldLock(CardError):
         return 1
 
 
+class JpkiBadPinFormat(CardError):
+    """The JPKI user-authentication PIN is not four digits (nothing was sent)."""
+
+    code = "jpki_bad_pin_format"
+    message_ja = "利用者証明用電子証明書の暗証番号は数字4桁です。"
+    message_en = "The PIN of the user authentication certificate is 4 digits."
+
+
+class JpkiWrongPin(CardError):
+    """The card refused the JPKI user-authentication PIN; ``tries_left`` more attempts remain.
+
+    A different PIN from the Text AP PIN (:class:`WrongPin`): the resident must be told which
+    PIN was wrong.
+    """
+
+    code = "jpki_wrong_pin"
+
+    def __init__(self, tries_left: int) -> None:
+        self._tries_left = tries_left
+        super().__init__(f"wrong JPKI authentication PIN, {tries_left} tries left")
+
+    @property
+    def tries_left(self) -> int:
+        return self._tries_left
+
+    @property
+    def message_ja(self) -> str:  # type: ignore[override]
+        return f"利用者証明用電子証明書の暗証番号が違います。残り{self._tries_left}回です。"
+
+    @property
+    def message_en(self) -> str:  # type: ignore[override]
+        plural = "try" if self._tries_left == 1 else "tries"
+        return (
+            "The PIN of the user authentication certificate is not correct. "
+            f"{self._tries_left} {plural} left."
+        )
+
+
+class JpkiPinLocked(CardError):
+    code = "jpki_pin_locked"
+    message_ja = (
+        "利用者証明用電子証明書の暗証番号がロックされています。窓口で解除の手続きをしてください。"
+    )
+    message_en = (
+        "The PIN of the user authentication certificate is locked. "
+        "Please go to the counter to unlock it."
+    )
+
+    @property
+    def tries_left(self) -> int:
+        return 0
+
+
+class JpkiPinWouldLock(CardError):
+    """One JPKI PIN try is left: the kiosk does not send the PIN, so it never locks it."""
+
+    code = "jpki_pin_would_lock"
+    message_ja = (
+        "利用者証明用電子証明書の暗証番号の入力があと1回で、間違えるとロックされます。"
+        "安全のため、窓口で職員にお申し出ください。"
+    )
+    message_en = (
+        "Only one try is left for the PIN of the user authentication certificate and a wrong "
+        "entry would lock it. For your safety, please go to the counter."
+    )
+
+    @property
+    def tries_left(self) -> int:
+        return 1
+
+
 class MalformedCard(CardError):
     code = "malformed_card"
     message_ja = "カードの情報を正しく読み取れませんでした。職員にお声がけください。"
@@ -134,4 +205,8 @@ ERROR_CODES: tuple[str, ...] = (
     PinWouldLock.code,
     BadPinFormat.code,
     MalformedCard.code,
+    JpkiWrongPin.code,
+    JpkiPinLocked.code,
+    JpkiPinWouldLock.code,
+    JpkiBadPinFormat.code,
 )

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from cardreader import mynumber
+from cardreader import jpki, mynumber
 from cardreader.direct import DirectTransport
 from cardreader.errors import NoCard, ReaderUnavailable
-from cardreader.model import CardInfo
+from cardreader.model import DEFAULT_CHECKS, CardChecksWanted, CardInfo
 from cardreader.pcsc import PcscTransport, card_present, list_readers
 from cardreader.transport import ApduProcessor, CardTransport
+from cardreader.trust import NO_TRUST, CardTrust
 
 T = TypeVar("T")
 
@@ -35,7 +36,8 @@ class CardReader(Protocol):
 
     Each method is one complete operation: it connects, talks to the card and disconnects
     with a reset, so no PIN status survives it. Implementations keep no card data between
-    calls and never log or keep the PIN.
+    calls and never log or keep the PIN. The trust anchors of the genuine-card checks
+    (:class:`CardTrust`) are given to the implementation when it is built.
     """
 
     def status(self) -> ReaderStatus:
@@ -55,12 +57,32 @@ class CardReader(Protocol):
         """
         ...
 
-    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+    def jpki_pin_tries_left(self) -> int:
+        """Called before asking for the JPKI user-authentication PIN (a separate PIN).
+
+        Returns its remaining tries. Raises like :meth:`pin_tries_left`. Must not use up a
+        try.
+        """
+        ...
+
+    def read(
+        self,
+        pin: str,
+        with_number: bool = False,
+        *,
+        checks: CardChecksWanted = DEFAULT_CHECKS,
+        jpki_pin: str | None = None,
+    ) -> CardInfo:
         """Called once the resident typed the PIN. Returns the card's :class:`CardInfo`.
 
-        The individual number is read only when ``with_number``. Raises any
-        :class:`CardError`: :class:`BadPinFormat` (nothing sent), :class:`PinWouldLock` (one
-        try left: the PIN is not sent), :class:`WrongPin`, :class:`PinLocked`, ... Must not
+        The individual number is read only when ``with_number``. ``checks`` picks the
+        genuine-card checks (default: the chip check, and the card chain when CVC keys are
+        configured); ``jpki_pin`` is the JPKI authentication PIN for ``checks.jpki`` (without
+        it that check is not made). Their results are in ``CardInfo.checks``: a failed check
+        is a result, not an error. Raises any :class:`CardError`: :class:`BadPinFormat` /
+        :class:`JpkiBadPinFormat` (nothing sent), :class:`PinWouldLock` /
+        :class:`JpkiPinWouldLock` (one try left: that PIN is not sent), :class:`WrongPin` /
+        :class:`JpkiWrongPin`, :class:`PinLocked` / :class:`JpkiPinLocked`, ... Must not
         return partial data, and must not lock a card.
         """
         ...
@@ -70,15 +92,41 @@ class _OneConnectionPerOperation:
     """The card operations of :class:`CardReader`, each on a connection of its own that the
     subclass's ``_with_card`` opens, hands over and closes (with a reset)."""
 
+    trust: CardTrust = NO_TRUST
+
     def pin_tries_left(self) -> int:
         """See :meth:`CardReader.pin_tries_left`."""
         return self._with_card(mynumber.pin_tries_left)
 
-    def read(self, pin: str, with_number: bool = False) -> CardInfo:
+    def jpki_pin_tries_left(self) -> int:
+        """See :meth:`CardReader.jpki_pin_tries_left`."""
+
+        def operation(transport: CardTransport) -> int:
+            mynumber.identify(transport)
+            return jpki.pin_tries_left(transport)
+
+        return self._with_card(operation)
+
+    def read(
+        self,
+        pin: str,
+        with_number: bool = False,
+        *,
+        checks: CardChecksWanted = DEFAULT_CHECKS,
+        jpki_pin: str | None = None,
+    ) -> CardInfo:
         """See :meth:`CardReader.read`."""
         # Checked before connecting, so a typo never even powers the card.
         mynumber.check_pin_format(pin)
-        return self._with_card(lambda t: mynumber.read_card(t, pin, with_number=with_number))
+        if jpki_pin is not None:
+            if not checks.jpki:
+                raise ValueError("a JPKI PIN was given for a read that makes no JPKI check")
+            jpki.check_pin_format(jpki_pin)
+        return self._with_card(
+            lambda t: mynumber.read_card(
+                t, pin, with_number=with_number, checks=checks, trust=self.trust, jpki_pin=jpki_pin
+            )
+        )
 
     def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
         raise NotImplementedError
@@ -87,8 +135,9 @@ class _OneConnectionPerOperation:
 class PcscCardReader(_OneConnectionPerOperation):
     """:class:`CardReader` over PC/SC: the first reader whose name contains the substring."""
 
-    def __init__(self, reader_substring: str = "") -> None:
+    def __init__(self, reader_substring: str = "", *, trust: CardTrust = NO_TRUST) -> None:
         self.reader_substring = reader_substring
+        self.trust = trust
 
     def status(self) -> ReaderStatus:
         """See :meth:`CardReader.status`."""
@@ -116,8 +165,14 @@ class DirectCardReader(_OneConnectionPerOperation):
 
     reader_name = "Direct (in-process)"
 
-    def __init__(self, processor_provider: Callable[[], ApduProcessor | None]) -> None:
+    def __init__(
+        self,
+        processor_provider: Callable[[], ApduProcessor | None],
+        *,
+        trust: CardTrust = NO_TRUST,
+    ) -> None:
         self._provider = processor_provider
+        self.trust = trust
 
     def status(self) -> ReaderStatus:
         """See :meth:`CardReader.status`."""

@@ -20,8 +20,13 @@ Choices where the spec says UNCONFIRMED (documented so readers of the tests know
   BINARY answers ``67 00`` (short APDUs only).
 * A resident under 15 has no signature certificate, key or password: JPKI ``0001``,
   ``001A`` and ``001B`` answer ``6A 82`` on SELECT.
-* The Text AP signs ``80 2A 00 00`` challenges with the same key its CVC (EF ``0004``)
-  certifies; EF ``0007`` is not modelled.
+* The Text AP has the three keys of spec 5.2: the CVC key (EF ``0004``) signs EF ``0003``
+  and ``DF52`` of EF ``0007``; the challenge key (IEF ``0013``, public half in ``DF51``)
+  signs ``80 2A 00 00`` without a credential; its only scheme is P1 ``00`` (the DigestInfo as
+  given), so any other P1 (or a P2 other than ``00``/``80``/an SFI) answers ``6A86``.
+* ``80 2A`` must carry Le ``00`` (256 bytes): no Le, a short Le or an extended APDU answer
+  ``67 00`` (the card's reaction to a short Le is UNCONFIRMED).
+* GET CHALLENGE works the same in every application (only its randomness is modelled).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
@@ -464,7 +470,8 @@ class SimulatedCard:
         key: _Key | None
         if cmd.p2 == 0x00:
             key = self._app.default_key
-            if key is None:
+            # The AP's own key signs a DigestInfo as given (P1 00); other schemes are unknown.
+            if key is None or cmd.p1 != 0x00:
                 raise _Status(0x6A86)
         elif cmd.p2 == 0x80:
             file = self._current_file()
@@ -480,7 +487,7 @@ class SimulatedCard:
             raise _Status(0x6A86)
         if key.needs and not key.needs & self._verified:
             raise _Status(0x6982)
-        if not cmd.data or cmd.extended:
+        if not cmd.data or cmd.extended or cmd.le != 256:
             raise _Status(0x6700)
         return _ok(_sign(key.key, cmd.p1, cmd.data))
 
@@ -505,6 +512,9 @@ def _sign(key: rsa.RSAPrivateKey, scheme: int, data: bytes) -> bytes:
     if scheme == 0x00:
         if len(data) > 245:
             raise _Status(0x6700)
+        if len(data) == 51 and data.startswith(DIGEST_INFO_SHA256):
+            # The same bytes as padding the DigestInfo by hand, but CRT in C: 2 ms, not 60.
+            return key.sign(data[19:], padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
         return pki.sign_raw_pkcs1(key, data)
     if scheme in (0x01, 0x03, 0x05):
         digest = hashlib.sha256(data).digest()
@@ -576,12 +586,81 @@ def token_info_ef(serial: str) -> bytes:
     return record.ljust(160, b"\x00")
 
 
+def signed_key_ef(chip_key: rsa.RSAPublicKey, cvc_key: rsa.RSAPrivateKey) -> bytes:
+    """Text AP EF 0007 (536 bytes): ``FF50 { DF51 <chip key>, DF52 <signature> }``.
+
+    DF51 is the public half of the challenge-signing key (IEF 0013) in the CVC body's
+    ``90``/``91`` encoding; DF52 is PKCS#1 v1.5 / SHA-256 over the whole DF51 TLV (tag and
+    length included) by the key the CVC in EF 0004 certifies (spec 5.2).
+    """
+    df51 = tlv(0xDF51, pki.rsa_key_objects(chip_key))
+    return tlv(0xFF50, df51 + tlv(0xDF52, cvc_key.sign(df51, padding.PKCS1v15(), hashes.SHA256())))
+
+
+# Which CAs issued a chip's certificates: the trusted test hierarchy, or a forger's.
+_ISSUER_PREFIX = {
+    "genuine": "",
+    "replay": "",
+    "forged": "forger-",
+    "forged_trusted_names": "impostor-",
+}
+
+
+def jpki_auth_certificate(persona: Persona, key_dir: Path | None = None) -> x509.Certificate:
+    """The JPKI user-authentication certificate (EF 000A) on ``persona``'s card.
+
+    Issued by the simulator's ``jpki-auth`` CA, or by a forger's CA for a forged chip; valid
+    until the card's expiry, or until :data:`pki.EXPIRED_NOT_AFTER` for an expired one. A
+    replay chip carries its source's certificate: ask for the source persona's.
+    """
+    serial = persona.card_serial
+    if persona.jpki_auth_certificate == "expired":
+        not_after = pki.EXPIRED_NOT_AFTER
+    else:
+        not_after = datetime(
+            persona.card_expiry_year,
+            persona.birth_date.month,
+            min(persona.birth_date.day, 28),
+            tzinfo=UTC,
+        )
+    return pki.card_certificate(
+        "jpki-auth",
+        pki.rsa_key(f"card:{serial}:jpki-auth", key_dir).public_key(),
+        f"SIM-AUTH-{serial}",
+        f"card:{serial}:auth",
+        not_after,
+        key_dir,
+        issuer=_ISSUER_PREFIX[persona.chip] + "jpki-auth",
+    )
+
+
 def _build_card(
     persona: Persona, store: PinStateStore | None, key_dir: Path | None
 ) -> SimulatedCard:
+    if persona.chip == "replay":
+        from hardware_sim.personas import load_personas
+
+        applications = _applications(load_personas()[persona.replays], key_dir, holder=persona)
+    else:
+        applications = _applications(persona, key_dir)
+    initial = {
+        PIN_TEXT: persona.text_tries,
+        PIN_JPKI_AUTH: persona.jpki_auth_tries,
+        PIN_JPKI_SIGN: persona.jpki_sign_tries,
+    }
+    return SimulatedCard(persona.card_serial, applications, initial, store)
+
+
+def _applications(
+    persona: Persona, key_dir: Path | None, *, holder: Persona | None = None
+) -> list[_Application]:
+    """The applications of ``persona``'s card; ``holder`` (a replay chip) brings its own PINs
+    and private keys, so every file is the persona's but no private key matches them."""
+    holder = holder or persona
     serial = persona.card_serial
     text_key = pki.rsa_key(f"card:{serial}:text", key_dir)
-    auth_key = pki.rsa_key(f"card:{serial}:jpki-auth", key_dir)
+    chip_key = pki.rsa_key(f"card:{serial}:text-challenge", key_dir)
+    issuer_prefix = _ISSUER_PREFIX[persona.chip]
     expiry = datetime(
         persona.card_expiry_year,
         persona.birth_date.month,
@@ -595,14 +674,17 @@ def _build_card(
         persona.name, persona.address, persona.birth_date.strftime("%Y%m%d"), persona.sex_code
     )
     key_id = b"S" + serial.encode("ascii")[:15].ljust(15, b"0")
-    text = _Application("text", AID_TEXT, default_key=_Key(text_key))
+    held_chip_key = pki.rsa_key(f"card:{holder.card_serial}:text-challenge", key_dir)
+    text = _Application("text", AID_TEXT, default_key=_Key(held_chip_key))
     any_text = frozenset({PIN_TEXT, PIN_TEXT_A, PIN_TEXT_B})
     text.files = {
         0x0001: _Transparent(ef1, frozenset({PIN_TEXT, PIN_TEXT_A})),
         0x0002: _Transparent(ef2, frozenset({PIN_TEXT, PIN_TEXT_B})),
         0x0003: _Transparent(integrity_ef(ef1, ef2, text_key), any_text),
         0x0004: _Transparent(
-            pki.card_verifiable_certificate(text_key.public_key(), key_id, key_dir)
+            pki.card_verifiable_certificate(
+                text_key.public_key(), key_id, key_dir, issuer=issuer_prefix + "text-cvc"
+            )
         ),
         0x0005: _Transparent(
             tlv(
@@ -612,32 +694,30 @@ def _build_card(
                 + tlv(0xDF43, hashlib.sha512(key_id).digest() * 2),
             )
         ),
-        PIN_TEXT: _Pin(PIN_TEXT, persona.text_pin.encode("ascii"), 3, 4, 4),
+        0x0007: _Transparent(signed_key_ef(chip_key.public_key(), text_key), any_text),
+        PIN_TEXT: _Pin(PIN_TEXT, holder.text_pin.encode("ascii"), 3, 4, 4),
         PIN_TEXT_BLOCKED: _Pin(PIN_TEXT_BLOCKED, None, 3, 4, 4),
-        PIN_TEXT_A: _Pin(PIN_TEXT_A, persona.individual_number.encode("ascii"), 10, 12, 12),
-        PIN_TEXT_B: _Pin(PIN_TEXT_B, persona.verification_number_b.encode("ascii"), 10, 14, 14),
+        PIN_TEXT_A: _Pin(PIN_TEXT_A, holder.individual_number.encode("ascii"), 10, 12, 12),
+        PIN_TEXT_B: _Pin(PIN_TEXT_B, holder.verification_number_b.encode("ascii"), 10, 14, 14),
     }
 
     has_sign = persona.jpki_sign_password is not None
     jpki = _Application("jpki", AID_JPKI, internal_auth_sw=0x6982)
-    auth_cert = pki.card_certificate(
-        "jpki-auth",
-        auth_key.public_key(),
-        f"SIM-AUTH-{serial}",
-        f"card:{serial}:auth",
-        expiry,
-        key_dir,
-    )
+    held_auth_key = pki.rsa_key(f"card:{holder.card_serial}:jpki-auth", key_dir)
     jpki.files = {
-        0x0002: _Transparent(pki.ca_certificate("jpki-sign", key_dir).public_bytes(der)),
+        0x0002: _Transparent(
+            pki.ca_certificate(issuer_prefix + "jpki-sign", key_dir).public_bytes(der)
+        ),
         0x0006: _Transparent(token_info_ef(serial)),
         0x0008: _Transparent(bytes([0x8F if has_sign else 0x00, 0x8F, 0x00])),
-        0x000A: _Transparent(auth_cert.public_bytes(der)),
-        0x000B: _Transparent(pki.ca_certificate("jpki-auth", key_dir).public_bytes(der)),
-        0x0017: _Key(auth_key, frozenset({PIN_JPKI_AUTH})),
-        PIN_JPKI_AUTH: _Pin(PIN_JPKI_AUTH, persona.jpki_auth_pin.encode("ascii"), 3, 4, 4),
+        0x000A: _Transparent(jpki_auth_certificate(persona, key_dir).public_bytes(der)),
+        0x000B: _Transparent(
+            pki.ca_certificate(issuer_prefix + "jpki-auth", key_dir).public_bytes(der)
+        ),
+        0x0017: _Key(held_auth_key, frozenset({PIN_JPKI_AUTH})),
+        PIN_JPKI_AUTH: _Pin(PIN_JPKI_AUTH, holder.jpki_auth_pin.encode("ascii"), 3, 4, 4),
     }
-    if persona.jpki_sign_password is not None:
+    if persona.jpki_sign_password is not None and holder.jpki_sign_password is not None:
         sign_key = pki.rsa_key(f"card:{serial}:jpki-sign", key_dir)
         sign_cert = pki.card_certificate(
             "jpki-sign",
@@ -646,10 +726,12 @@ def _build_card(
             f"card:{serial}:sign",
             expiry,
             key_dir,
+            issuer=issuer_prefix + "jpki-sign",
         )
-        password = persona.jpki_sign_password.upper().encode("ascii")
+        held_sign_key = pki.rsa_key(f"card:{holder.card_serial}:jpki-sign", key_dir)
+        password = holder.jpki_sign_password.upper().encode("ascii")
         jpki.files[0x0001] = _Transparent(sign_cert.public_bytes(der), frozenset({PIN_JPKI_SIGN}))
-        jpki.files[0x001A] = _Key(sign_key, frozenset({PIN_JPKI_SIGN}))
+        jpki.files[0x001A] = _Key(held_sign_key, frozenset({PIN_JPKI_SIGN}))
         jpki.files[PIN_JPKI_SIGN] = _Pin(PIN_JPKI_SIGN, password, 5, 6, 16)
 
     surface = _Application("surface", AID_SURFACE)
@@ -666,9 +748,4 @@ def _build_card(
         ),
     }
     isd = _Application("isd", AID_ISD)
-    initial = {
-        PIN_TEXT: persona.text_tries,
-        PIN_JPKI_AUTH: persona.jpki_auth_tries,
-        PIN_JPKI_SIGN: persona.jpki_sign_tries,
-    }
-    return SimulatedCard(serial, [isd, jpki, surface, text], initial, store)
+    return [isd, jpki, surface, text]

@@ -5,6 +5,11 @@
 pcscd (vpcd reader) until stopped; ``kiosk sim personas`` lists the demo residents.
 Individual numbers are never printed. Text PINs are, because these are demo personas and
 trainers need them.
+
+``kiosk sim trust-keys``, ``trust-anchors`` and ``jpki-crl`` write the simulator's test trust
+configuration for ``KIOSK_CARD_TRUST_KEYS``, ``KIOSK_JPKI_TRUST_ANCHORS`` and
+``KIOSK_JPKI_CRL``: the keys of the simulator state given by ``--state`` (the same as the
+simulated cards'), never to be configured on a production kiosk.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 import click
 
@@ -121,3 +127,56 @@ def card_command(persona_key: str, host: str, port: int, state: Path) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo("card removed")
+
+
+_STATE_OPTION = click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="Simulator state whose test keys (in sim-keys/ beside it) to use.",
+)
+_OUT_OPTION = click.option(
+    "--out",
+    type=click.File("wb"),
+    default="-",
+    show_default=True,
+    help="Where to write it ('-': standard output).",
+)
+
+
+@command.command("trust-keys")
+@_STATE_OPTION
+@_OUT_OPTION
+def trust_keys_command(state: Path, out: BinaryIO) -> None:
+    """Write the simulator's CVC issuer key in the KIOSK_CARD_TRUST_KEYS format (JSON)."""
+    import json
+
+    from hardware_sim.trust import card_trust_keys
+
+    out.write((json.dumps(card_trust_keys(state.parent / "sim-keys"), indent=1) + "\n").encode())
+
+
+@command.command("trust-anchors")
+@_STATE_OPTION
+@_OUT_OPTION
+def trust_anchors_command(state: Path, out: BinaryIO) -> None:
+    """Write the simulator's JPKI CA certificates for KIOSK_JPKI_TRUST_ANCHORS (PEM)."""
+    from hardware_sim.trust import jpki_trust_anchors_pem
+
+    out.write(jpki_trust_anchors_pem(state.parent / "sim-keys"))
+
+
+@command.command("jpki-crl")
+@_STATE_OPTION
+@_OUT_OPTION
+@click.option(
+    "--days", type=click.IntRange(min=1), default=7, show_default=True, help="Valid for N days."
+)
+def jpki_crl_command(state: Path, out: BinaryIO, days: int) -> None:
+    """Write a CRL of the simulator's JPKI CA revoking the personas marked revoked (PEM)."""
+    from datetime import timedelta
+
+    from hardware_sim.trust import jpki_crl_pem
+
+    out.write(jpki_crl_pem(key_dir=state.parent / "sim-keys", valid_for=timedelta(days=days)))

@@ -55,6 +55,12 @@ def japanese_era(day: date) -> tuple[str, int]:
     raise ValueError(f"{day} is before the Meiji era")
 
 
+# What the chip of a persona's card is (see ``Persona.chip``).
+CHIPS = ("genuine", "replay", "forged", "forged_trusted_names")
+# State of the JPKI user-authentication certificate (see ``Persona.jpki_auth_certificate``).
+JPKI_AUTH_CERTIFICATES = ("valid", "expired", "revoked")
+
+
 @dataclass(frozen=True)
 class Persona:
     """One demo resident and the credentials printed on / chosen for their card.
@@ -63,6 +69,19 @@ class Persona:
     has been used, the persistent :class:`hardware_sim.card.PinStateStore` wins.
     ``jpki_sign_password`` is ``None`` for residents under 15, who have no signature
     certificate.
+
+    ``chip`` says what the chip is, for the genuine-card checks:
+
+    * ``genuine``: issued under the simulator's trusted test keys.
+    * ``replay``: a chip that replays every file of the card of persona ``replays`` byte for
+      byte but holds none of its private keys (its own PINs are this persona's).
+    * ``forged``: self-consistent, with keys of its own, a CVC and a JPKI certificate from
+      issuers that name themselves and that no ward trusts.
+    * ``forged_trusted_names``: like ``forged``, but its issuers copy the trusted issuers'
+      証明者鍵ID and name (their signatures cannot verify).
+
+    ``jpki_auth_certificate``: ``valid``, ``expired`` (its validity ended in 2025) or
+    ``revoked`` (listed on the CRL ``kiosk sim jpki-crl`` writes).
     """
 
     key: str
@@ -82,6 +101,9 @@ class Persona:
     foreign_resident: bool = False
     notes: str = ""
     card_serial: str = field(default="")
+    chip: str = "genuine"
+    replays: str = ""
+    jpki_auth_certificate: str = "valid"
 
     def __post_init__(self) -> None:
         if not self.card_serial:
@@ -128,6 +150,9 @@ _FIELDS = {
     "foreign_resident",
     "notes",
     "card_serial",
+    "chip",
+    "replays",
+    "jpki_auth_certificate",
 }
 
 
@@ -144,7 +169,20 @@ def parse_personas(text: str) -> dict[str, Persona]:
         persona = Persona(key=key, **values)
         if not is_valid_individual_number(persona.individual_number):
             raise ValueError(f"persona {key!r}: individual number has a bad check digit")
+        if persona.chip not in CHIPS:
+            raise ValueError(f"persona {key!r}: chip must be one of {', '.join(CHIPS)}")
+        if persona.jpki_auth_certificate not in JPKI_AUTH_CERTIFICATES:
+            raise ValueError(
+                f"persona {key!r}: jpki_auth_certificate must be one of "
+                f"{', '.join(JPKI_AUTH_CERTIFICATES)}"
+            )
+        if (persona.chip == "replay") != bool(persona.replays):
+            raise ValueError(f"persona {key!r}: replays names the card of a replay chip only")
         out[key] = persona
+    for persona in out.values():
+        source = out.get(persona.replays) if persona.replays else None
+        if persona.replays and (source is None or source.chip != "genuine"):
+            raise ValueError(f"persona {persona.key!r}: replays must name a genuine persona")
     return out
 
 

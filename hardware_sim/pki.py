@@ -5,6 +5,14 @@ memoised by a label (``"card:<serial>:text"``, ``"ca:jpki-auth"``, ...); with ``
 it is also kept as PEM on disk so a card keeps its keys (and therefore byte-identical
 certificates) across process restarts. Certificates use fixed dates and serial numbers
 derived from their labels for the same reason. These are test keys: never trust them.
+
+Issuers (``kind``): the trusted test hierarchy a simulated ward configures (``text-cvc``
+for the Text AP CVCs; ``jpki-auth`` and ``jpki-sign`` for JPKI, plus ``jpki-auth-previous``,
+an older generation of the user-authentication CA with the same name, as J-LIS roots of
+different generations share one name), and the issuers of forged cards that no ward trusts:
+``forger-text-cvc`` / ``forger-jpki-auth`` name themselves honestly, ``impostor-text-cvc`` /
+``impostor-jpki-auth`` copy the trusted issuers' 証明者鍵ID and name but sign with a key of
+their own.
 """
 
 from __future__ import annotations
@@ -29,9 +37,13 @@ _KEYS_LOCK = threading.Lock()
 CA_NOT_BEFORE = datetime(2024, 1, 1, tzinfo=UTC)
 CA_NOT_AFTER = datetime(2044, 1, 1, tzinfo=UTC)
 CARD_NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
+# End of validity of the JPKI certificate of a persona whose certificate has expired.
+EXPIRED_NOT_AFTER = datetime(2025, 12, 31, tzinfo=UTC)
 
 # 16-byte 証明者鍵ID of the simulator's Text AP CVC issuer (real cards: 5000033...).
 TEXT_CVC_ISSUER_ID = b"SIMCA-TEXT-AP-01"
+# 証明者鍵ID a forger's own CVC issuer names (not in any trust file).
+FORGER_CVC_ISSUER_ID = b"FORGED-CVC-CA-01"
 
 
 def rsa_key(label: str, cache_dir: Path | None = None) -> rsa.RSAPrivateKey:
@@ -95,30 +107,45 @@ def _name(common_name: str, org: str = "Kakanai Simulator Test PKI") -> x509.Nam
 _CA_NAMES = {
     "text-cvc": "Simulator Text AP CVC CA (TEST)",
     "jpki-auth": "Simulator JPKI User Authentication CA (TEST)",
+    "jpki-auth-previous": "Simulator JPKI User Authentication CA (TEST)",
     "jpki-sign": "Simulator JPKI Digital Signature CA (TEST)",
+    "forger-text-cvc": "Forged Text AP CVC CA (UNTRUSTED)",
+    "forger-jpki-auth": "Forged JPKI User Authentication CA (UNTRUSTED)",
+    "forger-jpki-sign": "Forged JPKI Digital Signature CA (UNTRUSTED)",
+    "impostor-text-cvc": "Simulator Text AP CVC CA (TEST)",
+    "impostor-jpki-auth": "Simulator JPKI User Authentication CA (TEST)",
+    "impostor-jpki-sign": "Simulator JPKI Digital Signature CA (TEST)",
+}
+# Validity of each CA certificate; the previous generation ended before the cards were issued.
+_CA_VALIDITY = {"jpki-auth-previous": (datetime(2014, 1, 1, tzinfo=UTC), CARD_NOT_BEFORE)}
+_CVC_ISSUER_IDS = {
+    "text-cvc": TEXT_CVC_ISSUER_ID,
+    "forger-text-cvc": FORGER_CVC_ISSUER_ID,
+    "impostor-text-cvc": TEXT_CVC_ISSUER_ID,
 }
 
 
 def ca_key(kind: str, cache_dir: Path | None = None) -> rsa.RSAPrivateKey:
-    """Key of a simulator test CA: ``"text-cvc"``, ``"jpki-auth"`` or ``"jpki-sign"``."""
+    """Key of a simulator CA (``"text-cvc"``, ``"jpki-auth"``, ``"forger-text-cvc"``, ...)."""
     if kind not in _CA_NAMES:
         raise ValueError(f"unknown CA {kind!r}")
     return rsa_key(f"ca:{kind}", cache_dir)
 
 
 def ca_certificate(kind: str, cache_dir: Path | None = None) -> x509.Certificate:
-    """Self-signed X.509 certificate of a simulator test CA (``"jpki-auth"``/``"jpki-sign"``)."""
+    """Self-signed X.509 certificate of a simulator CA (``"jpki-auth"``, ``"jpki-sign"``, ...)."""
     key = ca_key(kind, cache_dir)
     name = _name(_CA_NAMES[kind])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    not_before, not_after = _CA_VALIDITY.get(kind, (CA_NOT_BEFORE, CA_NOT_AFTER))
     return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(_serial(f"ca:{kind}"))
-        .not_valid_before(CA_NOT_BEFORE)
-        .not_valid_after(CA_NOT_AFTER)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -146,18 +173,22 @@ def card_certificate(
     label: str,
     not_after: datetime,
     cache_dir: Path | None = None,
+    *,
+    issuer: str | None = None,
 ) -> x509.Certificate:
     """A JPKI end-entity certificate (``kind`` ``"jpki-auth"`` or ``"jpki-sign"``) for a card.
 
-    Simplified compared with real JPKI certificates: the subject is just C/O/CN and there is
-    no subjectAltName carrying the four basic items.
+    ``issuer`` is the CA that signs it (default: the CA of ``kind``; a forged card passes
+    ``"forger-jpki-auth"`` or ``"impostor-jpki-auth"``). Simplified compared with real JPKI
+    certificates: the subject is just C/O/CN and there is no subjectAltName.
     """
-    issuer_key = ca_key(kind, cache_dir)
+    issuer = issuer or kind
+    issuer_key = ca_key(issuer, cache_dir)
     signing = kind == "jpki-sign"
     return (
         x509.CertificateBuilder()
         .subject_name(_name(common_name, "Kakanai Simulator Card Holder"))
-        .issuer_name(_name(_CA_NAMES[kind]))
+        .issuer_name(_name(_CA_NAMES[issuer]))
         .public_key(subject_key)
         .serial_number(_serial(label))
         .not_valid_before(CARD_NOT_BEFORE)
@@ -185,23 +216,54 @@ def card_certificate(
     )
 
 
+def rsa_key_objects(key: rsa.RSAPublicKey) -> bytes:
+    """A public key as the card stores it (CVC body, DF51): ``90 03 <e> 91 82 01 00 <n>``."""
+    numbers = key.public_numbers()
+    return tlv(0x90, numbers.e.to_bytes(3, "big")) + tlv(0x91, numbers.n.to_bytes(256, "big"))
+
+
 def card_verifiable_certificate(
-    subject_key: rsa.RSAPublicKey, subject_id: bytes, cache_dir: Path | None = None
+    subject_key: rsa.RSAPublicKey,
+    subject_id: bytes,
+    cache_dir: Path | None = None,
+    *,
+    issuer: str = "text-cvc",
 ) -> bytes:
     """The Text AP CVC (EF 0004, 568 bytes): ``7F21 { 5F4E body, 5F37 signature }``.
 
     Body = 16-byte issuer key id + 16-byte subject key id + ``90 03 <e> 91 82 01 00 <n>``;
-    the signature is RSA PKCS#1 v1.5 / SHA-256 by the simulator's ``text-cvc`` CA over the
-    body bytes (the 5F4E value).
+    the signature is RSA PKCS#1 v1.5 / SHA-256 by the ``issuer`` CA (the simulator's
+    ``text-cvc`` unless a forgery is built) over the body bytes (the 5F4E value).
     """
     if len(subject_id) != 16:
         raise ValueError("key ids are 16 bytes")
-    numbers = subject_key.public_numbers()
-    e = numbers.e.to_bytes(3, "big")
-    n = numbers.n.to_bytes(256, "big")
-    body = TEXT_CVC_ISSUER_ID + subject_id + tlv(0x90, e) + tlv(0x91, n)
-    signature = ca_key("text-cvc", cache_dir).sign(body, padding.PKCS1v15(), hashes.SHA256())
+    body = _CVC_ISSUER_IDS[issuer] + subject_id + rsa_key_objects(subject_key)
+    signature = ca_key(issuer, cache_dir).sign(body, padding.PKCS1v15(), hashes.SHA256())
     return tlv(0x7F21, tlv(0x5F4E, body) + tlv(0x5F37, signature))
+
+
+def jpki_crl(
+    revoked_serials: list[int],
+    cache_dir: Path | None = None,
+    *,
+    last_update: datetime,
+    next_update: datetime,
+) -> x509.CertificateRevocationList:
+    """A CRL of the simulator's JPKI user-authentication CA revoking ``revoked_serials``."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_name(_CA_NAMES["jpki-auth"]))
+        .last_update(last_update)
+        .next_update(next_update)
+    )
+    for serial in sorted(set(revoked_serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(CARD_NOT_BEFORE)
+            .build()
+        )
+    return builder.sign(ca_key("jpki-auth", cache_dir), hashes.SHA256())
 
 
 def sign_raw_pkcs1(key: rsa.RSAPrivateKey, message: bytes) -> bytes:

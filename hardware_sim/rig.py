@@ -51,6 +51,12 @@ class SimulatedReaderRig:
             self._client.faults = self.faults
 
     @property
+    def key_dir(self) -> Path:
+        """Where the cards' (and the test CAs') keys are kept: give it to
+        :func:`hardware_sim.trust.write_trust_files` for trust files that match the cards."""
+        return self._key_dir
+
+    @property
     def via_pcscd(self) -> bool:
         return self._client is not None
 

@@ -12,6 +12,10 @@ State machine (``CASE_TRANSITIONS``)::
 Every function here takes a Session, may flush, never commits; the caller's one commit
 makes the transition and its audit row atomic. Card fields are copied from ``CardInfo``
 once and never edited; the individual number is kept only when a procedure needs it.
+
+This module knows nothing of tickets. Transitions that move a case's ticket too (issuing,
+calling, cancelling and refunding a queued case) live in ``kiosk.tickets``, which defines
+the lock order between the two rows.
 """
 
 from __future__ import annotations
@@ -66,6 +70,14 @@ CLOSED_STATES = frozenset({S.DONE, S.CANCELLED, S.NO_SHOW, S.REFUNDED})
 _PAID_LATER = frozenset({S.PAID, S.QUEUED, S.CALLED, S.SERVING, S.DONE, S.NO_SHOW})
 
 
+def refusal(case: Case, target: CaseStatus) -> str:
+    """Why the state machine refuses to move ``case`` to ``target`` ("" when it allows it):
+    the transition table first, then the fee rules."""
+    if target not in CASE_TRANSITIONS[case.status]:
+        return "not in the state machine"
+    return _guard(case, target)
+
+
 def _guard(case: Case, target: CaseStatus) -> str:
     """Why a transition allowed by the table is still refused for this case ("" = fine)."""
     if case.status is S.CONFIRMED and target is S.AWAITING_PAYMENT and case.fee_yen == 0:
@@ -99,8 +111,7 @@ def transition_case(
     object is left clean, so a commit has nothing to flush for it (hot paths: a
     unit-of-work pass costs more CPU than the statement)."""
     now = aware(now)
-    reason = "" if target in CASE_TRANSITIONS[case.status] else "not in the state machine"
-    reason = reason or _guard(case, target)
+    reason = refusal(case, target)
     if reason:
         raise InvalidTransition("case", case.id, case.status.value, target.value, reason)
     previous = case.status
@@ -128,7 +139,7 @@ def transition_case(
     return case
 
 
-# Hot-path statements are built once, with bound parameters (as in kiosk.queue): building
+# Hot-path statements are built once, with bound parameters (as in kiosk.tickets): building
 # and cache-keying an expression per call cost more CPU than running it on SQLite.
 _LOCK_CASE = (
     select(Case)
@@ -139,9 +150,9 @@ _LOCK_CASE = (
 _CASES = Case.__table__
 _LINES = CaseProcedure.__table__
 # The columns a case transition reads or writes; never the personal (encrypted) ones.
-_STATE_COLUMNS = ("status", "fee_yen", "priority", "updated_at", "closed_at")
+STATE_COLUMNS = ("status", "fee_yen", "priority", "updated_at", "closed_at")
 _LOCK_CASE_STATE = (
-    select(*(_CASES.c[name] for name in _STATE_COLUMNS))
+    select(*(_CASES.c[name] for name in STATE_COLUMNS))
     .where(_CASES.c.id == bindparam("case_id"))
     .with_for_update()
 )
@@ -158,11 +169,12 @@ def lock_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _lock_case_state(session: Session, case_id: int) -> Case:
+def lock_case_state(session: Session, case_id: int) -> Case:
     """Like :func:`lock_case`, but reading only the state columns (one Core statement):
     the personal columns are neither fetched nor decrypted. Returns the session's object
     for the case with its state refreshed; one not loaded yet joins the session with
-    only its state loaded (the rest loads on first access, as with ``load_only``)."""
+    only its state loaded (the rest loads on first access, as with ``load_only``). What
+    every transition on a hot path locks the case with (payments, tickets)."""
     session.flush()  # what a query would autoflush: a pending change must not be lost
     row = session.connection().execute(_LOCK_CASE_STATE, {"case_id": case_id}).one_or_none()
     if row is None:
@@ -408,7 +420,7 @@ def mark_awaiting_payment(
 ) -> Case:
     """confirmed -> awaiting_payment, called by the payment service before it asks the
     provider; InvalidTransition for fee-free cases (they skip payment)."""
-    case = _lock_case_state(session, case.id)
+    case = lock_case_state(session, case.id)
     if case.status is S.AWAITING_PAYMENT:
         return case  # a retried payment start is not a second transition
     return _transition(session, case, S.AWAITING_PAYMENT, actor=actor, now=now)
@@ -425,42 +437,11 @@ def mark_paid(
     """awaiting_payment -> paid. Idempotent: a replayed webhook for a case that is already
     paid (or further along) returns it unchanged. Refunded/cancelled cases raise
     InvalidTransition. ``payment_ref`` (the provider's id) goes into the audit row."""
-    case = _lock_case_state(session, case.id)
+    case = lock_case_state(session, case.id)
     if case.status in _PAID_LATER:
         return case
     detail = {"payment_ref": payment_ref} if payment_ref else None
     return _transition(session, case, S.PAID, actor=actor, now=now, detail=detail)
-
-
-def mark_refunded(session: Session, case: Case, *, actor: str, now: datetime | None = None) -> Case:
-    """-> refunded (staff-approved refund done by the payment service). Idempotent when
-    already refunded. A waiting ticket of the case is cancelled with it."""
-    from kiosk.queue import cancel_ticket_of_case, lock_ticket_of_case
-
-    lock_ticket_of_case(session, case.id)  # ticket before case: the lock order of call-next
-    case = lock_case(session, case.id)
-    if case.status is S.REFUNDED:
-        return case
-    cancel_ticket_of_case(session, case, actor=actor, now=now)
-    return _transition(session, case, S.REFUNDED, actor=actor, now=now)
-
-
-def cancel_case(
-    session: Session, case: Case, *, actor: str, now: datetime | None = None, reason: str = ""
-) -> Case:
-    """-> cancelled (resident gave up, time-out, staff). A waiting ticket is cancelled too.
-    Paid cases raise InvalidTransition: they are refunded instead."""
-    from kiosk.queue import cancel_ticket_of_case, lock_ticket_of_case
-
-    lock_ticket_of_case(session, case.id)  # ticket before case: the lock order of call-next
-    case = lock_case(session, case.id)
-    if case.status is S.CANCELLED:
-        return case
-    if case.status in (S.QUEUED, S.NO_SHOW) and not _guard(case, S.CANCELLED):
-        cancel_ticket_of_case(session, case, actor=actor, now=now)
-    return _transition(
-        session, case, S.CANCELLED, actor=actor, now=now, detail={"reason": reason[:64]}
-    )
 
 
 # --- showing cases ----------------------------------------------------------------------------

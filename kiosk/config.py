@@ -10,7 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cardreader.trust import CardTrust
 
 # Languages of spoken board announcements (the catalog's language keys).
 SPEECH_LANGUAGES = ("ja", "en", "zh-Hans", "ko")
@@ -169,10 +172,28 @@ class Settings:
         """Dots across the printable width of the paper (384 for 58 mm, 576 for 80 mm)."""
         return PAPER_WIDTH_DOTS[self.printer_paper_mm]
 
+    # Genuine-card checks (cardreader.trust): the J-LIS CVC issuer keys (JSON), the JPKI CA
+    # certificates (PEM bundle) and a JPKI CRL; empty = that chain is not checked.
+    card_trust_keys: str = ""
+    jpki_trust_anchors: str = ""
+    jpki_crl: str = ""
+
     @property
     def announce_language_list(self) -> tuple[str, ...]:
         """``announce_languages`` as a tuple (validated: known, no duplicates)."""
         return tuple(part.strip() for part in self.announce_languages.split(",") if part.strip())
+
+    def card_trust(self) -> CardTrust:
+        """The trust anchors of the genuine-card checks, loaded from the configured files.
+
+        Raises :class:`ConfigError` naming the variable whose file is missing or malformed.
+        """
+        from cardreader.trust import CardTrust, TrustFileError
+
+        try:
+            return CardTrust.load(self.card_trust_keys, self.jpki_trust_anchors, self.jpki_crl)
+        except TrustFileError as e:
+            raise ConfigError(f"KIOSK_{e.setting.upper()}={getattr(self, e.setting)!r}: {e}") from e
 
     @property
     def effective_database_url(self) -> str:
@@ -213,6 +234,9 @@ class Settings:
             raise ConfigError("KIOSK_DEVICE_KEY: at least 32 characters (see `kiosk device`)")
         if self.printer_paper_mm not in PAPER_WIDTH_DOTS:
             raise ConfigError(f"KIOSK_PRINTER_PAPER_MM={self.printer_paper_mm}: expected 58 or 80")
+
+        if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
+            self.card_trust()
         return self
 
 

@@ -40,3 +40,7 @@ class MissingIndividualNumber(DomainError):
 
 class CaseNotEditable(DomainError):
     """Resident fields can only change while the case is a draft."""
+
+
+class CounterClosed(DomainError):
+    """A closed counter tried to call a ticket."""

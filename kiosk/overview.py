@@ -1,8 +1,10 @@
-"""Read-only views of the day's queues for the staff console, the display board and the
-statistics page. Numbers, statuses and counters only: nothing here holds personal data.
+"""Read-only views of the queues for the staff console, the display board and the
+resident's phone: counts per queue, open tickets, recent calls, one ticket's status.
+Numbers, statuses and counters only: nothing here holds personal data (statistics of a
+day are in ``kiosk.statistics``).
 
 ``change_marker`` is the board's cheap "has anything changed?" question: every ticket
-change writes an audit row in the same transaction (``kiosk.queue``), so the newest audit
+change writes an audit row in the same transaction (``kiosk.tickets``), so the newest audit
 id moves whenever the board may need to change, whichever process made the change.
 """
 
@@ -10,16 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk.errors import NotFound
 from kiosk.models import AuditEvent, Counter, Queue, Ticket, TicketStatus
-from kiosk.queue import daily_stats, recent_calls
+from kiosk.waits import estimate_wait, people_ahead
 
 T = TicketStatus
-TOKYO = ZoneInfo("Asia/Tokyo")
 OPEN_STATUSES = (T.WAITING, T.HELD, T.CALLED, T.SERVING, T.NO_SHOW)
 
 
@@ -165,17 +166,61 @@ def board_state(session: Session, day: date, limit: int = 8) -> BoardState:
 
 
 @dataclass(frozen=True)
-class DayStatistics:
-    """Charts of the statistics page: tickets issued per hour (Tokyo) and waits per queue."""
+class TicketStatusView:
+    """What the resident's phone shows (no personal data)."""
 
-    day: date
-    per_hour: tuple[int, ...]  # 24 buckets, local hour of issue
-    queues: tuple[object, ...]  # kiosk.queue.QueueDayStats
+    number: str
+    status: str
+    people_ahead: int
+    estimated_wait_s: int
+    quoted_wait_s: int
+    counter: dict[str, str] | None
 
 
-def day_statistics(session: Session, day: date) -> DayStatistics:
-    """Per-hour issue counts and per-queue statistics of ``day``."""
-    hours = [0] * 24
-    for (issued_at,) in session.execute(select(Ticket.issued_at).where(Ticket.business_day == day)):
-        hours[issued_at.astimezone(TOKYO).hour] += 1
-    return DayStatistics(day, tuple(hours), tuple(daily_stats(session, day)))
+def ticket_by_token(session: Session, token: str) -> Ticket:
+    """The ticket of a status-page token; NotFound for anything else."""
+    ticket = None
+    if token and len(token) <= 64:
+        ticket = session.scalars(select(Ticket).where(Ticket.token == token)).one_or_none()
+    if ticket is None:
+        raise NotFound("no ticket for this link")
+    return ticket
+
+
+def ticket_status(session: Session, token: str) -> TicketStatusView:
+    """Status-page data for a token (read-only, no audit: it shows nothing personal)."""
+    ticket = ticket_by_token(session, token)
+    counter = session.get(Counter, ticket.counter_id) if ticket.counter_id else None
+    return TicketStatusView(
+        number=ticket.display_number,
+        status=ticket.status.value,
+        people_ahead=people_ahead(session, ticket),
+        estimated_wait_s=estimate_wait(session, ticket),
+        quoted_wait_s=ticket.quoted_wait_s,
+        counter=dict(counter.names) if counter and ticket.status is T.CALLED else None,
+    )
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    number: str
+    counter_code: str
+    counter: dict[str, str]
+    called_at: datetime
+    call_count: int
+
+
+def recent_calls(session: Session, day: date, limit: int = 10) -> list[BoardEntry]:
+    """Called tickets of the day, newest call first, for the display board."""
+    stmt = (
+        select(Ticket, Counter)
+        .join(Counter, Counter.id == Ticket.counter_id)
+        .where(Ticket.business_day == day, Ticket.status.in_((T.CALLED, T.SERVING)))
+        .order_by(Ticket.called_at.desc())
+        .limit(limit)
+    )
+    return [
+        BoardEntry(t.display_number, c.code, dict(c.names), t.called_at, t.call_count)
+        for t, c in session.execute(stmt)
+        if t.called_at is not None
+    ]

@@ -28,7 +28,6 @@ class PaymentStatus(enum.Enum):
     REFUNDED = "refunded"
 
 
-LIVE_STATUSES = ("created", "pending", "succeeded", "partially_refunded", "refunded")
 _LIVE_SQL = "status IN ('created', 'pending', 'succeeded', 'partially_refunded', 'refunded')"
 
 

@@ -2,7 +2,8 @@
 
 A provider knows how to take money for one payment at one vendor (Stripe Terminal, Stripe
 Checkout shown as a QR code, the simulated terminal). It knows nothing about cases, tickets or
-the database: ``payments.service`` owns our state and calls the provider with plain values.
+the database: ``payments.states`` and the modules on it own our state and call the provider
+with plain values.
 
 All amounts are integer yen (JPY is zero-decimal: 300 yen is ``300``).
 """
@@ -35,12 +36,6 @@ class ProviderUnavailable(PaymentError):
     """The provider cannot be reached or is rate limiting: route the resident to cash."""
 
     code = "provider_unavailable"
-
-
-class PaymentCancelled(PaymentError):
-    """The payment was cancelled (resident, time-out or staff) before it completed."""
-
-    code = "cancelled"
 
 
 class InvalidSignature(PaymentError):
@@ -111,7 +106,6 @@ class ProviderPayment:
     method: str | None = None
     display_url: str | None = None
     failure_code: str | None = None
-    failure_message: str | None = None
     amount_refunded_yen: int = 0
 
 

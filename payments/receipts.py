@@ -19,7 +19,7 @@ from kiosk.catalog import Catalog
 from kiosk.clock import TOKYO
 from kiosk.errors import DomainError
 from payments.models import PaymentStatus
-from payments.service import get_payment
+from payments.states import get_payment
 
 LABELS: dict[str, dict[str, str]] = {
     "ja": {

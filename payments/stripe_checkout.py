@@ -1,19 +1,15 @@
 """``KIOSK_PAYMENTS=stripe_checkout``: the resident pays on their own phone.
 
 One Checkout Session per payment (card and PayPay, JPY, ``expires_at`` 30 minutes), its URL
-shown on the kiosk as a QR code (``qr_svg``). Completion and expiry arrive as
+shown on the kiosk as a QR code (``display_url``). Completion and expiry arrive as
 ``checkout.session.*`` webhooks, with ``status`` (retrieve) as the fallback; ``cancel``
 expires the session when the kiosk session ends.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
-
-import qrcode
-import qrcode.image.svg
 
 from payments.provider import (
     PaymentEvent,
@@ -38,14 +34,6 @@ from payments.stripe_common import (
 SESSION_LIFETIME_S = 30 * 60 + 60
 METHODS = ["card", "paypay"]
 _LOCALES = {"ja": "ja", "en": "en", "zh-Hans": "zh", "ko": "ko"}
-
-
-def qr_svg(url: str) -> str:
-    """The checkout URL as an inline SVG QR code for the kiosk screen (no network, no CDN)."""
-    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue().decode()
 
 
 class StripeCheckoutProvider:

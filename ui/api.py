@@ -42,11 +42,11 @@ from cardreader.errors import BadPinFormat, CardError, WrongPin
 from kiosk.cases import view_case
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
+from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
 from kiosk.errors import DomainError, NotFound
 from kiosk.models import StaffRole
-from kiosk.overview import board_state, day_statistics, open_tickets, queue_counts
-from kiosk.queue import get_counter, set_counter_open, ticket_status
+from kiosk.overview import board_state, open_tickets, queue_counts, ticket_status
 from kiosk.staff import (
     actor_of,
     authenticate,
@@ -55,8 +55,9 @@ from kiosk.staff import (
     require_role,
     session_is_current,
 )
+from kiosk.statistics import day_statistics
 from payments.provider import PaymentError
-from payments.service import get_payment, payments_of_case
+from payments.states import get_payment, payments_of_case
 from ui.errors import describe
 from ui.i18n import domain_language, normalise_locale
 from ui.receipts import receipt_for_payment
@@ -683,7 +684,7 @@ def staff_receipt(public_id: str) -> ResponseReturnValue:
 @staff_required(StaffRole.SUPERVISOR)
 def staff_refund(public_id: str) -> ResponseReturnValue:
     """Refund (``{"reason", "amount_yen"?}``): supervisors and admins only."""
-    from payments.service import refund_payment
+    from payments.refunds import refund_payment
 
     body = _body()
     reason = _str(body, "reason", max_len=200)

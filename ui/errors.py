@@ -12,13 +12,13 @@ from kiosk.catalog import ValidationFailed
 from kiosk.errors import (
     CardNotUsable,
     CaseNotEditable,
+    CounterClosed,
     DomainError,
     InvalidTransition,
     MissingIndividualNumber,
     NotFound,
     UnknownProcedure,
 )
-from kiosk.queue import CounterClosed
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
 from ui.i18n import card_error_message

@@ -138,6 +138,16 @@ CARD_ERROR_MESSAGES: dict[str, Any] = {
     "malformed_card": _l(
         "The data on the card could not be understood. Please ask a member of staff."
     ),
+    # The JPKI user-authentication PIN is another PIN than the one above: say which.
+    "jpki_bad_pin_format": _l("The PIN of the user authentication certificate is 4 digits."),
+    "jpki_pin_locked": _l(
+        "The PIN of the user authentication certificate is locked. "
+        "Please go to the counter to unlock it."
+    ),
+    "jpki_pin_would_lock": _l(
+        "Only one try is left for the PIN of the user authentication certificate. "
+        "A wrong PIN now would lock it. For your safety, please go to the counter."
+    ),
 }
 
 
@@ -149,6 +159,12 @@ def card_error_message(code: str, tries_left: int | None = None) -> str:
             "The PIN is not correct. %(num)d try left.",
             "The PIN is not correct. %(num)d tries left.",
             n,
+        )
+    if code == "jpki_wrong_pin":
+        return ngettext(
+            "The PIN of the user authentication certificate is not correct. %(num)d try left.",
+            "The PIN of the user authentication certificate is not correct. %(num)d tries left.",
+            tries_left or 0,
         )
     return str(CARD_ERROR_MESSAGES.get(code, CARD_ERROR_MESSAGES["card_error"]))
 

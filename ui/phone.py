@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
 from kiosk.errors import NotFound
-from kiosk.queue import ticket_by_token, ticket_status
+from kiosk.overview import ticket_by_token, ticket_status
 from ui.i18n import domain_language, normalise_locale
 from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.services import current_services

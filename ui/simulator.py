@@ -35,7 +35,7 @@ from application.registry import (
 )
 from kiosk.models import Ticket
 from payments.models import Payment
-from payments.service import TAKEN
+from payments.states import TAKEN
 from ui.i18n import yen
 from ui.services import current_services
 from ui.staff.console import logged_in_staff

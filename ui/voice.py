@@ -31,8 +31,8 @@ from flask_babel import gettext as _
 
 from application.speech import VOICES, CachedSynthesizer, SpeechError
 from kiosk.catalog import contains_kanji
+from kiosk.counters import get_counter
 from kiosk.errors import NotFound
-from kiosk.queue import get_counter
 from ui.i18n import domain_language, html_lang, normalise_locale
 from ui.services import current_services
 

@@ -17,8 +17,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from kiosk.db import transaction
+from payments.events import handle_webhook
 from payments.provider import InvalidSignature, MalformedEvent, ProviderUnavailable
-from payments.service import handle_webhook
 from ui.services import current_services
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,10 @@
 """``kiosk card``: read a My Number card from the command line (staff tools, CI, demos).
 
-The PIN is read from standard input only, never from the command line (where ``ps`` and the
-shell history would see it), and is never printed.
+PINs are read from standard input only, never from the command line (where ``ps`` and the
+shell history would see them), and are never printed: the Text AP PIN on the first line and,
+when a JPKI check is configured (``KIOSK_JPKI_TRUST_ANCHORS``), the JPKI user-authentication
+PIN on the second (empty or missing: the JPKI check is not made). The trust anchors of the
+genuine-card checks come from the same ``KIOSK_*`` settings as the service's.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import NoReturn
 import click
 
 from cardreader.errors import CardError
-from cardreader.model import CardInfo
+from cardreader.model import CardChecksWanted, CardInfo
 from cardreader.reader import PcscCardReader
+from kiosk.config import ConfigError, load_settings
 
 
 @click.group(name="card")
@@ -32,11 +36,24 @@ def command() -> None:
 @click.option("--with-number", is_flag=True, help="Also read the individual number.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def read(reader_substring: str, with_number: bool, as_json: bool) -> None:
-    """Read the card's basic four items; the 4-digit PIN is read from standard input."""
-    pin = sys.stdin.readline().rstrip("\r\n")
-    reader = PcscCardReader(reader_substring)
+    """Read the card's basic four items and make the configured genuine-card checks.
+
+    Standard input: the 4-digit Text AP PIN, then (only with a JPKI check configured) the
+    JPKI user-authentication PIN. A check that fails is reported, not an error (exit 0).
+    """
     try:
-        info = reader.read(pin, with_number=with_number)
+        settings = load_settings()
+        trust = settings.card_trust()
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+    pin = sys.stdin.readline().rstrip("\r\n")
+    jpki_pin: str | None = None
+    if trust.jpki_anchors:
+        jpki_pin = sys.stdin.readline().rstrip("\r\n") or None
+    checks = CardChecksWanted(jpki=bool(trust.jpki_anchors))
+    reader = PcscCardReader(reader_substring, trust=trust)
+    try:
+        info = reader.read(pin, with_number=with_number, checks=checks, jpki_pin=jpki_pin)
     except CardError as e:
         _fail(e, as_json)
     try:
@@ -70,6 +87,8 @@ def _as_dict(info: CardInfo, tries_left: int | None) -> dict[str, object]:
         result["individual_number"] = info.individual_number
     result["integrity"] = info.integrity.value
     result["pin_tries_left"] = tries_left
+    result["chip_authenticated"] = info.checks.chip_authenticated
+    result["genuine"] = info.checks.genuine.value
     return result
 
 
@@ -91,6 +110,9 @@ def _as_text(info: CardInfo, tries_left: int | None) -> str:
     if info.individual_number is not None:
         lines.append(f"個人番号 / Number:      {info.individual_number}")
     lines.append(f"真正性 / Integrity:     {info.integrity.value}")
+    present = "yes" if info.checks.chip_authenticated else "no"
+    lines.append(f"ICチップ認証 / Chip authenticated: {present}")
+    lines.append(f"発行元の確認 / Genuine: {info.checks.genuine.value}")
     remaining = "?" if tries_left is None else str(tries_left)
     lines.append(f"暗証番号残り回数 / PIN tries left: {remaining}")
     return "\n".join(lines)

@@ -39,7 +39,7 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     from application.registry import build_payment_provider, check_settings
     from application.schema import require_current_schema
     from kiosk import db
-    from payments.service import REFUND_WINDOW, reconcile
+    from payments.reconcile import REFUND_WINDOW, reconcile
 
     try:
         settings = load_settings()

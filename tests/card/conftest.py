@@ -14,8 +14,10 @@ import pytest
 
 from cardreader.pcsc import card_present, find_reader
 from cardreader.reader import CardReader, DirectCardReader, PcscCardReader
+from cardreader.trust import CardTrust
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona, load_personas
+from hardware_sim.trust import write_trust_files
 
 VPCD_READER = "Virtual PCD 00 00"
 
@@ -57,6 +59,30 @@ class TamperingCard(CountingCard):
             offset = int.from_bytes(apdu[2:4], "big")
             response = self._edit(response[:-2], offset) + response[-2:]
         return response
+
+
+class TrackingCard(CountingCard):
+    """Records each VERIFY with data together with the application and EF it went to."""
+
+    def __init__(self, card: Any) -> None:
+        super().__init__(card)
+        self.verifies: list[tuple[bytes, int | None, bytes]] = []
+        self._aid = b""
+        self._ef: int | None = None
+
+    def process_apdu(self, apdu: bytes) -> bytes:
+        response = super().process_apdu(apdu)
+        if response[-2:] == b"\x90\x00" and apdu[:4] == b"\x00\xa4\x04\x0c":
+            self._aid, self._ef = bytes(apdu[5:]), None
+        elif response[-2:] == b"\x90\x00" and apdu[:4] == b"\x00\xa4\x02\x0c":
+            self._ef = int.from_bytes(apdu[5:7], "big")
+        elif apdu[:4] == b"\x00\x20\x00\x80" and len(apdu) > 4:
+            self.verifies.append((self._aid, self._ef, bytes(apdu[5:])))
+        return response
+
+    def reset(self) -> bytes:
+        self._aid, self._ef = b"", None
+        return super().reset()
 
 
 class ForeignCard:
@@ -145,6 +171,14 @@ def rig(request: pytest.FixtureRequest) -> Iterator[DirectRig | PcscRig]:
         yield made
     finally:
         made.close()
+
+
+@pytest.fixture(scope="session")
+def card_trust(tmp_path_factory: pytest.TempPathFactory) -> CardTrust:
+    """What a ward trusting the simulator's test keys configures, loaded from the files the
+    simulator writes (in-process keys: the same as the cards built in this test process)."""
+    files = write_trust_files(tmp_path_factory.mktemp("trust"))
+    return CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
 
 
 @pytest.fixture

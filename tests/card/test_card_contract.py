@@ -16,7 +16,7 @@ from cardreader.errors import (
     PinWouldLock,
     WrongPin,
 )
-from cardreader.model import Integrity, Sex
+from cardreader.model import CardChecksWanted, Integrity, Sex
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona
 
@@ -49,12 +49,17 @@ def test_reads_the_basic_four(rig, make_card, personas: dict[str, Persona], key:
 
 
 def test_basic_four_read_never_touches_the_number(rig, make_card, personas) -> None:
-    """Without with_number, EF 0001 is never selected, and the read uses 12 APDUs."""
+    """Without with_number, EF 0001 is never selected; the read uses 12 APDUs without the
+    genuine-card checks and 17 with the default chip check."""
     card = make_card("yamada")
     rig.insert(card)
-    rig.reader.read(personas["yamada"].text_pin)
+    rig.reader.read(personas["yamada"].text_pin, checks=CardChecksWanted.none())
     assert b"\x00\xa4\x02\x0c\x02\x00\x01" not in card.commands
     assert len(card.commands) == 12
+    card.commands.clear()
+    rig.reader.read(personas["yamada"].text_pin)
+    assert b"\x00\xa4\x02\x0c\x02\x00\x01" not in card.commands
+    assert len(card.commands) == 17
 
 
 @pytest.mark.parametrize("key", ["yamada", "watanabe", "suzuki"])

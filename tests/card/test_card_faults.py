@@ -23,14 +23,20 @@ def _full_read_length(rig, personas: dict[str, Persona]) -> int:
 
 
 def test_full_read_length() -> None:
-    """Sanity for the sweep bounds: a full read (with the number) is 14 APDUs over direct."""
+    """Sanity for the sweep bounds: a full read (with the number) is 14 APDUs over direct,
+    19 with the default chip check."""
+    from cardreader.model import CardChecksWanted
     from cardreader.reader import DirectCardReader
     from hardware_sim.personas import load_personas
 
     persona = load_personas()["yamada"]
     card = CountingCard(SimulatedCard.from_persona(persona))
-    DirectCardReader(lambda: card).read(persona.text_pin, with_number=True)
+    reader = DirectCardReader(lambda: card)
+    reader.read(persona.text_pin, with_number=True, checks=CardChecksWanted.none())
     assert len(card.commands) == 14
+    card.commands.clear()
+    reader.read(persona.text_pin, with_number=True)
+    assert len(card.commands) == 19
 
 
 def test_removal_after_every_apdu(rig, personas: dict[str, Persona]) -> None:

@@ -183,3 +183,62 @@ def test_exchange_follows_6cxx_and_61xx() -> None:
     response = apdu.exchange(chained, apdu.read_binary(0, 3))
     assert (response.data, response.sw) == (b"\xaa\xbb\xcc", 0x9000)
     assert chained.commands[1] == bytes.fromhex("00c0000002")
+
+
+def _key_objects(n: int, e: int = 65537) -> bytes:
+    return _tlv(0x90, e.to_bytes(3, "big")) + _tlv(0x91, n.to_bytes(256, "big"))
+
+
+N1 = (1 << 2047) + 0x1234567  # shaped like an RSA-2048 modulus (odd, top bit set)
+N2 = (1 << 2047) + 0x7654321
+
+
+def test_cvc_parses_with_and_without_its_signature() -> None:
+    """EF 0004 read to the end of the body has no signature; read whole it has 5F37; ids,
+    body and key come out either way."""
+    body = b"I" * 16 + b"S" * 16 + _key_objects(N1)
+    cvc = _tlv(0x7F21, _tlv(0x5F4E, body) + _tlv(0x5F37, b"\x5a" * 256))
+    assert len(cvc) == 568
+    whole = mynumber.parse_certificate(cvc)
+    assert (whole.issuer_id, whole.subject_id, whole.body) == (b"I" * 16, b"S" * 16, body)
+    assert whole.signature == b"\x5a" * 256 and whole.key.public_numbers().n == N1
+    head = mynumber.parse_certificate(cvc[:307])
+    assert head.signature is None and head.body == body
+
+
+@pytest.mark.parametrize("cut", [308, 400, 567])
+def test_cvc_cut_inside_its_signature_is_malformed(cut: int) -> None:
+    """A CVC read past its body but not to its end is MalformedCard, not a missing signature."""
+    body = b"I" * 16 + b"S" * 16 + _key_objects(N1)
+    cvc = _tlv(0x7F21, _tlv(0x5F4E, body) + _tlv(0x5F37, b"\x5a" * 256))
+    with pytest.raises(MalformedCard):
+        mynumber.parse_certificate(cvc[:cut])
+
+
+def test_signed_chip_key_layout() -> None:
+    """EF 0007 gives the DF51 key, the whole DF51 TLV as the signed bytes, and DF52."""
+    df51 = _tlv(0xDF51, _key_objects(N2))
+    raw = _tlv(0xFF50, df51 + _tlv(0xDF52, b"\xa5" * 256))
+    assert len(raw) == 536 and raw[:5].hex() == "ff50820213"
+    signed = mynumber.parse_signed_chip_key(raw)
+    assert signed.key.public_numbers().n == N2 and signed.signed == df51
+    assert signed.signature == b"\xa5" * 256
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _tlv(0xFF50, _tlv(0xDF51, _key_objects(N2))),
+        _tlv(0xFF51, _tlv(0xDF51, _key_objects(N2)) + _tlv(0xDF52, b"\x00" * 256)),
+        _tlv(
+            0xFF50,
+            _tlv(0xDF51, _tlv(0x90, b"\x01\x00\x01") + _tlv(0x91, b"\xff" * 128))
+            + _tlv(0xDF52, b"\x00" * 256),
+        ),
+    ],
+    ids=["no-df52", "wrong-tag", "short-key"],
+)
+def test_malformed_signed_chip_key(raw: bytes) -> None:
+    """EF 0007 without DF52, with another tag or with a short key is MalformedCard."""
+    with pytest.raises(MalformedCard):
+        mynumber.parse_signed_chip_key(raw)

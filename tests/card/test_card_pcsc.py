@@ -17,6 +17,7 @@ from cardreader.pcsc import PcscTransport
 from cardreader.reader import PcscCardReader
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona
+from hardware_sim.trust import write_trust_files
 
 from .conftest import VPCD_READER, PcscRig
 
@@ -32,6 +33,8 @@ JSON_KEYS = {
     "sex",
     "integrity",
     "pin_tries_left",
+    "chip_authenticated",
+    "genuine",
 }
 
 
@@ -81,6 +84,7 @@ def test_cli_reads_json(pcsc_rig: PcscRig, personas: dict[str, Persona]) -> None
     assert data["name"] == persona.name and data["address"] == persona.address
     assert data["birth_date"] == persona.birth_date.isoformat()
     assert (data["sex"], data["integrity"], data["pin_tries_left"]) == ("male", "verified", 3)
+    assert (data["chip_authenticated"], data["genuine"]) == (True, "not_checked")
     assert persona.text_pin not in result.output
 
 
@@ -141,3 +145,86 @@ def test_cli_as_a_real_process(pcsc_rig: PcscRig, personas) -> None:
     data = json.loads(done.stdout)
     assert (data["family_name"], data["given_name"]) == ("髙橋", "花子")
     assert data["sex"] == "female" and data["integrity"] == "verified"
+
+
+@pytest.fixture
+def trust_env(tmp_path: Path) -> dict[str, str]:
+    """KIOSK_* settings trusting the simulator's test keys (this process's keys)."""
+    files = write_trust_files(tmp_path / "trust")
+    return {
+        "KIOSK_CARD_TRUST_KEYS": str(files.card_trust_keys),
+        "KIOSK_JPKI_TRUST_ANCHORS": str(files.jpki_trust_anchors),
+        "KIOSK_JPKI_CRL": str(files.jpki_crl),
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "second_line", "chip", "genuine"),
+    [
+        ("yoshida", "8383", True, "verified"),
+        ("yoshida", "", True, "not_checked"),
+        ("yoshida", None, True, "not_checked"),
+        ("yamada_replay", "1234", False, "signature_invalid"),
+        ("nakamura", "7777", True, "chain_invalid"),
+        ("hayashi", "5151", True, "expired"),
+        ("shimizu", "4680", True, "revoked"),
+    ],
+    ids=["jpki-pin", "empty-line", "no-line", "replay", "forged", "expired", "revoked"],
+)
+def test_cli_genuine_checks_from_settings(
+    pcsc_rig: PcscRig,
+    personas: dict[str, Persona],
+    trust_env: dict[str, str],
+    key: str,
+    second_line: str | None,
+    chip: bool,
+    genuine: str,
+) -> None:
+    """With trust configured by KIOSK_* settings, the JPKI PIN is the second stdin line
+    (empty or missing: not checked); the JSON reports chip_authenticated and genuine, exit 0."""
+    persona = personas[key]
+    pcsc_rig.insert(SimulatedCard.from_persona(persona))
+    stdin = f"{persona.text_pin}\n" + ("" if second_line is None else f"{second_line}\n")
+    result = CliRunner().invoke(cli, ["card", "read", "--json"], input=stdin, env=trust_env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == JSON_KEYS
+    assert (data["integrity"], data["chip_authenticated"], data["genuine"]) == (
+        "verified",
+        chip,
+        genuine,
+    )
+    assert persona.jpki_auth_pin not in result.output and persona.text_pin not in result.output
+
+
+def test_cli_wrong_jpki_pin_and_bad_settings(
+    pcsc_rig: PcscRig, personas: dict[str, Persona], trust_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A wrong JPKI PIN exits non-zero with jpki_wrong_pin and its tries; a trust file that
+    does not exist stops the command with one line naming the variable."""
+    persona = personas["yoshida"]
+    pcsc_rig.insert(SimulatedCard.from_persona(persona))
+    runner = CliRunner()
+    stdin = f"{persona.text_pin}\n{persona.text_pin}\n"
+    wrong = runner.invoke(cli, ["card", "read", "--json"], input=stdin, env=trust_env)
+    assert wrong.exit_code == 1
+    assert json.loads(wrong.stdout) == {"error": "jpki_wrong_pin", "tries_left": 2}
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    broken = {**trust_env, "KIOSK_JPKI_TRUST_ANCHORS": str(tmp_path / "missing.pem")}
+    bad = runner.invoke(cli, ["card", "read", "--json"], input=stdin, env=broken)
+    assert bad.exit_code != 0 and "KIOSK_JPKI_TRUST_ANCHORS=" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_text_output_names_the_checks(
+    pcsc_rig: PcscRig, personas: dict[str, Persona], trust_env: dict[str, str]
+) -> None:
+    """Without --json the summary has a line for the chip and one for genuine."""
+    persona = personas["yamada_replay"]
+    pcsc_rig.insert(SimulatedCard.from_persona(persona))
+    result = CliRunner().invoke(
+        cli, ["card", "read"], input=f"{persona.text_pin}\n\n", env=trust_env
+    )
+    assert result.exit_code == 0, result.output
+    assert "Chip authenticated: no" in result.stdout
+    assert "Genuine: signature_invalid" in result.stdout

@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from application.schema import upgrade
 from cardreader.model import CardInfo, Integrity, Sex
-from kiosk import cases, queue
+from kiosk import cases
 from kiosk.catalog import Catalog, load_catalog
+from kiosk.counters import install_catalog
 from kiosk.db import make_engine, make_session_factory, transaction
 from kiosk.models import Case, Priority, Ticket
+from kiosk.tickets import get_ticket, issue_ticket
 from tests.pgcluster import PgCluster, PgClusterError, start_cluster
 
 # 09:30 in Tokyo on 2026-04-01 (a Wednesday).
@@ -155,10 +157,10 @@ class Db:
         """A ticket in its own committed transaction; returns the ticket id."""
         with self.tx() as s:
             case = self.ready_case(s, procedures, now=now, priority=priority)
-            return queue.issue_ticket(s, case, actor="payment:sim", now=now).id
+            return issue_ticket(s, case, actor="payment:sim", now=now).id
 
     def ticket(self, s: Session, ticket_id: int) -> Ticket:
-        return queue.get_ticket(s, ticket_id)
+        return get_ticket(s, ticket_id)
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +176,7 @@ def catalog() -> Catalog:
 def _prepare(engine: Engine, catalog: Catalog) -> None:
     upgrade(engine)
     with transaction(make_session_factory(engine)) as s:
-        queue.install_catalog(s, catalog)
+        install_catalog(s, catalog)
     engine.dispose()
 
 

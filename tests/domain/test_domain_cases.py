@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from cardreader.model import Integrity
-from kiosk import cases, queue
+from kiosk import cases
 from kiosk.audit import InvalidActor, events_for_case
+from kiosk.calling import call_next, complete, start_serving
 from kiosk.catalog import ValidationFailed
+from kiosk.counters import get_counter
 from kiosk.errors import (
     CardNotUsable,
     CaseNotEditable,
@@ -19,6 +21,7 @@ from kiosk.errors import (
     UnknownProcedure,
 )
 from kiosk.models import AuditEvent, CaseStatus
+from kiosk.tickets import cancel_case, issue_ticket, mark_refunded
 from tests.domain.conftest import INDIVIDUAL_NUMBER, KIOSK, NOW, STAFF, TODAY, Db, make_card
 
 
@@ -126,11 +129,11 @@ def test_paid_path_walks_every_state_with_audit(db: Db) -> None:
         cases.confirm_case(s, case, catalog=db.catalog, actor=KIOSK, now=NOW)
         cases.mark_awaiting_payment(s, case, actor="payment:sim", now=NOW)
         cases.mark_paid(s, case, actor="payment:sim", now=NOW, payment_ref="pi_1")
-        ticket = queue.issue_ticket(s, case, actor="payment:sim", now=NOW)
-        counter = queue.get_counter(s, "1")
-        assert queue.call_next(s, counter, actor=STAFF, now=NOW) is not None
-        queue.start_serving(s, ticket, actor=STAFF, now=NOW)
-        queue.complete(s, ticket, actor=STAFF, now=NOW)
+        ticket = issue_ticket(s, case, actor="payment:sim", now=NOW)
+        counter = get_counter(s, "1")
+        assert call_next(s, counter, actor=STAFF, now=NOW) is not None
+        start_serving(s, ticket, actor=STAFF, now=NOW)
+        complete(s, ticket, actor=STAFF, now=NOW)
         case_id = case.id
     with db.tx() as s:
         case = cases.get_case(s, case_id)
@@ -158,7 +161,7 @@ def test_fee_free_case_skips_payment(db: Db) -> None:
         assert case.status is CaseStatus.CONFIRMED and case.fee_yen == 0
         with pytest.raises(InvalidTransition, match="fee-free"):
             cases.mark_awaiting_payment(s, case, actor="payment:sim", now=NOW)
-        queue.issue_ticket(s, case, actor=KIOSK, now=NOW)
+        issue_ticket(s, case, actor=KIOSK, now=NOW)
         assert case.status is CaseStatus.QUEUED
 
 
@@ -168,7 +171,7 @@ def test_unpaid_case_gets_no_ticket(db: Db) -> None:
         case = db.open_case(s, ["juminhyo"])
         cases.confirm_case(s, case, catalog=db.catalog, actor=KIOSK, now=NOW)
         with pytest.raises(InvalidTransition):
-            queue.issue_ticket(s, case, actor=KIOSK, now=NOW)
+            issue_ticket(s, case, actor=KIOSK, now=NOW)
         with pytest.raises(InvalidTransition):
             cases.transition_case(s, case, CaseStatus.QUEUED, actor=KIOSK, now=NOW)
 
@@ -232,7 +235,7 @@ def test_mark_paid_is_idempotent(db: Db) -> None:
         assert case.status is CaseStatus.PAID
         assert len(events_for_case(s, case.id)) == paid_events
         other = db.open_case(s, ["juminhyo"])
-        cases.cancel_case(s, other, actor=KIOSK, now=NOW, reason="timeout")
+        cancel_case(s, other, actor=KIOSK, now=NOW, reason="timeout")
         with pytest.raises(InvalidTransition):
             cases.mark_paid(s, other, actor="payment:sim", now=NOW)
 
@@ -241,17 +244,17 @@ def test_cancel_and_refund(db: Db) -> None:
     """Queued fee-free cases cancel with their ticket; paid ones refund instead."""
     with db.tx() as s:
         free = db.ready_case(s, ["tenkyo"])
-        free_ticket = queue.issue_ticket(s, free, actor=KIOSK, now=NOW)
-        cases.cancel_case(s, free, actor=STAFF, now=NOW)
+        free_ticket = issue_ticket(s, free, actor=KIOSK, now=NOW)
+        cancel_case(s, free, actor=STAFF, now=NOW)
         assert free.status is CaseStatus.CANCELLED and free_ticket.status.value == "cancelled"
         paid = db.ready_case(s, ["juminhyo"])
-        paid_ticket = queue.issue_ticket(s, paid, actor=KIOSK, now=NOW)
+        paid_ticket = issue_ticket(s, paid, actor=KIOSK, now=NOW)
         with pytest.raises(InvalidTransition):
-            cases.cancel_case(s, paid, actor=STAFF, now=NOW)
-        cases.mark_refunded(s, paid, actor=STAFF, now=NOW)
+            cancel_case(s, paid, actor=STAFF, now=NOW)
+        mark_refunded(s, paid, actor=STAFF, now=NOW)
         assert paid.status is CaseStatus.REFUNDED and paid_ticket.status.value == "cancelled"
         with pytest.raises(InvalidTransition):
-            cases.mark_refunded(s, free, actor=STAFF, now=NOW)
+            mark_refunded(s, free, actor=STAFF, now=NOW)
 
 
 def test_draft_only_editing_and_reopen(db: Db) -> None:
@@ -275,8 +278,8 @@ def test_multi_procedure_case_one_payment_one_ticket(db: Db) -> None:
     with db.tx() as s:
         case = db.ready_case(s, ["tenkyo", "juminhyo"], fields={"juminhyo": {"copies": 2}})
         assert case.fee_yen == 600 and case.status is CaseStatus.PAID
-        ticket = queue.issue_ticket(s, case, actor="payment:sim", now=NOW)
-        again = queue.issue_ticket(s, case, actor="payment:sim", now=NOW)
+        ticket = issue_ticket(s, case, actor="payment:sim", now=NOW)
+        again = issue_ticket(s, case, actor="payment:sim", now=NOW)
         assert ticket.id == again.id
         assert ticket.display_number == "D-001"
         assert [p.procedure_code for p in case.procedures] == ["tenkyo", "juminhyo"]

@@ -12,12 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kiosk import cases, queue
+from kiosk import cases
 from kiosk.audit import events_for_case
+from kiosk.calling import call_next, complete, start_serving
+from kiosk.counters import get_counter
 from kiosk.db import make_engine, make_session_factory, transaction
 from kiosk.models import Case, CaseProcedure
 from kiosk.privacy import DataKeyError, DecryptionFailed, load_data_key, parse_data_key
 from kiosk.retention import compact_storage, purge
+from kiosk.statistics import daily_stats
+from kiosk.tickets import issue_ticket
 from tests.domain.conftest import INDIVIDUAL_NUMBER, KIOSK, NOW, STAFF, TODAY, Db, make_card
 
 NAME = ("鈴木", "一郎")
@@ -42,7 +46,7 @@ def _personal_case(db: Db) -> int:
             card=card,
             fields={"koseki": {"honseki": HONSEKI, "hittousha": NAME[0] + NAME[1]}},
         )
-        queue.issue_ticket(s, case, actor=KIOSK, now=NOW)
+        issue_ticket(s, case, actor=KIOSK, now=NOW)
         return case.id
 
 
@@ -114,9 +118,9 @@ def test_purge_removes_personal_data_keeps_stats_and_audits(db: Db) -> None:
     old = _personal_case(db)
     tomorrow = NOW + timedelta(days=1)
     with db.tx() as s:
-        t = queue.call_next(s, queue.get_counter(s, "3"), actor=STAFF, now=NOW)
-        queue.start_serving(s, t, actor=STAFF, now=NOW)
-        queue.complete(s, t, actor=STAFF, now=NOW + timedelta(minutes=5))
+        t = call_next(s, get_counter(s, "3"), actor=STAFF, now=NOW)
+        start_serving(s, t, actor=STAFF, now=NOW)
+        complete(s, t, actor=STAFF, now=NOW + timedelta(minutes=5))
         still_open = db.ready_case(s, ["juminhyo"], now=tomorrow).id
     with db.tx() as s:
         same_day = purge(s, actor="system", now=NOW + timedelta(hours=1))
@@ -136,7 +140,7 @@ def test_purge_removes_personal_data_keeps_stats_and_audits(db: Db) -> None:
         assert s.get(Case, still_open).name is not None
         purged = [e for e in events_for_case(s, old) if e.action == "case.purged"]
         assert len(purged) == 1 and purged[0].actor == "system"
-        [moving] = [st for st in queue.daily_stats(s, TODAY) if st.queue == "moving"]
+        [moving] = [st for st in daily_stats(s, TODAY) if st.queue == "moving"]
         assert (moving.issued, moving.served, moving.mean_service_s) == (1, 1, 300.0)
         assert purge(s, now=tomorrow).count == 0
     stored = db.stored_bytes()
@@ -168,9 +172,9 @@ def test_logs_never_hold_pin_or_individual_number(db: Db, caplog: pytest.LogCapt
             now=NOW,
         )
         cases.confirm_case(s, case, catalog=db.catalog, actor=KIOSK, now=NOW)
-        ticket = queue.issue_ticket(s, case, actor=KIOSK, now=NOW)
+        ticket = issue_ticket(s, case, actor=KIOSK, now=NOW)
         logging.getLogger("tests.kiosk").info("case %r ticket %r", case, ticket)
-        queue.call_next(s, queue.get_counter(s, "3"), actor=STAFF, now=NOW)
+        call_next(s, get_counter(s, "3"), actor=STAFF, now=NOW)
         cases.view_case(s, case.id, actor=STAFF, catalog=db.catalog)
     assert "case" in caplog.text and "SELECT" in caplog.text  # logging really was on
     for secret in (NAME[0], NAME[1], ADDRESS, HONSEKI):

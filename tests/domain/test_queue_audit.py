@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kiosk import queue
 from kiosk.audit import events_for_case
+from kiosk.calling import call_next, complete, start_serving
+from kiosk.counters import get_counter
 from tests.domain.conftest import NOW, STAFF, Db
 
 
@@ -14,12 +15,12 @@ def test_each_transition_writes_case_and_ticket_rows_in_order(db: Db) -> None:
     for step in ("call", "start", "complete"):
         with db.tx() as s:
             if step == "call":
-                called = queue.call_next(s, queue.get_counter(s, "1"), actor=STAFF, now=NOW)
+                called = call_next(s, get_counter(s, "1"), actor=STAFF, now=NOW)
                 assert called is not None and called.id == tid
             elif step == "start":
-                queue.start_serving(s, db.ticket(s, tid), actor=STAFF, now=NOW)
+                start_serving(s, db.ticket(s, tid), actor=STAFF, now=NOW)
             else:
-                queue.complete(s, db.ticket(s, tid), actor=STAFF, now=NOW)
+                complete(s, db.ticket(s, tid), actor=STAFF, now=NOW)
     with db.tx() as s:
         events = events_for_case(s, db.ticket(s, tid).case_id)
     actions = [e.action for e in events]

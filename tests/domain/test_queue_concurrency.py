@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from kiosk import queue
+from kiosk.calling import call_next
+from kiosk.counters import get_counter
 from kiosk.models import Ticket, TicketStatus
 from tests.domain.conftest import NOW, Db
 
@@ -59,8 +60,8 @@ def test_concurrent_call_next_gives_each_ticket_once(db: Db) -> None:
     def call(i: int) -> None:
         while True:
             with db.tx() as s:
-                counter = queue.get_counter(s, counter_codes[i % 3])
-                ticket = queue.call_next(s, counter, actor=f"staff:{i}", now=NOW)
+                counter = get_counter(s, counter_codes[i % 3])
+                ticket = call_next(s, counter, actor=f"staff:{i}", now=NOW)
                 if ticket is None:
                     return
                 tid = ticket.id
@@ -96,7 +97,7 @@ def test_calls_and_issues_interleaved(db: Db) -> None:
         idle = 0
         while idle < 20 and not stop.is_set():
             with db.tx() as s:
-                t = queue.call_next(s, queue.get_counter(s, "2"), actor=f"staff:{i}", now=NOW)
+                t = call_next(s, get_counter(s, "2"), actor=f"staff:{i}", now=NOW)
                 tid = t.id if t else None
             if tid is None:
                 idle += 1

@@ -7,9 +7,9 @@ import time
 
 from sqlalchemy import func, select
 
-from kiosk import queue
 from kiosk.cases import get_case
 from kiosk.models import Ticket
+from kiosk.tickets import issue_ticket
 from tests.domain.conftest import NOW, Db
 
 
@@ -26,7 +26,7 @@ def test_issue_blocked_behind_a_concurrent_issue_returns_that_ticket(db: Db) -> 
     def first() -> None:
         try:
             with db.tx() as s:
-                results["first"] = queue.issue_ticket(s, get_case(s, case_id), actor="kiosk:a").id
+                results["first"] = issue_ticket(s, get_case(s, case_id), actor="kiosk:a").id
                 first_issued.set()
                 release_first.wait(10)
         except BaseException as e:  # noqa: BLE001 - reported below
@@ -37,7 +37,7 @@ def test_issue_blocked_behind_a_concurrent_issue_returns_that_ticket(db: Db) -> 
         try:
             with db.tx() as s:
                 case = get_case(s, case_id)
-                results["second"] = queue.issue_ticket(s, case, actor="kiosk:b").id
+                results["second"] = issue_ticket(s, case, actor="kiosk:b").id
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 

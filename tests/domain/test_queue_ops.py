@@ -7,10 +7,24 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk import queue
-from kiosk.errors import InvalidTransition, NotFound
+from kiosk.calling import (
+    call_next,
+    call_ticket,
+    complete,
+    hold,
+    mark_no_show,
+    recall,
+    resume,
+    return_no_show,
+    start_serving,
+    transfer,
+)
+from kiosk.counters import get_counter, get_queue, set_counter_open
+from kiosk.errors import CounterClosed, InvalidTransition, NotFound
 from kiosk.models import CaseStatus, Priority, TicketStatus
-from kiosk.queue import CounterClosed
+from kiosk.overview import recent_calls, ticket_status
+from kiosk.statistics import daily_stats
+from kiosk.waits import estimate_wait, people_ahead
 from tests.domain.conftest import NOW, STAFF, TODAY, Db
 
 MIN = timedelta(minutes=1)
@@ -43,8 +57,8 @@ def test_priority_before_first_come(db: Db) -> None:
     support = db.issue(now=NOW + 3 * MIN, priority=Priority.SUPPORT)
     called = []
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
-        while (t := queue.call_next(s, counter, actor=STAFF, now=NOW + 10 * MIN)) is not None:
+        counter = get_counter(s, "1")
+        while (t := call_next(s, counter, actor=STAFF, now=NOW + 10 * MIN)) is not None:
             called.append(t.id)
     assert called == [support, appointment, normal1, normal2]
 
@@ -55,10 +69,10 @@ def test_call_next_spans_the_counters_queues_only(db: Db) -> None:
     tax = db.issue(["tax_certificate"], now=NOW + MIN)
     cert = db.issue(["juminhyo"], now=NOW + 2 * MIN)
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
-        order = [queue.call_next(s, counter, actor=STAFF, now=NOW + 5 * MIN) for _ in range(3)]
+        counter = get_counter(s, "1")
+        order = [call_next(s, counter, actor=STAFF, now=NOW + 5 * MIN) for _ in range(3)]
         assert [t.id if t else None for t in order] == [tax, cert, None]
-        other = queue.call_next(s, queue.get_counter(s, "3"), actor=STAFF, now=NOW + 5 * MIN)
+        other = call_next(s, get_counter(s, "3"), actor=STAFF, now=NOW + 5 * MIN)
         assert other is not None and other.id == moving
 
 
@@ -68,21 +82,21 @@ def test_call_specific_recall_no_show_and_return(db: Db) -> None:
     second = db.issue(now=NOW + MIN)
     later = NOW + 10 * MIN
     with db.tx() as s:
-        counter = queue.get_counter(s, "2")
-        t2 = queue.call_ticket(s, db.ticket(s, second), counter, actor=STAFF, now=later)
+        counter = get_counter(s, "2")
+        t2 = call_ticket(s, db.ticket(s, second), counter, actor=STAFF, now=later)
         assert t2.status is TicketStatus.CALLED and t2.counter_id == counter.id
         assert t2.actual_wait_s == 9 * 60
-        queue.recall(s, t2, actor=STAFF, now=later + MIN)
+        recall(s, t2, actor=STAFF, now=later + MIN)
         assert t2.call_count == 2 and t2.called_at == later + MIN
-        queue.mark_no_show(s, t2, actor=STAFF, now=later + 2 * MIN)
+        mark_no_show(s, t2, actor=STAFF, now=later + 2 * MIN)
         assert t2.status is TicketStatus.NO_SHOW and t2.case.status is CaseStatus.NO_SHOW
         with pytest.raises(InvalidTransition):
-            queue.recall(s, t2, actor=STAFF, now=later)
-        queue.return_no_show(s, t2, actor=STAFF, now=later + 3 * MIN)
+            recall(s, t2, actor=STAFF, now=later)
+        return_no_show(s, t2, actor=STAFF, now=later + 3 * MIN)
         assert t2.status is TicketStatus.WAITING and t2.case.status is CaseStatus.QUEUED
         # Back at its original place: ahead of nobody issued earlier, behind `first`.
-        assert queue.people_ahead(s, t2) == 1
-        nxt = queue.call_next(s, counter, actor=STAFF, now=later + 4 * MIN)
+        assert people_ahead(s, t2) == 1
+        nxt = call_next(s, counter, actor=STAFF, now=later + 4 * MIN)
         assert nxt is not None and nxt.id == first
         assert t2.actual_wait_s == 9 * 60  # the first call's wait is what counts
 
@@ -91,10 +105,10 @@ def test_no_show_can_be_called_directly(db: Db) -> None:
     """A no-show who turns up can be called straight to a counter."""
     tid = db.issue(now=NOW)
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
-        t = queue.call_next(s, counter, actor=STAFF, now=NOW)
-        queue.mark_no_show(s, t, actor=STAFF, now=NOW)
-        queue.call_ticket(s, t, counter, actor=STAFF, now=NOW + MIN)
+        counter = get_counter(s, "1")
+        t = call_next(s, counter, actor=STAFF, now=NOW)
+        mark_no_show(s, t, actor=STAFF, now=NOW)
+        call_ticket(s, t, counter, actor=STAFF, now=NOW + MIN)
         assert t.id == tid and t.status is TicketStatus.CALLED and t.call_count == 2
 
 
@@ -104,15 +118,15 @@ def test_hold_and_resume_keep_place(db: Db) -> None:
     second = db.issue(now=NOW + MIN)
     third = db.issue(now=NOW + 2 * MIN)
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
-        held = queue.hold(s, db.ticket(s, first), actor=STAFF, now=NOW + 3 * MIN)
+        counter = get_counter(s, "1")
+        held = hold(s, db.ticket(s, first), actor=STAFF, now=NOW + 3 * MIN)
         assert held.status is TicketStatus.HELD
-        assert queue.call_next(s, counter, actor=STAFF, now=NOW + 4 * MIN).id == second
-        queue.resume(s, held, actor=STAFF, now=NOW + 5 * MIN)
-        assert queue.call_next(s, counter, actor=STAFF, now=NOW + 6 * MIN).id == first
-        assert queue.call_next(s, counter, actor=STAFF, now=NOW + 7 * MIN).id == third
+        assert call_next(s, counter, actor=STAFF, now=NOW + 4 * MIN).id == second
+        resume(s, held, actor=STAFF, now=NOW + 5 * MIN)
+        assert call_next(s, counter, actor=STAFF, now=NOW + 6 * MIN).id == first
+        assert call_next(s, counter, actor=STAFF, now=NOW + 7 * MIN).id == third
         with pytest.raises(InvalidTransition):
-            queue.resume(s, held, actor=STAFF, now=NOW)
+            resume(s, held, actor=STAFF, now=NOW)
 
 
 def test_transfer_keeps_number_and_place(db: Db) -> None:
@@ -120,17 +134,17 @@ def test_transfer_keeps_number_and_place(db: Db) -> None:
     moving_old = db.issue(["juminhyo"], now=NOW)  # A-001, issued first
     moving_new = db.issue(["tenkyo"], now=NOW + MIN)  # D-001, issued later
     with db.tx() as s:
-        counter1 = queue.get_counter(s, "1")
-        t = queue.call_next(s, counter1, actor=STAFF, now=NOW + 2 * MIN)
-        queue.start_serving(s, t, actor=STAFF, now=NOW + 3 * MIN)
-        queue.transfer(s, t, queue=queue.get_queue(s, "moving"), actor=STAFF, now=NOW + 4 * MIN)
+        counter1 = get_counter(s, "1")
+        t = call_next(s, counter1, actor=STAFF, now=NOW + 2 * MIN)
+        start_serving(s, t, actor=STAFF, now=NOW + 3 * MIN)
+        transfer(s, t, queue=get_queue(s, "moving"), actor=STAFF, now=NOW + 4 * MIN)
         assert t.status is TicketStatus.WAITING and t.display_number == "A-001"
         assert t.case.status is CaseStatus.QUEUED
-        assert queue.people_ahead(s, t) == 0
-        assert queue.people_ahead(s, db.ticket(s, moving_new)) == 1
-        counter3 = queue.get_counter(s, "3")
-        assert queue.call_next(s, counter3, actor=STAFF, now=NOW + 5 * MIN).id == moving_old
-        assert queue.call_next(s, counter3, actor=STAFF, now=NOW + 5 * MIN).id == moving_new
+        assert people_ahead(s, t) == 0
+        assert people_ahead(s, db.ticket(s, moving_new)) == 1
+        counter3 = get_counter(s, "3")
+        assert call_next(s, counter3, actor=STAFF, now=NOW + 5 * MIN).id == moving_old
+        assert call_next(s, counter3, actor=STAFF, now=NOW + 5 * MIN).id == moving_new
 
 
 def test_transfer_to_a_counter_reserves_the_ticket(db: Db) -> None:
@@ -138,38 +152,38 @@ def test_transfer_to_a_counter_reserves_the_ticket(db: Db) -> None:
     tid = db.issue(["tenkyo"], now=NOW)
     with db.tx() as s:
         t = db.ticket(s, tid)
-        queue.transfer(s, t, counter=queue.get_counter(s, "2"), actor=STAFF, now=NOW)
-        assert queue.call_next(s, queue.get_counter(s, "3"), actor=STAFF, now=NOW) is None
-        got = queue.call_next(s, queue.get_counter(s, "2"), actor=STAFF, now=NOW)
+        transfer(s, t, counter=get_counter(s, "2"), actor=STAFF, now=NOW)
+        assert call_next(s, get_counter(s, "3"), actor=STAFF, now=NOW) is None
+        got = call_next(s, get_counter(s, "2"), actor=STAFF, now=NOW)
         assert got is not None and got.id == tid
         with pytest.raises(ValueError):
-            queue.transfer(s, got, actor=STAFF, now=NOW)
+            transfer(s, got, actor=STAFF, now=NOW)
 
 
 def test_serving_and_completion_times(db: Db) -> None:
     """start_serving then complete records the service time; done tickets are final."""
     tid = db.issue(now=NOW)
     with db.tx() as s:
-        t = queue.call_next(s, queue.get_counter(s, "1"), actor=STAFF, now=NOW + MIN)
+        t = call_next(s, get_counter(s, "1"), actor=STAFF, now=NOW + MIN)
         with pytest.raises(InvalidTransition):
-            queue.complete(s, t, actor=STAFF, now=NOW)
-        queue.start_serving(s, t, actor=STAFF, now=NOW + 2 * MIN)
-        queue.complete(s, t, actor=STAFF, now=NOW + 9 * MIN)
+            complete(s, t, actor=STAFF, now=NOW)
+        start_serving(s, t, actor=STAFF, now=NOW + 2 * MIN)
+        complete(s, t, actor=STAFF, now=NOW + 9 * MIN)
         assert t.id == tid and t.service_s == 7 * 60 and t.case.status is CaseStatus.DONE
         with pytest.raises(InvalidTransition):
-            queue.hold(s, t, actor=STAFF, now=NOW)
+            hold(s, t, actor=STAFF, now=NOW)
 
 
 def test_closed_counter_cannot_call(db: Db) -> None:
     """A closed counter gets CounterClosed; opening it again works."""
     db.issue(now=NOW)
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
-        queue.set_counter_open(s, counter, False, actor=STAFF, now=NOW)
+        counter = get_counter(s, "1")
+        set_counter_open(s, counter, False, actor=STAFF, now=NOW)
         with pytest.raises(CounterClosed):
-            queue.call_next(s, counter, actor=STAFF, now=NOW)
-        queue.set_counter_open(s, counter, True, actor=STAFF, now=NOW)
-        assert queue.call_next(s, counter, actor=STAFF, now=NOW) is not None
+            call_next(s, counter, actor=STAFF, now=NOW)
+        set_counter_open(s, counter, True, actor=STAFF, now=NOW)
+        assert call_next(s, counter, actor=STAFF, now=NOW) is not None
 
 
 def test_people_ahead_and_estimated_wait(db: Db) -> None:
@@ -178,20 +192,20 @@ def test_people_ahead_and_estimated_wait(db: Db) -> None:
     for minutes in (4, 6):
         tid = db.issue(now=NOW)
         with db.tx() as s:
-            t = queue.call_next(s, queue.get_counter(s, "1"), actor=STAFF, now=NOW)
+            t = call_next(s, get_counter(s, "1"), actor=STAFF, now=NOW)
             assert t.id == tid
-            queue.start_serving(s, t, actor=STAFF, now=NOW)
-            queue.complete(s, t, actor=STAFF, now=NOW + minutes * MIN)
+            start_serving(s, t, actor=STAFF, now=NOW)
+            complete(s, t, actor=STAFF, now=NOW + minutes * MIN)
     waiting = [db.issue(now=NOW + (i + 1) * MIN) for i in range(4)]
     with db.tx() as s:
         last = db.ticket(s, waiting[-1])
-        assert queue.people_ahead(s, last) == 3
+        assert people_ahead(s, last) == 3
         # Counters 1, 2 and 3 all serve certificates.
-        assert queue.estimate_wait(s, last) == math.ceil(300 * 3 / 3)
-        assert last.quoted_wait_s == queue.estimate_wait(s, last)
-        queue.set_counter_open(s, queue.get_counter(s, "3"), False, actor=STAFF, now=NOW)
-        assert queue.estimate_wait(s, last) == math.ceil(300 * 3 / 2)
-        status = queue.ticket_status(s, last.token)
+        assert estimate_wait(s, last) == math.ceil(300 * 3 / 3)
+        assert last.quoted_wait_s == estimate_wait(s, last)
+        set_counter_open(s, get_counter(s, "3"), False, actor=STAFF, now=NOW)
+        assert estimate_wait(s, last) == math.ceil(300 * 3 / 2)
+        status = ticket_status(s, last.token)
         assert (status.number, status.people_ahead, status.status) == ("A-006", 3, "waiting")
         assert status.estimated_wait_s == 450 and status.counter is None
 
@@ -219,26 +233,26 @@ def test_token_is_unguessable_and_unique(db: Db) -> None:
         # Random bytes: across 20 tokens nearly every symbol of the alphabet shows up.
         assert len(set("".join(tokens))) > 55
         with pytest.raises(NotFound):
-            queue.ticket_status(s, tokens[0][:-1] + ("A" if tokens[0][-1] != "A" else "B"))
+            ticket_status(s, tokens[0][:-1] + ("A" if tokens[0][-1] != "A" else "B"))
         with pytest.raises(NotFound):
-            queue.ticket_status(s, "")
+            ticket_status(s, "")
 
 
 def test_daily_statistics(db: Db) -> None:
     """Per queue: issued, served, no-show, mean and p90 wait, mean service time."""
     ids = [db.issue(now=NOW) for _ in range(4)]
     with db.tx() as s:
-        counter = queue.get_counter(s, "1")
+        counter = get_counter(s, "1")
         for i, minutes in enumerate((2, 4, 6)):
-            t = queue.call_next(s, counter, actor=STAFF, now=NOW + minutes * MIN)
+            t = call_next(s, counter, actor=STAFF, now=NOW + minutes * MIN)
             assert t.id == ids[i]
             if i == 2:
-                queue.mark_no_show(s, t, actor=STAFF, now=NOW + 7 * MIN)
+                mark_no_show(s, t, actor=STAFF, now=NOW + 7 * MIN)
                 continue
-            queue.start_serving(s, t, actor=STAFF, now=NOW + minutes * MIN)
-            queue.complete(s, t, actor=STAFF, now=NOW + (minutes + 5 + i) * MIN)
+            start_serving(s, t, actor=STAFF, now=NOW + minutes * MIN)
+            complete(s, t, actor=STAFF, now=NOW + (minutes + 5 + i) * MIN)
     with db.tx() as s:
-        stats = {st.queue: st for st in queue.daily_stats(s, TODAY)}
+        stats = {st.queue: st for st in daily_stats(s, TODAY)}
         cert = stats["certificates"]
         assert (cert.issued, cert.served, cert.no_show) == (4, 2, 1)
         assert cert.mean_wait_s == 240.0 and cert.p90_wait_s == 360.0
@@ -251,9 +265,9 @@ def test_board_shows_called_numbers(db: Db) -> None:
     db.issue(now=NOW)
     db.issue(now=NOW)
     with db.tx() as s:
-        queue.call_next(s, queue.get_counter(s, "1"), actor=STAFF, now=NOW + MIN)
-        queue.call_next(s, queue.get_counter(s, "2"), actor=STAFF, now=NOW + 2 * MIN)
-        board = queue.recent_calls(s, TODAY)
+        call_next(s, get_counter(s, "1"), actor=STAFF, now=NOW + MIN)
+        call_next(s, get_counter(s, "2"), actor=STAFF, now=NOW + 2 * MIN)
+        board = recent_calls(s, TODAY)
         assert [(b.number, b.counter_code) for b in board] == [("A-002", "2"), ("A-001", "1")]
 
 
@@ -262,12 +276,12 @@ def test_ticket_audit_rows(db: Db) -> None:
     tid = db.issue(now=NOW)
     with db.tx() as s:
         t = db.ticket(s, tid)
-        queue.hold(s, t, actor="staff:7", now=NOW)
-        queue.resume(s, t, actor="staff:7", now=NOW)
-        queue.call_ticket(s, t, queue.get_counter(s, "1"), actor="staff:7", now=NOW)
-        queue.recall(s, t, actor="staff:7", now=NOW)
-        queue.start_serving(s, t, actor="staff:7", now=NOW)
-        queue.complete(s, t, actor="staff:7", now=NOW)
+        hold(s, t, actor="staff:7", now=NOW)
+        resume(s, t, actor="staff:7", now=NOW)
+        call_ticket(s, t, get_counter(s, "1"), actor="staff:7", now=NOW)
+        recall(s, t, actor="staff:7", now=NOW)
+        start_serving(s, t, actor="staff:7", now=NOW)
+        complete(s, t, actor="staff:7", now=NOW)
         from kiosk.audit import events_for_case
 
         actions = [e.action for e in events_for_case(s, t.case_id) if e.ticket_id == tid]

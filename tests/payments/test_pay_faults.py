@@ -14,9 +14,12 @@ import pytest
 from pytest_mock import MockerFixture
 
 from kiosk.clock import utcnow
-from payments import service
+from payments.collect import create_payment, start_payment, submit_payment
+from payments.events import handle_webhook
 from payments.models import PaymentStatus
 from payments.provider import ProviderUnavailable
+from payments.reconcile import Reconciler, ReconcileReport, reconcile
+from payments.states import get_payment, payments_of_case, transition_payment
 from tests.payments.conftest import (
     KIOSK,
     Db,
@@ -56,13 +59,13 @@ def _intents_for(r: Resident, public_id: str) -> int:
 def _create(db: Db, r: Resident) -> tuple[int, str]:
     case_id = confirmed_case(db)
     with db.tx() as s:
-        payment = service.create_payment(s, case_id, provider_name=r.provider.name, actor=KIOSK)
+        payment = create_payment(s, case_id, provider_name=r.provider.name, actor=KIOSK)
         return case_id, payment.public_id
 
 
 def _crash_after_start(db: Db, r: Resident, public_id: str) -> None:
     with pytest.raises(Crash), db.tx() as s:
-        service.submit_payment(s, r.provider, public_id)
+        submit_payment(s, r.provider, public_id)
         raise Crash  # killed after the PaymentIntent exists, before our commit
 
 
@@ -72,28 +75,28 @@ def test_killed_after_intent_created_then_paid(db: Db, terminal_resident: Reside
     case_id, public_id = _create(db, terminal_resident)
     _crash_after_start(db, terminal_resident, public_id)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).provider_ref is None  # lost with the crash
+        assert get_payment(s, public_id).provider_ref is None  # lost with the crash
     terminal_resident.pay(None)  # type: ignore[arg-type]
     assert terminal_resident.server is not None
     restarted = _terminal(terminal_resident.server)
     try:
         with db.tx() as s:
-            report = service.reconcile(s, restarted.provider, now=utcnow() + LATER)
+            report = reconcile(s, restarted.provider, now=utcnow() + LATER)
         assert report.repaired == [public_id]
         again = []
         with db.tx() as s:
-            again = service.reconcile(s, restarted.provider, now=utcnow() + LATER).repaired
+            again = reconcile(s, restarted.provider, now=utcnow() + LATER).repaired
         assert again == []
 
         def handle(body: bytes, header: str) -> None:
             with db.tx() as s:
-                service.handle_webhook(s, restarted.provider, body, header)
+                handle_webhook(s, restarted.provider, body, header)
 
         restarted.deliver_events(handle)  # the webhooks arrive late, after reconciliation
     finally:
         restarted.provider.close()
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
         assert tickets_of(s, case_id) == 1
     assert _intents_for(terminal_resident, public_id) == 1
     assert _succeeded_charges(terminal_resident, public_id) == 1
@@ -105,9 +108,9 @@ def test_killed_after_intent_created_nobody_paid(db: Db, terminal_resident: Resi
     case_id, public_id = _create(db, terminal_resident)
     _crash_after_start(db, terminal_resident, public_id)
     with db.tx() as s:
-        service.reconcile(s, terminal_resident.provider, now=utcnow() + LATER)
+        reconcile(s, terminal_resident.provider, now=utcnow() + LATER)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.CANCELLED
+        assert get_payment(s, public_id).status is PaymentStatus.CANCELLED
         assert case_status(s, case_id) == "awaiting_payment"
         assert tickets_of(s, case_id) == 0
     assert _succeeded_charges(terminal_resident, public_id) == 0
@@ -123,25 +126,25 @@ def test_killed_after_success_before_ticket(
     reconciliation records the payment and issues exactly one ticket; the redelivered
     webhook changes nothing."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     terminal_resident.pay(None)  # type: ignore[arg-type]
     assert terminal_resident.server is not None
     (event,) = terminal_resident.server.standin.events_of("payment_intent.succeeded")
     body, header = terminal_resident.server.standin.sign(event)
-    crash = mocker.patch("kiosk.queue.issue_ticket", side_effect=Crash)
+    crash = mocker.patch("payments.states.issue_ticket", side_effect=Crash)
     with pytest.raises(Crash), db.tx() as s:
-        service.handle_webhook(s, terminal_resident.provider, body, header)
+        handle_webhook(s, terminal_resident.provider, body, header)
     assert crash.called
     mocker.stop(crash)  # "restart": the real code again
     with db.tx() as s:
         assert tickets_of(s, case_id) == 0
-        service.reconcile(s, terminal_resident.provider, now=utcnow() + LATER)
+        reconcile(s, terminal_resident.provider, now=utcnow() + LATER)
     with db.tx() as s:
-        service.handle_webhook(s, terminal_resident.provider, body, header)
+        handle_webhook(s, terminal_resident.provider, body, header)
     with db.tx() as s:
-        service.handle_webhook(s, terminal_resident.provider, body, header)
+        handle_webhook(s, terminal_resident.provider, body, header)
     with db.tx() as s:
-        assert service.get_payment(s, payment.public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, payment.public_id).status is PaymentStatus.SUCCEEDED
         assert case_status(s, case_id) == "queued"
         assert tickets_of(s, case_id) == 1
     assert _succeeded_charges(terminal_resident, payment.public_id) == 1
@@ -150,13 +153,13 @@ def test_killed_after_success_before_ticket(
 def test_succeeded_committed_without_ticket_is_repaired(db: Db, sim_resident: Resident) -> None:
     """A payment committed as succeeded whose case never got its ticket gets exactly one."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
-        row = service.get_payment(s, payment.public_id)
-        service.transition_payment(s, row, PaymentStatus.SUCCEEDED, actor="payment:sim")
+        row = get_payment(s, payment.public_id)
+        transition_payment(s, row, PaymentStatus.SUCCEEDED, actor="payment:sim")
     for _ in range(2):
         with db.tx() as s:
-            report = service.reconcile(s, sim_resident.provider)
+            report = reconcile(s, sim_resident.provider)
     assert report.tickets_issued == []  # the second run found nothing left to do
     with db.tx() as s:
         assert case_status(s, case_id) == "queued"
@@ -166,29 +169,29 @@ def test_succeeded_committed_without_ticket_is_repaired(db: Db, sim_resident: Re
 def test_abandoned_pending_payment_is_cancelled(db: Db, sim_resident: Resident) -> None:
     """A pending payment past the kiosk's time-out is cancelled by reconciliation."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
-        assert service.reconcile(s, sim_resident.provider).repaired == []  # not yet timed out
+        assert reconcile(s, sim_resident.provider).repaired == []  # not yet timed out
     with db.tx() as s:
-        report = service.reconcile(s, sim_resident.provider, timeout_s=60, now=utcnow() + LATER)
+        report = reconcile(s, sim_resident.provider, timeout_s=60, now=utcnow() + LATER)
         assert report.repaired == [payment.public_id]
-        assert service.get_payment(s, payment.public_id).status is PaymentStatus.CANCELLED
+        assert get_payment(s, payment.public_id).status is PaymentStatus.CANCELLED
     assert sim_resident.terminal is not None and sim_resident.terminal.current is None
 
 
 def test_late_success_after_cancel_is_recorded(db: Db, sim_resident: Resident) -> None:
     """Money taken after we marked the payment failed is recorded by reconciliation."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
-        row = service.get_payment(s, payment.public_id)
-        service.transition_payment(s, row, PaymentStatus.FAILED, actor="payment:sim")
+        row = get_payment(s, payment.public_id)
+        transition_payment(s, row, PaymentStatus.FAILED, actor="payment:sim")
     assert sim_resident.terminal is not None
     sim_resident.terminal.approve(payment.provider_ref)
     with db.tx() as s:
-        service.reconcile(s, sim_resident.provider)
+        reconcile(s, sim_resident.provider)
     with db.tx() as s:
-        assert service.get_payment(s, payment.public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, payment.public_id).status is PaymentStatus.SUCCEEDED
         assert tickets_of(s, case_id) == 1
 
 
@@ -200,10 +203,10 @@ def test_rate_limited_stripe_is_unavailable_and_charges_nothing(
     terminal_resident.server.standin.fail_next(1, status=429)
     case_id = confirmed_case(db)
     with pytest.raises(ProviderUnavailable):
-        service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+        start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
         assert case_status(s, case_id) == "awaiting_payment"
-        (payment,) = service.payments_of_case(s, case_id)
+        (payment,) = payments_of_case(s, case_id)
         assert payment.status is PaymentStatus.FAILED
     assert terminal_resident.server.standin.payment_intents == {}
 
@@ -222,7 +225,7 @@ def test_connection_error_on_reader_call_is_unavailable(
     )
     case_id = confirmed_case(db)
     with pytest.raises(ProviderUnavailable):
-        service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+        start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
         assert case_status(s, case_id) == "awaiting_payment"
         assert tickets_of(s, case_id) == 0
@@ -233,18 +236,18 @@ def test_background_reconciler_runs_at_start(db: Db, sim_resident: Resident) -> 
     import threading as _threading
 
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
-        row = service.get_payment(s, payment.public_id)
-        service.transition_payment(s, row, PaymentStatus.SUCCEEDED, actor="payment:sim")
+        row = get_payment(s, payment.public_id)
+        transition_payment(s, row, PaymentStatus.SUCCEEDED, actor="payment:sim")
     done = _threading.Event()
-    reports: list[service.ReconcileReport] = []
+    reports: list[ReconcileReport] = []
 
-    def seen(report: service.ReconcileReport) -> None:
+    def seen(report: ReconcileReport) -> None:
         reports.append(report)
         done.set()
 
-    reconciler = service.Reconciler(
+    reconciler = Reconciler(
         db.sessions, sim_resident.provider, interval_s=60, timeout_s=120, on_report=seen
     ).start()
     try:

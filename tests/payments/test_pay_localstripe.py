@@ -22,9 +22,12 @@ import pytest
 import requests
 from flask import Flask
 
-from payments import service
+from payments.collect import create_payment
 from payments.models import PaymentStatus
 from payments.provider import InvalidSignature, ProviderStatus
+from payments.reconcile import reconcile
+from payments.refunds import refund_payment
+from payments.states import get_payment
 from payments.stripe_terminal import StripeTerminalProvider
 from tests.payments.conftest import (
     API_KEY,
@@ -143,7 +146,7 @@ def _paid_through_webhook(db: Db, provider: StripeTerminalProvider) -> tuple[int
     ticket): (case id, payment public id, PaymentIntent id)."""
     case_id = confirmed_case(db)
     with db.tx() as s:
-        payment = service.create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
+        payment = create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
         public_id = payment.public_id
     pi_id = _charge(provider, public_id, 300)
     deadline = time.monotonic() + 15
@@ -173,14 +176,12 @@ def test_signed_webhook_reaches_the_endpoint_and_issues_a_ticket(
     /webhooks/stripe: one ticket; a staff refund afterwards is recorded."""
     case_id, public_id, pi_id = _paid_through_webhook(db, provider)
     with db.tx() as s:
-        paid = service.get_payment(s, public_id)
+        paid = get_payment(s, public_id)
         assert paid.status is PaymentStatus.SUCCEEDED and paid.provider_ref == pi_id
     with db.tx() as s:
-        service.refund_payment(
-            s, provider, public_id, actor=STAFF, reason="窓口で取消", amount_yen=300
-        )
+        refund_payment(s, provider, public_id, actor=STAFF, reason="窓口で取消", amount_yen=300)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.REFUNDED
+        assert get_payment(s, public_id).status is PaymentStatus.REFUNDED
 
 
 def test_localstripe_signature_with_another_secret_is_rejected(
@@ -240,19 +241,19 @@ def test_dashboard_refund_without_webhook_is_found_by_reconcile(
     case_id, public_id, pi_id = _paid_through_webhook(db, provider)
     outside = provider.client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100})
     with db.tx() as s:
-        report = service.reconcile(s, provider)
+        report = reconcile(s, provider)
     assert report.refunds_found == [public_id]
     with db.tx() as s:
-        paid = service.get_payment(s, public_id)
+        paid = get_payment(s, public_id)
         assert paid.status is PaymentStatus.PARTIALLY_REFUNDED and paid.refunded_yen == 100
         assert [(r.actor, r.refund_ref) for r in paid.refunds] == [
             ("payment:stripe_terminal", outside.id)
         ]
     with db.tx() as s:
-        service.refund_payment(s, provider, public_id, actor=STAFF, reason="窓口で取消")
+        refund_payment(s, provider, public_id, actor=STAFF, reason="窓口で取消")
     with db.tx() as s:
-        assert service.reconcile(s, provider).refunds_found == []
+        assert reconcile(s, provider).refunds_found == []
     with db.tx() as s:
-        done = service.get_payment(s, public_id)
+        done = get_payment(s, public_id)
         assert done.status is PaymentStatus.REFUNDED and done.refunded_yen == 300
         assert [r.actor for r in done.refunds] == ["payment:stripe_terminal", STAFF]

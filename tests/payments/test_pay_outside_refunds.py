@@ -15,9 +15,13 @@ from sqlalchemy.orm import Session
 from kiosk import audit
 from kiosk.clock import utcnow
 from kiosk.models import AuditEvent, Ticket, TicketStatus
-from payments import service
+from payments.collect import refresh_payment, start_payment
+from payments.events import handle_webhook
 from payments.models import PaymentRefund, PaymentStatus
 from payments.provider import InvalidSignature
+from payments.reconcile import REFUND_WINDOW, Reconciler, reconcile
+from payments.refunds import refund_payment
+from payments.states import get_payment
 from tests.payments.conftest import (
     KIOSK,
     STAFF,
@@ -33,10 +37,10 @@ def _paid(db: Db, r: Resident) -> tuple[int, str, str]:
     """A case paid through ``r`` (recorded by polling, no webhook): case id, payment id,
     provider ref."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
     r.pay(payment)  # type: ignore[arg-type]  (anything with a provider_ref)
     with db.tx() as s:
-        paid = service.refresh_payment(s, r.provider, payment.public_id)
+        paid = refresh_payment(s, r.provider, payment.public_id)
         assert paid.status is PaymentStatus.SUCCEEDED
         assert paid.provider_ref
         return case_id, paid.public_id, paid.provider_ref
@@ -53,11 +57,11 @@ def _deliver(db: Db, r: Resident, event: dict, **sign: object) -> str:
     assert r.server is not None
     body, header = r.server.standin.sign(event, **sign)  # type: ignore[arg-type]
     with db.tx() as s:
-        return service.handle_webhook(s, r.provider, body, header)
+        return handle_webhook(s, r.provider, body, header)
 
 
 def _refunds(s: Session, public_id: str) -> list[tuple[str, int, str | None]]:
-    payment = service.get_payment(s, public_id)
+    payment = get_payment(s, public_id)
     rows = s.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id))
     return [(r.actor, r.amount_yen, r.refund_ref) for r in rows]
 
@@ -88,7 +92,7 @@ def test_dashboard_full_refund_webhook_refunds_payment_and_case(
     assert _deliver(db, r, _last(r, "charge.refunded")) == "applied"
     actor = "payment:stripe_terminal"
     with db.tx() as s:
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.REFUNDED and payment.refunded_yen == 300
         assert case_status(s, case_id) == "refunded"
         assert _ticket_status(s, case_id) is TicketStatus.CANCELLED
@@ -118,7 +122,7 @@ def test_dashboard_partial_refund_keeps_the_case(db: Db, checkout_resident: Resi
     assert _deliver(db, r, _last(r, "charge.refunded")) == "applied"
     actor = "payment:stripe_checkout"
     with db.tx() as s:
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
         assert payment.refunded_yen == 100
         assert case_status(s, case_id) == "queued"
@@ -134,7 +138,7 @@ def test_our_own_refund_is_not_recorded_twice(db: Db, terminal_resident: Residen
     r = terminal_resident
     case_id, public_id, _ = _paid(db, r)
     with db.tx() as s:
-        mine = service.refund_payment(
+        mine = refund_payment(
             s, r.provider, public_id, actor=STAFF, reason="部数の誤り", amount_yen=100
         )
         mine_ref = mine.refund_ref
@@ -144,7 +148,7 @@ def test_our_own_refund_is_not_recorded_twice(db: Db, terminal_resident: Residen
     assert _deliver(db, r, _last(r, "charge.refunded")) == "applied"
     with db.tx() as s:
         assert _refunds(s, public_id) == [(STAFF, 100, mine_ref)]
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.refunded_yen == 100
         assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
         assert len(_audit(s, case_id)) == before
@@ -164,7 +168,7 @@ def test_refund_event_racing_our_own_refund_waits_for_it(
     def staff() -> None:
         try:
             with db.tx() as s:
-                service.refund_payment(s, r.provider, public_id, actor=STAFF, reason="取消")
+                refund_payment(s, r.provider, public_id, actor=STAFF, reason="取消")
                 at_stripe.set()
                 time.sleep(0.5)  # the webhook arrives before our commit
         except BaseException as e:  # noqa: BLE001 - reported below
@@ -187,7 +191,7 @@ def test_refund_event_racing_our_own_refund_waits_for_it(
     assert outcomes == ["applied"]
     with db.tx() as s:
         assert [actor for actor, _, _ in _refunds(s, public_id)] == [STAFF]
-        assert service.get_payment(s, public_id).status is PaymentStatus.REFUNDED
+        assert get_payment(s, public_id).status is PaymentStatus.REFUNDED
         assert case_status(s, case_id) == "refunded"
         refunded = [e for e in _audit(s, case_id) if e.action == "payment.refunded"]
         assert [e.actor for e in refunded] == [STAFF]
@@ -199,7 +203,7 @@ def test_refund_event_before_the_success_event(db: Db, terminal_resident: Reside
     is stale and changes nothing."""
     r = terminal_resident
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
     assert payment.provider_ref
     r.pay(payment)  # type: ignore[arg-type]
     succeeded = _last(r, "payment_intent.succeeded")
@@ -207,13 +211,13 @@ def test_refund_event_before_the_success_event(db: Db, terminal_resident: Reside
     r.refund_outside(payment.provider_ref, None)
     assert _deliver(db, r, _last(r, "charge.refunded")) == "applied"
     with db.tx() as s:
-        assert service.get_payment(s, payment.public_id).status is PaymentStatus.REFUNDED
+        assert get_payment(s, payment.public_id).status is PaymentStatus.REFUNDED
         assert case_status(s, case_id) == "refunded"
         assert tickets_of(s, case_id) == 1
         assert _ticket_status(s, case_id) is TicketStatus.CANCELLED
     assert _deliver(db, r, succeeded) == "stale"
     with db.tx() as s:
-        assert service.get_payment(s, payment.public_id).status is PaymentStatus.REFUNDED
+        assert get_payment(s, payment.public_id).status is PaymentStatus.REFUNDED
         assert case_status(s, case_id) == "refunded"
         assert tickets_of(s, case_id) == 1
 
@@ -231,7 +235,7 @@ def test_forged_refund_event_changes_nothing(db: Db, terminal_resident: Resident
     with pytest.raises(InvalidSignature):
         _deliver(db, r, event, timestamp=int(time.time()) - 600)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
         assert case_status(s, case_id) == "queued"
         assert _refunds(s, public_id) == []
 
@@ -247,17 +251,17 @@ def test_reconcile_finds_a_refund_whose_webhook_was_lost(db: Db, resident: Resid
     assert resident.refund_outside is not None
     refund_id = resident.refund_outside(ref, None)
     with db.tx() as s:
-        report = service.reconcile(s, resident.provider)
+        report = reconcile(s, resident.provider)
     assert report.refunds_found == [public_id] and report.unreachable == []
     assert "refunds_found=1" in report.line()
     actor = f"payment:{resident.provider.name}"
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.REFUNDED
+        assert get_payment(s, public_id).status is PaymentStatus.REFUNDED
         assert case_status(s, case_id) == "refunded"
         assert _refunds(s, public_id) == [(actor, 300, refund_id)]
         before = len(_audit(s, case_id))
     with db.tx() as s:
-        assert service.reconcile(s, resident.provider).refunds_found == []
+        assert reconcile(s, resident.provider).refunds_found == []
     with db.tx() as s:
         assert len(_audit(s, case_id)) == before
 
@@ -270,17 +274,17 @@ def test_reconcile_partial_refunds_at_the_terminal(db: Db, sim_resident: Residen
     case_id, public_id, ref = _paid(db, r)
     r.terminal.refund_at_terminal(ref, 100)
     with db.tx() as s:
-        assert service.reconcile(s, r.provider).refunds_found == [public_id]
+        assert reconcile(s, r.provider).refunds_found == [public_id]
     with db.tx() as s:
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
         assert payment.refunded_yen == 100
         assert case_status(s, case_id) == "queued"
     r.terminal.refund_at_terminal(ref)
     with db.tx() as s:
-        assert service.reconcile(s, r.provider).refunds_found == [public_id]
+        assert reconcile(s, r.provider).refunds_found == [public_id]
     with db.tx() as s:
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.REFUNDED and payment.refunded_yen == 300
         assert case_status(s, case_id) == "refunded"
         moves = [
@@ -301,14 +305,14 @@ def test_reconcile_reads_refunds_only_within_the_window(db: Db, sim_resident: Re
     assert r.terminal is not None
     _, public_id, ref = _paid(db, r)
     r.terminal.refund_at_terminal(ref, 100)
-    later = utcnow() + service.REFUND_WINDOW + timedelta(hours=1)
+    later = utcnow() + REFUND_WINDOW + timedelta(hours=1)
     with db.tx() as s:
-        assert service.reconcile(s, r.provider, now=later).refunds_found == []
-        assert service.reconcile(s, r.provider, refund_window=None).refunds_found == []
+        assert reconcile(s, r.provider, now=later).refunds_found == []
+        assert reconcile(s, r.provider, refund_window=None).refunds_found == []
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
     with db.tx() as s:
-        wide = service.reconcile(s, r.provider, now=later, refund_window=timedelta(days=30))
+        wide = reconcile(s, r.provider, now=later, refund_window=timedelta(days=30))
         assert wide.refunds_found == [public_id]
 
 
@@ -320,15 +324,13 @@ def test_reconciler_reads_refunds_in_turns(db: Db, sim_resident: Resident) -> No
     paid = [_paid(db, r) for _ in range(3)]
     for _, _, ref in paid:
         r.terminal.refund_at_terminal(ref, 100)
-    reconciler = service.Reconciler(
-        db.sessions, r.provider, interval_s=60, timeout_s=120, refund_batch=2
-    )
+    reconciler = Reconciler(db.sessions, r.provider, interval_s=60, timeout_s=120, refund_batch=2)
     assert reconciler.run_once().refunds_found == [paid[0][1], paid[1][1]]
     assert reconciler.run_once().refunds_found == [paid[2][1]]
     r.terminal.refund_at_terminal(paid[0][2], 100)
     assert reconciler.run_once().refunds_found == [paid[0][1]]  # started over
     with db.tx() as s:
-        assert [service.get_payment(s, p).refunded_yen for _, p, _ in paid] == [200, 100, 100]
+        assert [get_payment(s, p).refunded_yen for _, p, _ in paid] == [200, 100, 100]
 
 
 def test_refund_failed_later_is_audited(db: Db, terminal_resident: Resident) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from payments.models import PaymentRefund
-from payments.service import get_payment
+from payments.states import get_payment
 from tests.ui.conftest import make_app  # noqa: F401  (fixture re-exported for pytest)
 from tests.ui.staffkit import add_staff, login, paid_ticket
 from ui.services import services_of

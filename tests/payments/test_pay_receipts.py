@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from payments import service
+from payments.collect import refresh_payment, start_payment
 from payments.receipts import ReceiptNotAvailable, build_receipt, render_html
 from tests.payments.conftest import KIOSK, Db, Resident, confirmed_case
 
 
 def _paid(db: Db, r: Resident) -> str:
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
     assert r.terminal is not None
     r.terminal.approve(payment.provider_ref)
     with db.tx() as s:
-        service.refresh_payment(s, r.provider, payment.public_id)
+        refresh_payment(s, r.provider, payment.public_id)
     return payment.public_id
 
 
@@ -62,6 +62,6 @@ def test_receipt_labels_per_language(db: Db, sim_resident: Resident, lang: str, 
 def test_no_receipt_before_payment(db: Db, sim_resident: Resident) -> None:
     """A pending payment has no receipt."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with pytest.raises(ReceiptNotAvailable), db.tx() as s:
         build_receipt(s, payment.public_id, catalog=db.catalog, ward_name="x", title="領収書")

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from kiosk import audit
 from kiosk.errors import InvalidTransition
-from payments import service
+from payments.collect import cancel_payment, refresh_payment, start_payment
 from payments.models import Payment, PaymentStatus
 from payments.provider import ProviderUnavailable, RefundNotAllowed
+from payments.refunds import refund_payment
+from payments.states import get_payment, payments_of_case
 from tests.payments.conftest import (
     KIOSK,
     STAFF,
@@ -26,12 +28,12 @@ from tests.payments.conftest import (
 
 def _pay(db: Db, r: Resident) -> tuple[int, str]:
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
     assert payment.status is PaymentStatus.PENDING
     assert r.terminal is not None
     r.terminal.approve(payment.provider_ref)
     with db.tx() as s:
-        service.refresh_payment(s, r.provider, payment.public_id)
+        refresh_payment(s, r.provider, payment.public_id)
     return case_id, payment.public_id
 
 
@@ -39,7 +41,7 @@ def test_paid_case_is_queued_with_one_ticket(db: Db, sim_resident: Resident) -> 
     """Start, pay and poll: the payment succeeds, the case is queued with one ticket."""
     case_id, public_id = _pay(db, sim_resident)
     with db.tx() as s:
-        payment = service.get_payment(s, public_id)
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.SUCCEEDED
         assert payment.amount_yen == 300 and payment.idempotency_key.endswith(public_id)
         assert case_status(s, case_id) == "queued"
@@ -53,7 +55,7 @@ def test_polling_again_changes_nothing(db: Db, sim_resident: Resident) -> None:
         before = len(audit.events_for_case(s, case_id))
     for _ in range(3):
         with db.tx() as s:
-            service.refresh_payment(s, sim_resident.provider, public_id)
+            refresh_payment(s, sim_resident.provider, public_id)
     with db.tx() as s:
         assert tickets_of(s, case_id) == 1
         assert len(audit.events_for_case(s, case_id)) == before
@@ -62,7 +64,7 @@ def test_polling_again_changes_nothing(db: Db, sim_resident: Resident) -> None:
 def test_concurrent_polls_issue_one_ticket(db: Db, sim_resident: Resident) -> None:
     """Eight threads polling the same paid payment at once still make exactly one ticket."""
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     assert sim_resident.terminal is not None
     sim_resident.terminal.approve(payment.provider_ref)
     errors: list[BaseException] = []
@@ -70,7 +72,7 @@ def test_concurrent_polls_issue_one_ticket(db: Db, sim_resident: Resident) -> No
     def poll() -> None:
         try:
             with db.tx() as s:
-                service.refresh_payment(s, sim_resident.provider, payment.public_id)
+                refresh_payment(s, sim_resident.provider, payment.public_id)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -89,18 +91,18 @@ def test_decline_keeps_the_case_and_a_retry_pays(db: Db, sim_resident: Resident)
     case_id = confirmed_case(db)
     terminal = sim_resident.terminal
     assert terminal is not None
-    first = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    first = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     terminal.decline("expired_card", first.provider_ref)
     with db.tx() as s:
-        failed = service.refresh_payment(s, sim_resident.provider, first.public_id)
+        failed = refresh_payment(s, sim_resident.provider, first.public_id)
         assert failed.status is PaymentStatus.FAILED
         assert failed.failure_code == "expired_card"
         assert case_status(s, case_id) == "awaiting_payment"
-    second = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    second = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     assert second.public_id != first.public_id
     terminal.approve(second.provider_ref)
     with db.tx() as s:
-        service.refresh_payment(s, sim_resident.provider, second.public_id)
+        refresh_payment(s, sim_resident.provider, second.public_id)
         assert case_status(s, case_id) == "queued"
         assert tickets_of(s, case_id) == 1
 
@@ -108,8 +110,8 @@ def test_decline_keeps_the_case_and_a_retry_pays(db: Db, sim_resident: Resident)
 def test_double_tap_on_pay_is_one_payment(db: Db, sim_resident: Resident) -> None:
     """Starting twice while a payment is open returns the same payment."""
     case_id = confirmed_case(db)
-    one = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
-    two = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    one = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    two = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     assert one.public_id == two.public_id
 
 
@@ -117,7 +119,7 @@ def test_paid_case_cannot_be_paid_again(db: Db, sim_resident: Resident) -> None:
     """A case with a succeeded payment refuses a new payment."""
     case_id, _ = _pay(db, sim_resident)
     with pytest.raises(InvalidTransition):
-        service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+        start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
 
 
 def test_unreachable_provider_keeps_the_case_and_charges_nothing(
@@ -128,11 +130,11 @@ def test_unreachable_provider_keeps_the_case_and_charges_nothing(
     assert sim_resident.terminal is not None
     sim_resident.terminal.offline = True
     with pytest.raises(ProviderUnavailable):
-        service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+        start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     sim_resident.terminal.offline = False
     with db.tx() as s:
         assert case_status(s, case_id) == "awaiting_payment"
-        (payment,) = service.payments_of_case(s, case_id)
+        (payment,) = payments_of_case(s, case_id)
         assert payment.status is PaymentStatus.FAILED
         assert payment.failure_code == "provider_unavailable"
         assert tickets_of(s, case_id) == 0
@@ -144,14 +146,14 @@ def test_cancel_pending_then_cancel_after_payment(db: Db, sim_resident: Resident
     terminal = sim_resident.terminal
     assert terminal is not None
     case_id = confirmed_case(db)
-    p1 = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    p1 = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with db.tx() as s:
-        cancelled = service.cancel_payment(s, sim_resident.provider, p1.public_id, actor=KIOSK)
+        cancelled = cancel_payment(s, sim_resident.provider, p1.public_id, actor=KIOSK)
         assert cancelled.status is PaymentStatus.CANCELLED
-    p2 = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    p2 = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     terminal.approve(p2.provider_ref)
     with db.tx() as s:
-        kept = service.cancel_payment(s, sim_resident.provider, p2.public_id, actor=KIOSK)
+        kept = cancel_payment(s, sim_resident.provider, p2.public_id, actor=KIOSK)
         assert kept.status is PaymentStatus.SUCCEEDED
         assert tickets_of(s, case_id) == 1
 
@@ -160,15 +162,15 @@ def test_partial_then_full_refund_is_audited(db: Db, sim_resident: Resident) -> 
     """Staff refunds part, then the rest: both audited with actor; the case ends refunded."""
     case_id, public_id = _pay(db, sim_resident)
     with db.tx() as s:
-        refund = service.refund_payment(
+        refund = refund_payment(
             s, sim_resident.provider, public_id, actor=STAFF, reason="部数の誤り", amount_yen=100
         )
         assert refund.amount_yen == 100 and refund.refund_ref
-        assert service.get_payment(s, public_id).status is PaymentStatus.PARTIALLY_REFUNDED
+        assert get_payment(s, public_id).status is PaymentStatus.PARTIALLY_REFUNDED
         assert case_status(s, case_id) == "queued"
     with db.tx() as s:
-        service.refund_payment(s, sim_resident.provider, public_id, actor=STAFF, reason="取消")
-        payment = service.get_payment(s, public_id)
+        refund_payment(s, sim_resident.provider, public_id, actor=STAFF, reason="取消")
+        payment = get_payment(s, public_id)
         assert payment.status is PaymentStatus.REFUNDED and payment.refunded_yen == 300
         assert case_status(s, case_id) == "refunded"
         actions = [(e.action, e.actor) for e in audit.events_for_case(s, case_id)]
@@ -182,14 +184,14 @@ def test_refund_rules(db: Db, sim_resident: Resident) -> None:
     _, public_id = _pay(db, sim_resident)
     with db.tx() as s:
         with pytest.raises(ValueError):
-            service.refund_payment(s, sim_resident.provider, public_id, actor=KIOSK, reason="x")
+            refund_payment(s, sim_resident.provider, public_id, actor=KIOSK, reason="x")
         with pytest.raises(ValueError):
-            service.refund_payment(s, sim_resident.provider, public_id, actor=STAFF, reason=" ")
+            refund_payment(s, sim_resident.provider, public_id, actor=STAFF, reason=" ")
         with pytest.raises(RefundNotAllowed):
-            service.refund_payment(
+            refund_payment(
                 s, sim_resident.provider, public_id, actor=STAFF, reason="x", amount_yen=301
             )
-        assert service.get_payment(s, public_id).refunded_yen == 0
+        assert get_payment(s, public_id).refunded_yen == 0
 
 
 def test_database_refuses_a_second_live_payment(db: Db, sim_resident: Resident) -> None:
@@ -197,7 +199,7 @@ def test_database_refuses_a_second_live_payment(db: Db, sim_resident: Resident) 
     from sqlalchemy.exc import IntegrityError
 
     case_id = confirmed_case(db)
-    p1 = service.start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
+    p1 = start_payment(db.sessions, sim_resident.provider, case_id, actor=KIOSK)
     with pytest.raises(IntegrityError), db.tx() as s:
         original = s.scalars(select(Payment).where(Payment.public_id == p1.public_id)).one()
         s.add(

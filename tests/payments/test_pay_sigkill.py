@@ -9,7 +9,7 @@ its signed webhooks to the service. A visit is driven over the JSON API up to th
 Choosing the kill point: a timer or a signal sent from here would land at a random moment
 (usually before or after the interesting window, which is a few microseconds wide), and
 holding a stand-in response would only catch the process *before* the PaymentIntent
-exists. So the service kills itself: ``payments.service.crash_point`` sends SIGKILL to its
+exists. So the service kills itself: ``payments.states.crash_point`` sends SIGKILL to its
 own process when ``KIOSK_TEST_CRASH_AT`` names the point, which is read only when this
 test sets it (a no-op otherwise). The two points are the ones the issue names:
 

@@ -12,9 +12,11 @@ import pytest
 from flask import Flask
 
 from kiosk import audit
-from payments import service
+from payments.collect import start_payment
+from payments.events import handle_webhook
 from payments.models import PaymentStatus
 from payments.provider import InvalidSignature
+from payments.states import get_payment
 from tests.payments.conftest import (
     KIOSK,
     Db,
@@ -27,7 +29,7 @@ from tests.payments.conftest import (
 
 def _started(db: Db, r: Resident) -> tuple[int, str, str]:
     case_id = confirmed_case(db)
-    payment = service.start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
+    payment = start_payment(db.sessions, r.provider, case_id, actor=KIOSK)
     assert payment.provider_ref
     return case_id, payment.public_id, payment.provider_ref
 
@@ -36,7 +38,7 @@ def _deliver(db: Db, r: Resident, event: dict, **sign: object) -> str:
     assert r.server is not None
     body, header = r.server.standin.sign(event, **sign)  # type: ignore[arg-type]
     with db.tx() as s:
-        return service.handle_webhook(s, r.provider, body, header)
+        return handle_webhook(s, r.provider, body, header)
 
 
 def _event(r: Resident, type_: str) -> dict:
@@ -51,7 +53,7 @@ def test_succeeded_webhook_pays_and_queues(db: Db, terminal_resident: Resident) 
     terminal_resident.pay(None)  # type: ignore[arg-type]
     assert _deliver(db, terminal_resident, _event(terminal_resident, "payment_intent.succeeded"))
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
         assert case_status(s, case_id) == "queued"
         assert tickets_of(s, case_id) == 1
 
@@ -63,11 +65,11 @@ def test_every_event_in_order_gives_one_ticket(db: Db, terminal_resident: Reside
 
     def handle(body: bytes, header: str) -> None:
         with db.tx() as s:
-            service.handle_webhook(s, terminal_resident.provider, body, header)
+            handle_webhook(s, terminal_resident.provider, body, header)
 
     terminal_resident.deliver_events(handle)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
         assert tickets_of(s, case_id) == 1
 
 
@@ -104,7 +106,7 @@ def test_reordered_failure_after_success_changes_nothing(
     assert _deliver(db, terminal_resident, failed) == "stale"
     assert _deliver(db, terminal_resident, reader_failed) == "stale"
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, public_id).status is PaymentStatus.SUCCEEDED
         assert case_status(s, case_id) == "queued"
         assert tickets_of(s, case_id) == 1
 
@@ -117,7 +119,7 @@ def test_bad_signature_is_rejected_without_change(db: Db, terminal_resident: Res
     with pytest.raises(InvalidSignature):
         _deliver(db, terminal_resident, event, secret="whsec_attacker")
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.PENDING
+        assert get_payment(s, public_id).status is PaymentStatus.PENDING
         assert tickets_of(s, case_id) == 0
 
 
@@ -130,7 +132,7 @@ def test_tampered_body_is_rejected(db: Db, terminal_resident: Resident) -> None:
         _event(terminal_resident, "payment_intent.succeeded")
     )
     with pytest.raises(InvalidSignature), db.tx() as s:
-        service.handle_webhook(s, terminal_resident.provider, body.replace(b"300", b"30"), header)
+        handle_webhook(s, terminal_resident.provider, body.replace(b"300", b"30"), header)
 
 
 def test_stale_timestamp_is_rejected(db: Db, terminal_resident: Resident) -> None:
@@ -141,7 +143,7 @@ def test_stale_timestamp_is_rejected(db: Db, terminal_resident: Resident) -> Non
     with pytest.raises(InvalidSignature):
         _deliver(db, terminal_resident, event, timestamp=int(time.time()) - 600)
     with db.tx() as s:
-        assert service.get_payment(s, public_id).status is PaymentStatus.PENDING
+        assert get_payment(s, public_id).status is PaymentStatus.PENDING
 
 
 def test_checkout_completed_and_expired(db: Db, checkout_resident: Resident) -> None:
@@ -153,16 +155,16 @@ def test_checkout_completed_and_expired(db: Db, checkout_resident: Resident) -> 
     checkout_resident.provider.client.v1.checkout.sessions.expire(other_ref)  # type: ignore[attr-defined]
     assert _deliver(db, checkout_resident, _event(checkout_resident, "checkout.session.expired"))
     with db.tx() as s:
-        assert service.get_payment(s, paid_id).status is PaymentStatus.SUCCEEDED
-        assert service.get_payment(s, paid_id).method == "paypay"
+        assert get_payment(s, paid_id).status is PaymentStatus.SUCCEEDED
+        assert get_payment(s, paid_id).method == "paypay"
         assert tickets_of(s, paid_case) == 1
-        assert service.get_payment(s, other_id).status is PaymentStatus.EXPIRED
+        assert get_payment(s, other_id).status is PaymentStatus.EXPIRED
         assert case_status(s, other_case) == "awaiting_payment"
 
 
 def service_view(db: Db, r: Resident, public_id: str):  # type: ignore[no-untyped-def]
     with db.tx() as s:
-        return r.provider.status(service.get_payment(s, public_id).provider_ref or "")
+        return r.provider.status(get_payment(s, public_id).provider_ref or "")
 
 
 # --- the Flask endpoint ------------------------------------------------------------------

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask
 
 from cardreader.model import CardInfo, Integrity, Sex
-from kiosk import cases, queue
+from kiosk import cases
 from kiosk.db import transaction
+from kiosk.tickets import issue_ticket
 from ui.services import services_of
 
 
@@ -50,7 +51,7 @@ def test_every_page_and_answer_has_csp_and_frame_headers(make_app: Callable[...,
         cases.confirm_case(s, case, catalog=services.catalog, actor="kiosk:t")
         cases.mark_awaiting_payment(s, case, actor="kiosk:t")
         cases.mark_paid(s, case, actor="payment:t")
-        token = queue.issue_ticket(s, case, actor="kiosk:t").token
+        token = issue_ticket(s, case, actor="kiosk:t").token
     phone = client.get(f"/t/{token}")
     assert phone.status_code == 200
     _check(phone, "/t/<token>")

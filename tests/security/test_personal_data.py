@@ -20,9 +20,10 @@ from sqlalchemy import select, text, update
 from application.cli import cli
 from application.closing import close_open_cases
 from cardreader.model import Sex
-from kiosk import cases, queue
+from kiosk import cases
 from kiosk.models import Case, CaseStatus
 from kiosk.retention import purge
+from kiosk.tickets import issue_ticket
 from payments.models import Payment, PaymentStatus
 from tests.domain.conftest import (
     KIOSK,
@@ -171,13 +172,13 @@ def _cases_in_every_state(db: Db) -> dict[str, int]:
         ids["awaiting_open_payment"] = open_payment.id
         ids["paid"] = db.ready_case(s).id
         paid_queued = db.ready_case(s)
-        queue.issue_ticket(s, paid_queued, actor=KIOSK, now=NOW)
+        issue_ticket(s, paid_queued, actor=KIOSK, now=NOW)
         ids["queued_paid"] = paid_queued.id
         free = db.ready_case(
             s,
             ["tenkyo"],
         )
-        queue.issue_ticket(s, free, actor=KIOSK, now=NOW)
+        issue_ticket(s, free, actor=KIOSK, now=NOW)
         ids["queued_free"] = free.id
     return ids
 

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from kiosk.models import AuditEvent
-from payments import service
+from payments.collect import start_payment
 from payments.models import Payment, ProviderEventRecord
 from payments.stripe_common import WEBHOOK_FUTURE_SKEW_S
 from tests.payments.conftest import (
@@ -68,7 +68,7 @@ def test_future_dated_signature_is_rejected(
     """A correctly signed success event dated beyond the allowed skew is refused with 400
     and pays nothing; the same event signed now is applied."""
     case_id = confirmed_case(db)
-    service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+    start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     terminal_resident.pay(None)  # type: ignore[arg-type]
     assert terminal_resident.server is not None
     (event,) = terminal_resident.server.standin.events_of("payment_intent.succeeded")
@@ -122,7 +122,7 @@ def test_signed_malformed_events_are_acknowledged_and_change_nothing(
     """Every validly signed body we cannot read gets 200 (Stripe stops retrying), never a
     500, and leaves payments, recorded events and the audit trail as they were."""
     case_id = confirmed_case(db)
-    service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+    start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     client = app.test_client()
     before = _counts(db)
     for body in MALFORMED:
@@ -152,7 +152,7 @@ def test_signed_unknown_event_type_is_acknowledged(
     """A validly signed event of a type we do not use is acknowledged (200, ``ignored``)
     and moves no payment."""
     case_id = confirmed_case(db)
-    service.start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
+    start_payment(db.sessions, terminal_resident.provider, case_id, actor=KIOSK)
     _audits, _events, states = _counts(db)
     event = {
         "id": "evt_unknown_type",

@@ -276,3 +276,45 @@ def test_under_15_has_no_signature_certificate(
     assert apdu(card, "00B0000003") == bytes.fromhex("008F00 9000")
     assert sw(select_ef(card, 0x0001)) == "6A82"
     assert sw(select_ef(card, 0x000A)) == "9000"
+
+
+DIGEST_INFO = "3031300D060960864801650304020105000420" + "AB" * 32
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        (f"802A000033{DIGEST_INFO}00", "9000"),
+        (f"802A010033{DIGEST_INFO}00", "6A86"),
+        (f"802A060033{DIGEST_INFO}00", "6A86"),
+        (f"802A004033{DIGEST_INFO}00", "6A86"),
+        (f"802A000033{DIGEST_INFO}", "6700"),
+        (f"802A000033{DIGEST_INFO}10", "6700"),
+        (f"802A000034{DIGEST_INFO}00", "6700"),
+        ("802A0000F6" + "00" * 246 + "00", "6700"),
+        (f"802A0000000033{DIGEST_INFO}0000", "6700"),
+    ],
+    ids=["ok", "p1-01", "p1-06", "p2-40", "no-le", "short-le", "lc-52-no-le", "too-long", "ext"],
+)
+def test_text_ap_signature_status_words(yamada: SimulatedCard, command: str, status: str) -> None:
+    """80 2A in the Text AP: P1/P2 00 00 with Le 00 signs without a PIN; another P1 or P2
+    answers 6A86, a missing or short Le, a bad Lc, too much data or extended length 6700."""
+    select_aid(yamada, TEXT_AID)
+    r = apdu(yamada, command)
+    assert sw(r) == status
+    assert len(r) == (258 if status == "9000" else 2)
+
+
+def test_text_ap_signature_without_default_key_elsewhere(yamada: SimulatedCard) -> None:
+    """The JPKI AP has no key of its own for P2 00: 80 2A 00 00 answers 6A86 there."""
+    select_aid(yamada, JPKI_AID)
+    assert sw(apdu(yamada, f"802A000033{DIGEST_INFO}00")) == "6A86"
+
+
+def test_get_challenge_in_the_text_ap(yamada: SimulatedCard) -> None:
+    """GET CHALLENGE in the Text AP answers Le bytes (00 = 256), bad P1/P2 6A86, no Le 6700."""
+    select_aid(yamada, TEXT_AID)
+    assert len(apdu(yamada, "0084000008")) == 10
+    assert len(apdu(yamada, "0084000000")) == 258
+    assert sw(apdu(yamada, "0084010010")) == "6A86"
+    assert sw(apdu(yamada, "00840000")) == "6700"

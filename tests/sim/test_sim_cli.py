@@ -78,3 +78,29 @@ def test_card_runs_until_sigterm_then_removes_cleanly(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
         fake.close()
+
+
+def test_trust_commands_write_the_ward_formats(tmp_path: Path) -> None:
+    """trust-keys writes {key id: {e, n}} JSON, trust-anchors a PEM bundle and jpki-crl a
+    PEM CRL, all from the test keys beside --state (the same keys on every run)."""
+    import json
+
+    from cryptography import x509
+
+    state = tmp_path / "cards.json"
+    runner = CliRunner()
+    keys = runner.invoke(command, ["trust-keys", "--state", str(state)])
+    assert keys.exit_code == 0, keys.output
+    again = runner.invoke(command, ["trust-keys", "--state", str(state)])
+    assert json.loads(keys.stdout) == json.loads(again.stdout)
+    (entry,) = json.loads(keys.stdout).values()
+    assert set(entry) == {"e", "n"} and int(entry["n"], 16).bit_length() == 2048
+    out = tmp_path / "anchors.pem"
+    anchors = runner.invoke(command, ["trust-anchors", "--state", str(state), "--out", str(out)])
+    assert anchors.exit_code == 0, anchors.output
+    assert len(x509.load_pem_x509_certificates(out.read_bytes())) == 2
+    crl = runner.invoke(command, ["jpki-crl", "--state", str(state), "--days", "2"])
+    assert crl.exit_code == 0, crl.output
+    parsed = x509.load_pem_x509_crl(crl.stdout_bytes)
+    assert len(list(parsed)) == 1
+    assert (tmp_path / "sim-keys").is_dir()

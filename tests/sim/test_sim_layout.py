@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -141,17 +142,51 @@ def test_ef0005_basic_info_is_free(yamada: SimulatedCard) -> None:
     assert b"\xdf\x41\x04" in data and b"\xdf\x42\x10" in data and b"\xdf\x43\x81\x80" in data
 
 
-def test_text_ap_challenge_signature(yamada: SimulatedCard) -> None:
-    """80 2A 00 00 in the Text AP signs a challenge DigestInfo with the EF 0004 key."""
-    select_aid(yamada, TEXT_AID)
+def _public_key(key_objects: bytes) -> rsa.RSAPublicKey:
+    """Decode ``90 03 <e> 91 82 01 00 <n>`` by hand (spec 5.1/5.2)."""
+    assert key_objects[:2] == b"\x90\x03" and key_objects[5:9] == bytes.fromhex("91820100")
+    return rsa.RSAPublicNumbers(
+        int.from_bytes(key_objects[2:5], "big"), int.from_bytes(key_objects[9:265], "big")
+    ).public_key()
+
+
+def test_ef0007_signed_chip_key(yamada: SimulatedCard) -> None:
+    """EF 0007 (536 bytes) is FF50 {DF51 key, DF52 signature over the DF51 TLV by EF 0004's
+    key}, and the DF51 key is not the EF 0004 key (spec 5.2)."""
+    ef7 = _read_text_ef(yamada, 0x0007)
     select_ef(yamada, 0x0004)
     ef4 = read_all(yamada)
+    assert len(ef7) == 536 and ef7[:5] == bytes.fromhex("FF50820213")
+    assert ef7[5:10] == bytes.fromhex("DF51820109")
+    assert ef7[275:280] == bytes.fromhex("DF52820100")
+    chip_key = _public_key(ef7[10:275])
+    cvc_key = _public_key(ef4[42:307])
+    assert chip_key.public_numbers() != cvc_key.public_numbers()
+    cvc_key.verify(ef7[280:536], ef7[5:275], padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_ef0007_needs_a_credential(yamada: SimulatedCard) -> None:
+    """EF 0007 refuses READ BINARY until the PIN (or a 照合番号) is verified."""
+    select_aid(yamada, TEXT_AID)
+    select_ef(yamada, 0x0007)
+    assert sw(apdu(yamada, "00B0000001")) == "6982"
+
+
+def test_text_ap_challenge_signature(yamada: SimulatedCard) -> None:
+    """80 2A 00 00 in the Text AP signs a challenge DigestInfo with the DF51 key, without a
+    credential, and not with the EF 0004 key (spec 5.2)."""
+    ef7 = _read_text_ef(yamada, 0x0007)
+    select_ef(yamada, 0x0004)
+    ef4 = read_all(yamada)
+    yamada.reset()
+    select_aid(yamada, TEXT_AID)
     challenge = apdu(yamada, "0084000010")[:-2]
     digest = hashlib.sha256(challenge).digest()
     r = apdu(yamada, "802A000033" + (DIGEST_INFO_SHA256 + digest).hex() + "00")
     assert sw(r) == "9000" and len(r) == 258
-    public = rsa.RSAPublicNumbers(65537, int.from_bytes(ef4[51:307], "big")).public_key()
-    public.verify(r[:-2], challenge, padding.PKCS1v15(), hashes.SHA256())
+    _public_key(ef7[10:275]).verify(r[:-2], challenge, padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(InvalidSignature):
+        _public_key(ef4[42:307]).verify(r[:-2], challenge, padding.PKCS1v15(), hashes.SHA256())
 
 
 def test_token_label_and_flags(yamada: SimulatedCard) -> None:

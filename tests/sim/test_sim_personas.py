@@ -102,3 +102,48 @@ def test_card_serials_are_unique(personas: dict[str, Persona]) -> None:
     serials = [p.card_serial for p in personas.values()]
     assert len(set(serials)) == len(serials)
     assert all(len(s) == 15 and s.isdigit() for s in serials)
+
+
+def test_coverage_of_the_genuine_card_checks(personas: dict[str, Persona]) -> None:
+    """Personas cover every chip kind and JPKI certificate state, a replay of yamada, and a
+    resident (yoshida) whose JPKI authentication PIN differs from the Text AP PIN."""
+    assert {p.chip for p in personas.values()} == {
+        "genuine",
+        "replay",
+        "forged",
+        "forged_trusted_names",
+    }
+    assert {p.jpki_auth_certificate for p in personas.values()} == {"valid", "expired", "revoked"}
+    assert personas["yamada_replay"].replays == "yamada"
+    assert personas["yoshida"].jpki_auth_pin != personas["yoshida"].text_pin
+
+
+_BASE = """[base]
+name = "x"
+address = "y"
+birth_date = 1980-01-01
+sex_code = "1"
+individual_number = "537686677188"
+text_pin = "1234"
+jpki_auth_pin = "1234"
+jpki_sign_password = "ABCDEF"
+card_expiry_year = 2030
+security_code = "0000"
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('chip = "cloned"', "chip must be"),
+        ('jpki_auth_certificate = "stale"', "jpki_auth_certificate must be"),
+        ('chip = "replay"', "replays names"),
+        ('replays = "base"', "replays names"),
+        ('chip = "replay"\nreplays = "nobody"', "replays must name a genuine"),
+    ],
+)
+def test_chip_fields_are_validated(extra: str, message: str) -> None:
+    """Unknown chip kinds or certificate states, and a replay without a genuine source,
+    are refused when loading."""
+    with pytest.raises(ValueError, match=message):
+        parse_personas(_BASE + _BASE.replace("[base]", "[other]") + extra + "\n")

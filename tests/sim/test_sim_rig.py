@@ -31,7 +31,7 @@ def test_direct_rig_insert_fault_and_remove(tmp_path: Path) -> None:
     rig.remove()
     assert rig.card is None
     rig.close()
-    assert (tmp_path / "sim-keys").is_dir()
+    assert (tmp_path / "sim-keys").is_dir() and rig.key_dir == tmp_path / "sim-keys"
 
 
 def test_hardware_sim_never_imports_cardreader() -> None:

@@ -12,7 +12,8 @@ from kiosk.cases import confirm_case, open_case
 from kiosk.db import transaction
 from kiosk.models import Case, StaffRole
 from kiosk.staff import create_staff
-from payments.service import get_payment, refresh_payment, start_payment
+from payments.collect import refresh_payment, start_payment
+from payments.states import get_payment
 from ui.services import services_of
 
 PASSWORD = "correct-horse-42"

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from kiosk.calling import call_next
+from kiosk.counters import get_counter
 from kiosk.db import transaction
-from kiosk.queue import call_next, get_counter
 from tests.ui.staffkit import PERSONA_NAME, paid_ticket
 from ui.services import services_of
 

@@ -43,3 +43,27 @@ def test_resident_api_errors_in_chinese_and_korean(
     assert body["error"]["message"] == ended
     body = client.get(f"/api/no-such-thing?lang={lang}").get_json()
     assert body["error"] == {"code": "not_found", "message": missing}
+
+
+@pytest.mark.parametrize(
+    ("lang", "wrong", "locked"),
+    [
+        ("ja", "利用者証明用の 暗証番号が ちがいます。あと2回です。", "ロックされています"),
+        ("zh-Hans", "用户证明用电子证书的密码不正确。还剩2次。", "已被锁定"),
+        ("ko", "전자증명서의 비밀번호가 틀렸습니다. 2번 남았습니다.", "잠겨 있습니다"),
+        ("en", "certificate is not correct. 2 tries left.", "is locked"),
+    ],
+)
+def test_jpki_pin_errors_name_their_pin_in_every_language(
+    app: Flask, lang: str, wrong: str, locked: str
+) -> None:
+    """The JPKI authentication PIN's errors are their own messages (never the Text PIN's)."""
+    from ui.i18n import card_error_message
+
+    with app.test_request_context(f"/?lang={lang}"):
+        assert wrong in card_error_message("jpki_wrong_pin", 2)
+        assert locked in card_error_message("jpki_pin_locked", 0)
+        assert card_error_message("jpki_pin_would_lock", 1) != card_error_message(
+            "pin_would_lock", 1
+        )
+        assert card_error_message("jpki_bad_pin_format") != card_error_message("bad_pin_format")

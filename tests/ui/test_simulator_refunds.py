@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kiosk.models import Case
-from payments.service import get_payment
+from payments.states import get_payment
 from tests.ui.staffkit import paid_ticket
 from ui.services import services_of
 

@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kiosk.clock import business_day
+from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
 from kiosk.models import AuditEvent, StaffRole
-from kiosk.overview import day_statistics
-from kiosk.queue import get_counter, set_counter_open
 from kiosk.staff import create_staff, get_staff, list_staff, update_staff
+from kiosk.statistics import day_statistics
 from ui.i18n import current_locale, localized
 from ui.services import current_services
 from ui.staff import bp

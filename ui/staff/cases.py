@@ -14,7 +14,8 @@ from kiosk.cases import view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
 from payments.receipts import METHODS, render_html
-from payments.service import payments_of_case, refund_payment
+from payments.refunds import refund_payment
+from payments.states import payments_of_case
 from ui.errors import describe
 from ui.i18n import domain_language, localized
 from ui.kiosk import OPTION_LABELS

@@ -12,9 +12,9 @@ from flask_babel import lazy_gettext as _l
 
 from application.ticket_operations import TicketOperation, call_next_ticket, run_ticket_operation
 from kiosk.clock import business_day
+from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
 from kiosk.overview import open_tickets, queue_counts
-from kiosk.queue import get_counter, set_counter_open
 from ui.staff import bp
 from ui.staff.console import actor, back, catalog, counter_code, sessions
 

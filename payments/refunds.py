@@ -1,0 +1,264 @@
+"""Refunds: given back by staff through the service (``refund_payment``) or made outside
+it, in the provider's dashboard, on the terminal's own menu or by the provider itself
+(``apply_provider_refunds``, from a refund webhook or by reconciliation).
+
+Both are recorded the same way, the outside ones with the provider as the actor. A refund
+is known by the provider's refund id, so none is ever recorded twice, whoever made it and
+however often it is reported. A full refund moves the case to refunded (its waiting
+ticket is cancelled, ``kiosk.tickets.mark_refunded``); a partial one leaves the case as it
+is. Functions take a Session, may flush, never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kiosk import audit
+from kiosk.cases import get_case
+from kiosk.clock import aware
+from kiosk.errors import InvalidTransition
+from kiosk.tickets import mark_refunded
+from payments.models import Payment, PaymentRefund, PaymentStatus
+from payments.provider import PaymentProvider, ProviderRefund, RefundNotAllowed
+from payments.states import (
+    REFUNDABLE,
+    TAKEN,
+    actor_for,
+    get_payment,
+    lock_payment,
+    transition_payment,
+)
+
+log = logging.getLogger(__name__)
+
+P = PaymentStatus
+
+
+def refund_payment(
+    session: Session,
+    provider: PaymentProvider,
+    public_id: str,
+    *,
+    actor: str,
+    reason: str,
+    amount_yen: int | None = None,
+    now: datetime | None = None,
+) -> PaymentRefund:
+    """A supervisor gives back ``amount_yen`` (default: all that is left) of a taken payment.
+
+    ``actor`` must be a staff actor and ``reason`` non-empty; both are kept with the refund
+    and audited. A full refund moves the case to refunded (its waiting ticket is cancelled).
+    Raises RefundNotAllowed, ValueError, ProviderUnavailable (nothing recorded then).
+    """
+    now = aware(now)
+    if not actor.startswith("staff:"):
+        raise ValueError("refunds are started by staff (actor 'staff:<id>')")
+    if not reason.strip():
+        raise ValueError("a refund needs a reason")
+    payment = lock_payment(session, get_payment(session, public_id).id)
+    if payment.status not in REFUNDABLE:
+        raise RefundNotAllowed(f"payment {public_id} is {payment.status.value}")
+    left = payment.amount_yen - payment.refunded_yen
+    amount = left if amount_yen is None else amount_yen
+    if not 0 < amount <= left:
+        raise RefundNotAllowed(f"{amount} yen asked back, {left} yen refundable")
+    assert payment.provider_ref is not None
+    # Stable across a retry of the same step (the count only grows once a refund committed).
+    key = f"{payment.idempotency_key}-re{len(payment.refunds) + 1}"
+    result = provider.refund(payment.provider_ref, amount, idempotency_key=key, reason=reason)
+    refund = PaymentRefund(
+        payment_id=payment.id,
+        amount_yen=amount,
+        reason=reason.strip()[:200],
+        actor=audit.check_actor(actor),
+        idempotency_key=key,
+        refund_ref=result.refund_ref,
+        status=result.status,
+        created_at=now,
+    )
+    session.add(refund)
+    payment.refunded_yen += amount
+    full = payment.refunded_yen == payment.amount_yen
+    session.flush()
+    transition_payment(
+        session,
+        payment,
+        P.REFUNDED if full else P.PARTIALLY_REFUNDED,
+        actor=actor,
+        now=now,
+        detail={
+            "refund_id": refund.id,
+            "refund_ref": result.refund_ref,
+            "amount_yen": amount,
+            "refunded_yen": payment.refunded_yen,
+        },
+    )
+    if full:
+        _refund_case(session, payment, actor=actor, now=now)
+    session.flush()
+    return refund
+
+
+def _outside_key(refund_ref: str) -> str:
+    # Unique like our own keys, so the database refuses a second row for the same refund.
+    key = f"provider-{refund_ref}"
+    if len(key) > 64:
+        key = f"provider-{hashlib.sha256(refund_ref.encode()).hexdigest()[:48]}"
+    return key
+
+
+def apply_provider_refunds(
+    session: Session,
+    provider: PaymentProvider,
+    payment: Payment,
+    *,
+    now: datetime | None = None,
+    event_id: str | None = None,
+) -> list[PaymentRefund]:
+    """Record the refunds the provider holds for a (locked) taken payment that we do not
+    know yet: made in the provider's dashboard, on the terminal's own menu, by the provider
+    itself, or by a ``refund_payment`` whose commit was lost. Returns the new rows.
+
+    Each new refund becomes a PaymentRefund with the provider as actor
+    (``payment:<provider>``) and its refund id; the payment moves to partially_refunded or
+    refunded with an audit row naming that id. A full refund moves the case to refunded
+    (its waiting ticket is cancelled); a partial one leaves the case as it is: staff see it
+    as the payment's status and refunded amount. Refunds we already hold (by refund id,
+    including our own) only get their status brought up to date. Safe to call any number of
+    times. Raises ProviderUnavailable (nothing recorded then).
+    """
+    now = aware(now)
+    if payment.provider_ref is None or payment.status not in TAKEN:
+        return []
+    actor = actor_for(provider)
+    rows = session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id))
+    held = {r.refund_ref: r for r in rows if r.refund_ref}
+    new: list[PaymentRefund] = []
+    for seen in provider.refunds(payment.provider_ref):
+        known = held.get(seen.refund_ref)
+        if known is not None:
+            _update_refund_status(session, payment, known, seen, actor=actor, now=now)
+        elif seen.gives_money_back:
+            refund = _record_outside_refund(
+                session, payment, seen, actor=actor, now=now, event_id=event_id
+            )
+            if refund is not None:
+                new.append(refund)
+    session.flush()
+    return new
+
+
+def _update_refund_status(
+    session: Session,
+    payment: Payment,
+    refund: PaymentRefund,
+    seen: ProviderRefund,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    if refund.status == seen.status:
+        return
+    audit.record(
+        session,
+        actor,
+        "payment.refund_status",
+        case_id=payment.case_id,
+        detail={
+            "payment": payment.public_id,
+            "refund_ref": seen.refund_ref,
+            "from": refund.status,
+            "to": seen.status,
+        },
+        now=now,
+    )
+    if not seen.gives_money_back:
+        # The state machine does not go back: staff must settle it with the resident.
+        log.warning(
+            "refund %s of payment %s is %s", seen.refund_ref, payment.public_id, seen.status
+        )
+    refund.status = seen.status[:16]
+
+
+def _record_outside_refund(
+    session: Session,
+    payment: Payment,
+    seen: ProviderRefund,
+    *,
+    actor: str,
+    now: datetime,
+    event_id: str | None,
+) -> PaymentRefund | None:
+    left = payment.amount_yen - payment.refunded_yen
+    if not 0 < seen.amount_yen <= left:
+        # Our books and the provider's disagree: never guess, show it to staff.
+        audit.record(
+            session,
+            actor,
+            "payment.refund_mismatch",
+            case_id=payment.case_id,
+            detail={
+                "payment": payment.public_id,
+                "refund_ref": seen.refund_ref,
+                "amount_yen": seen.amount_yen,
+                "refundable_yen": left,
+            },
+            now=now,
+        )
+        log.error("refund %s does not fit payment %s", seen.refund_ref, payment.public_id)
+        return None
+    refund = PaymentRefund(
+        amount_yen=seen.amount_yen,
+        reason="refunded at the provider, outside this service",
+        actor=actor,
+        idempotency_key=_outside_key(seen.refund_ref),
+        refund_ref=seen.refund_ref,
+        status=seen.status[:16],
+        created_at=now,
+    )
+    # Through the collection, so refund_payment's count of refunds (its key) stays right.
+    payment.refunds.append(refund)
+    payment.refunded_yen += seen.amount_yen
+    full = payment.refunded_yen == payment.amount_yen
+    session.flush()
+    detail: dict[str, Any] = {
+        "refund_id": refund.id,
+        "refund_ref": seen.refund_ref,
+        "amount_yen": seen.amount_yen,
+        "refunded_yen": payment.refunded_yen,
+        "source": "provider",
+    }
+    if event_id:
+        detail["event"] = event_id
+    transition_payment(
+        session,
+        payment,
+        P.REFUNDED if full else P.PARTIALLY_REFUNDED,
+        actor=actor,
+        now=now,
+        detail=detail,
+    )
+    log.warning(
+        "payment %s: %s yen refunded outside the service (%s)",
+        payment.public_id,
+        seen.amount_yen,
+        seen.refund_ref,
+    )
+    if full:
+        _refund_case(session, payment, actor=actor, now=now)
+    return refund
+
+
+def _refund_case(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
+    case = get_case(session, payment.case_id)
+    try:
+        mark_refunded(session, case, actor=actor, now=now)
+    except InvalidTransition:
+        # A finished (done) case keeps its state; the refund is still recorded.
+        log.info("case %s stays %s after a full refund", case.id, case.status.value)
