@@ -3,8 +3,9 @@ the settings into one typed :class:`Services` object.
 
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
-schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the resident's visit workflow, offline
+schema), the catalog (its queues and counters installed), the card reader (one card operation at a
+time) and the payment provider from the registry, the recovery of what a crash of the last
+run left (``application.recovery``), the payment reconciler, the resident's visit workflow, offline
 speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
 read it through ``ui.services.current_services()`` and never build anything themselves.
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from application import registry
 from application.device import DeviceCredential, load_device_credential
 from application.rate_limits import AddressRateLimits
+from application.recovery import recover_kiosk
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
@@ -109,6 +111,10 @@ def build_services(
         shutdown.append(provider.close)
         reconciler = None
         if start_reconciler:
+            # This process just started: every visit of this kiosk died with the last one.
+            # Settle or cancel what they left open and free the payment reader now (issue
+            # 10: a reader left busy refused every resident for about five minutes).
+            recover_kiosk(sessions, provider, kiosk_id=settings.kiosk_id)
             # Repairs what a crash or a lost webhook left behind: once now, then periodically.
             reconciler = Reconciler(
                 sessions,
