@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -251,9 +252,23 @@ class Ticket(Base):
         UniqueConstraint("origin_queue_id", "business_day", "number"),
         UniqueConstraint("case_id"),
         CheckConstraint("number > 0", name="number_positive"),
-        Index("ix_tickets_waiting", "status", "queue_id", "priority", "sort_at"),
-        # The wait estimate reads a queue's latest completions at every issue.
-        Index("ix_tickets_queue_completed", "queue_id", "completed_at"),
+        # The waiting tickets of one day, in call order within a queue: people-ahead counts,
+        # call-next and the phone views read only these rows, however many tickets the day
+        # already issued (issue 10: the single-column business-day index made each of them
+        # walk the whole day). See migration 0007.
+        Index(
+            "ix_tickets_waiting_day", "status", "business_day", "queue_id", "priority", "sort_at"
+        ),
+        # The wait estimate reads a queue's latest served tickets at every issue: only rows
+        # with a service time are in this index, so the newest twenty are its last twenty
+        # entries (migration 0007: the full index made PostgreSQL sort all of the queue's).
+        Index(
+            "ix_tickets_queue_served",
+            "queue_id",
+            "completed_at",
+            sqlite_where=text("service_s IS NOT NULL"),
+            postgresql_where=text("service_s IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
