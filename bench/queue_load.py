@@ -69,7 +69,11 @@ from tests.pgcluster import start_cluster  # noqa: E402
 T = TicketStatus
 PROCEDURES = (["juminhyo"], ["tenkyo"], ["tax_certificate"], ["koseki"], ["tenkyo", "juminhyo"])
 FIELDS = {
-    "tenkyo": {"new_address": "東京都港区海岸一丁目", "moving_date": "2026-03-30"},
+    "tenkyo": {
+        "new_address": {"town": "霞が関", "chome": 1, "ban": 1, "go": 1},
+        # inside the catalog's window: the last 14 days up to today
+        "moving_date": (business_day() - timedelta(days=3)).isoformat(),
+    },
     "tax_certificate": {"fiscal_years": [2024]},
     "koseki": {"honseki": "東京都港区芝公園四丁目", "hittousha": "渡辺一郎"},
 }

@@ -15,14 +15,28 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kiosk.addresses import (
+    AddressRejected,
+    TownListError,
+    Ward,
+    is_empty_address,
+    load_towns,
+    normalise_ward_address,
+)
+from kiosk.eras import EraOutOfRange, format_japanese
+
 LANGUAGES = ("ja", "en", "zh-Hans", "ko")
 UNITS = ("case", "copy", "fiscal_year_copy")
-FIELD_KINDS = ("integer", "choice", "text", "date", "fiscal_years", "boolean")
+FIELD_KINDS = ("integer", "choice", "text", "date", "fiscal_years", "boolean", "ward_address")
+# A date the resident picks on the touch calendar lies in a window the procedure declares
+# (min_days .. max_days from the business day); a year each way is as far as a calendar
+# of day buttons stays usable.
+DATE_WINDOW_MAX_DAYS = 366
 CARD_FIELDS = ("name", "address", "birth_date", "sex", "individual_number")
 # What the card gives is never asked of the resident again, and never editable.
 READ_ONLY_FIELDS = frozenset(CARD_FIELDS) | {"family_name", "given_name"}
@@ -129,7 +143,85 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-Hans": "{label}读取自卡片，无法更改。",
         "ko": "{label}은(는) 카드에서 읽은 내용이라 변경할 수 없습니다.",
     },
+    "date_out_of_range": {
+        "ja": "{label}は{first}から{last}までの日を選んでください。",
+        "en": "{label} must be a day from {first} to {last}.",
+        "zh-Hans": "{label}请选择{first}至{last}之间的日期。",
+        "ko": "{label}은(는) {first}부터 {last}까지의 날짜로 골라 주세요.",
+    },
+    "not_an_address": {
+        "ja": "{label}は町名を選んで、番地を入力してください。",
+        "en": "{label}: please choose the town, then enter the numbers.",
+        "zh-Hans": "{label}：请选择町名，然后输入门牌号。",
+        "ko": "{label}: 동네(町名)를 고른 뒤 번지를 입력해 주세요.",
+    },
+    "unknown_town": {
+        "ja": "{label}の町名を一覧から選んでください。",
+        "en": "{label}: please choose the town from the list.",
+        "zh-Hans": "{label}：请从列表中选择町名。",
+        "ko": "{label}: 목록에서 동네(町名)를 골라 주세요.",
+    },
+    "bad_chome": {
+        "ja": "{label}：{town}の丁目を選んでください（{choices}）。",
+        "en": "{label}: please choose the chōme of {town} ({choices}).",
+        "zh-Hans": "{label}：请选择{town}的丁目（{choices}）。",
+        "ko": "{label}: {town}의 초메(丁目)를 골라 주세요({choices}).",
+    },
+    "no_chome": {
+        "ja": "{label}：{town}には丁目がありません。",
+        "en": "{label}: {town} has no chōme.",
+        "zh-Hans": "{label}：{town}没有丁目。",
+        "ko": "{label}: {town}에는 초메(丁目)가 없습니다.",
+    },
+    "bad_address_number": {
+        "ja": "{label}の{part}は1から{max}までの数字で入力してください。",
+        "en": "{label}: {part} must be a number from 1 to {max}.",
+        "zh-Hans": "{label}的{part}请输入1到{max}之间的数字。",
+        "ko": "{label}의 {part}은(는) 1에서 {max}까지의 숫자로 입력해 주세요.",
+    },
+    "building_invalid": {
+        "ja": "{label}の建物名・部屋番号に使えない文字があります。",
+        "en": "{label}: the building and room contain characters that cannot be used.",
+        "zh-Hans": "{label}的建筑物名称・房间号包含无法使用的字符。",
+        "ko": "{label}의 건물명・호실에 사용할 수 없는 문자가 있습니다.",
+    },
+    "building_too_long": {
+        "ja": "{label}の建物名・部屋番号は{max}文字以内で入力してください。",
+        "en": "{label}: the building and room must be at most {max} characters.",
+        "zh-Hans": "{label}的建筑物名称・房间号不能超过{max}个字符。",
+        "ko": "{label}의 건물명・호실은 {max}자 이내로 입력해 주세요.",
+    },
 }
+
+_MONTHS_EN = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def written_date(d: date, language: str) -> str:
+    """A date written out for a resident's message, never as an ambiguous 12/02/2026:
+    ``令和8年12月2日`` (ja, 和暦), ``2 December 2026``, ``2026年12月2日``, ``2026년 12월 2일``."""
+    if language == "ja":
+        try:
+            return format_japanese(d)
+        except EraOutOfRange:
+            return f"{d.year}年{d.month}月{d.day}日"
+    if language == "en":
+        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+    if language == "ko":
+        return f"{d.year}년 {d.month}월 {d.day}일"
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _message_param(value: Any, language: str) -> Any:
+    """A message parameter in the resident's language: dates written out, per-language
+    mappings (the name of an address part) picked."""
+    if isinstance(value, date):
+        return written_date(value, language)
+    if isinstance(value, Mapping):
+        return value.get(language) or value.get("ja") or ""
+    return value
+
 
 CARD_FIELD_LABELS: dict[str, dict[str, str]] = {
     "name": {"ja": "氏名", "en": "Name", "zh-Hans": "姓名", "ko": "성명"},
@@ -164,7 +256,8 @@ class FieldError:
     def message(self, language: str) -> str:
         lang = language if language in LANGUAGES else "ja"
         label = self.label.get(lang) or self.label.get("ja") or self.field
-        return MESSAGES[self.code][lang].format(label=label, **self.params)
+        params = {k: _message_param(v, lang) for k, v in self.params.items()}
+        return MESSAGES[self.code][lang].format(label=label, **params)
 
 
 class ValidationFailed(ValueError):
@@ -204,9 +297,25 @@ class FieldSpec:
     max_length: int | None = None
     max_years_back: int = 5
     max_count: int = 5
+    # date: the days a resident may pick, counted from the business day (-14 .. 0: the last
+    # two weeks up to today).
+    min_days: int | None = None
+    max_days: int | None = None
+    # ward_address: the catalog's ward (its towns and the prefix of its addresses).
+    ward: Ward | None = field(default=None, repr=False)
+
+    def date_window(self, today: date) -> tuple[date, date] | None:
+        """The first and last day a ``date`` field accepts on business day ``today``, or
+        None when the catalog set no window."""
+        if self.min_days is None or self.max_days is None:
+            return None
+        return today + timedelta(days=self.min_days), today + timedelta(days=self.max_days)
 
     def normalise(self, value: Any, today: date) -> Any:
-        if value is None or value == "" or value == []:
+        empty = value is None or value == "" or value == []
+        if self.kind == "ward_address":
+            empty = is_empty_address(value)
+        if empty:
             if self.default is not None:
                 return self.default
             if self.required:
@@ -234,9 +343,22 @@ class FieldSpec:
                 raise _Reject("not_boolean")
             case "date":
                 try:
-                    return date.fromisoformat(str(value)).isoformat()
+                    day = date.fromisoformat(str(value))
                 except ValueError:
                     raise _Reject("not_a_date") from None
+                window = self.date_window(today)
+                if window is not None and not window[0] <= day <= window[1]:
+                    raise _Reject("date_out_of_range", first=window[0], last=window[1])
+                return day.isoformat()
+            case "ward_address":
+                if self.ward is None:  # the loader always sets it; a hand-made spec may not
+                    raise _Reject("not_an_address")
+                try:
+                    return normalise_ward_address(
+                        value, self.ward, building_max=self.max_length or 60
+                    )
+                except AddressRejected as e:
+                    raise _Reject(e.code, **e.params) from None
             case "fiscal_years":
                 items = value.split(",") if isinstance(value, str) else list(value)
                 years = [_as_int(v) for v in items]
@@ -361,12 +483,24 @@ class CounterSpec:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Queues, counters and procedures, validated. ``source`` is the file it came from."""
+    """Queues, counters and procedures, validated. ``source`` is the file it came from;
+    ``ward`` is the ward's ``[ward]`` table (names, address prefix, towns)."""
 
     source: str
     queues: tuple[QueueSpec, ...]
     counters: tuple[CounterSpec, ...]
     procedures: tuple[ProcedureSpec, ...]
+    ward: Ward | None = None
+
+    def ward_name(self, language: str, override: str = "") -> str:
+        """The ward's name for screens, receipts and printouts in ``language`` (``ja``,
+        ``en``, ``zh-Hans``, ``ko``): ``override`` (``Settings.ward_name``, from
+        KIOSK_WARD_NAME) when set, else ``[ward] names`` (Japanese for an unknown language)."""
+        if override:
+            return override
+        if self.ward is None:
+            return ""
+        return self.ward.names.get(language) or self.ward.names.get("ja", "")
 
     def procedure(self, code: str) -> ProcedureSpec:
         """The procedure ``code``; KeyError if the catalog has none."""
@@ -412,6 +546,7 @@ class _Loader:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
+        self.ward: Ward | None = None
 
     # Locating a problem: tomllib keeps no positions, so find the n-th ``[[table]]``
     # header (and sub-table) in the text, then the ``key =`` line inside it.
@@ -443,7 +578,17 @@ class _Loader:
             for n in range(start, end):
                 if key.match(self.lines[n]):
                     return n + 1
-            return line
+            # A single [table] (the catalog's [ward]): look for its keys inside it.
+            table = re.compile(rf"^\s*\[\s*{re.escape(str(part))}\s*\]")
+            hits = [n for n in range(start, end) if table.match(self.lines[n])]
+            if not hits:
+                return line
+            start = hits[0]
+            line = start + 1
+            following = [n for n in range(start + 1, end) if self.lines[n].lstrip().startswith("[")]
+            end = following[0] if following else end
+            i += 1
+            continue
         return line
 
     def fail(self, where: tuple[Any, ...], reason: str) -> CatalogError:
@@ -493,6 +638,7 @@ class _Loader:
     def load(self, data: Mapping[str, Any]) -> Catalog:
         if data.get("version") != 1:
             raise self.fail(("version",), "expected version = 1")
+        self.ward = self._ward(data)
         queues: list[QueueSpec] = []
         for i, q in enumerate(data.get("queue", [])):
             where = ("queue", i)
@@ -544,7 +690,35 @@ class _Loader:
                 raise self.fail(("procedure", i, "code"), f"duplicate procedure code {code!r}")
         if not procedures:
             raise self.fail(("procedure",), "the catalog defines no [[procedure]]")
-        return Catalog(self.path, tuple(queues), tuple(counters), tuple(procedures))
+        return Catalog(self.path, tuple(queues), tuple(counters), tuple(procedures), self.ward)
+
+    def _ward(self, data: Mapping[str, Any]) -> Ward:
+        """The ``[ward]`` table: names per language, the address prefix, the addressee of
+        the A4 form and the town list (a file next to the catalog, checked here too)."""
+        table = data.get("ward")
+        if not isinstance(table, dict):
+            raise self.fail(("ward",), "missing [ward] (names, address_prefix, addressee, towns)")
+        where = ("ward",)
+        names = self._names(table, "names", where)
+        for key in ("address_prefix", "addressee", "towns"):
+            text = self._get(table, key, str, where)
+            if not text.strip() or _CONTROL.search(text) or len(text) > 200:
+                raise self.fail(where + (key,), f"{key} must be a short non-empty text")
+        # Relative to the catalog: a ward's catalog and its town list travel together.
+        towns_path = Path(self.path).parent / table["towns"]
+        if not towns_path.is_file():
+            raise self.fail(where + ("towns",), f"towns: there is no file {towns_path}")
+        try:
+            towns = load_towns(towns_path)
+        except TownListError as e:
+            raise CatalogError(e.path, e.line, e.reason) from None
+        return Ward(
+            names=names,
+            address_prefix=table["address_prefix"].strip(),
+            addressee=table["addressee"].strip(),
+            towns=towns,
+            towns_source=str(towns_path),
+        )
 
     def _procedure(
         self, p: Mapping[str, Any], where: tuple[Any, ...], queue_codes: set[str]
@@ -607,7 +781,12 @@ class _Loader:
             raise self.fail(where + ("kind",), f"kind must be one of {', '.join(FIELD_KINDS)}")
         label = self._names(f, "label", where)
         default = f.get("default")
-        required = f.get("required", default is None and kind in ("text", "date", "fiscal_years"))
+        required = f.get(
+            "required",
+            default is None and kind in ("text", "date", "fiscal_years", "ward_address"),
+        )
+        if kind in ("date", "ward_address") and default is not None:
+            raise self.fail(where + ("default",), f"field {name!r}: a {kind} has no default")
         spec = FieldSpec(
             name=name,
             kind=kind,
@@ -620,7 +799,26 @@ class _Loader:
             max_length=f.get("max_length"),
             max_years_back=f.get("max_years_back", 5),
             max_count=f.get("max_count", 5),
+            min_days=f.get("min_days"),
+            max_days=f.get("max_days"),
+            ward=self.ward if kind == "ward_address" else None,
         )
+        if kind == "date":
+            # The resident picks the day on a calendar of the procedure's window: without
+            # one there is nothing to show (and any day of any year would be accepted).
+            for key in ("min_days", "max_days"):
+                self._get(f, key, int, where)
+            if spec.min_days > spec.max_days:  # type: ignore[operator]
+                raise self.fail(where + ("min_days",), f"field {name!r}: min_days > max_days")
+            if spec.max_days - spec.min_days > DATE_WINDOW_MAX_DAYS:  # type: ignore[operator]
+                raise self.fail(
+                    where + ("max_days",),
+                    f"field {name!r}: the window is longer than {DATE_WINDOW_MAX_DAYS} days",
+                )
+        if kind == "ward_address" and "max_length" in f:
+            length = self._get(f, "max_length", int, where)
+            if not 1 <= length <= 200:
+                raise self.fail(where + ("max_length",), "max_length must be 1 to 200")
         if kind == "integer":
             for key in ("min", "max"):
                 self._get(f, key, int, where)

@@ -110,7 +110,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_key: str = ""
-    ward_name: str = "みなと区役所"
+    # Overrides the catalog's [ward] names in every language (KIOSK_WARD_NAME); empty = catalog.
+    ward_name: str = ""
     # Procedure catalog TOML (KIOSK_CATALOG); empty = the one shipped in kiosk/data.
     catalog: str = ""
     # Personal data of closed cases is kept until the end of the business day, plus this.

@@ -249,6 +249,8 @@ def catalog() -> ResponseReturnValue:
                         "max": f.max,
                         "options": list(f.options),
                         "max_length": f.max_length,
+                        "min_days": f.min_days,
+                        "max_days": f.max_days,
                     }
                     for f in p.fields
                 ],
@@ -259,7 +261,23 @@ def catalog() -> ResponseReturnValue:
         counters=[
             {"code": c.code, "names": dict(c.names), "queues": list(c.queues)} for c in cat.counters
         ],
+        ward=_ward_json(cat),
     )
+
+
+def _ward_json(cat: Catalog) -> dict[str, Any] | None:
+    """The ward's names and the towns a ``ward_address`` field accepts (its value is
+    ``{"town", "chome", "ban", "go", "building"}``)."""
+    if cat.ward is None:
+        return None
+    return {
+        "names": dict(cat.ward.names),
+        "address_prefix": cat.ward.address_prefix,
+        "towns": [
+            {"name": t.name, "kana": t.kana, "chome": list(t.chome), "numbering": t.numbering}
+            for t in cat.ward.towns
+        ],
+    }
 
 
 @bp.get("/board")

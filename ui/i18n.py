@@ -28,6 +28,8 @@ from flask_babel import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ui.services import current_services
+
 log = logging.getLogger(__name__)
 
 SUPPORTED: tuple[str, ...] = ("ja", "en", "zh_Hans", "ko")
@@ -93,6 +95,21 @@ def localized(names: Any, locale: str | None = None) -> str:
         return ""
     lang = domain_language(locale)
     return str(names.get(lang) or names.get("ja") or next(iter(names.values())))
+
+
+def ward_name(locale: str | None = None) -> str:
+    """The ward's name on screens and receipts in the language (``locale``: Babel's or the
+    domain's spelling; default the request's): ``KIOSK_WARD_NAME`` when set, in every
+    language; otherwise the catalog's ``[ward] names``."""
+    services = current_services()
+    return services.catalog.ward_name(domain_language(locale), override=services.settings.ward_name)
+
+
+def ward_addressee() -> str:
+    """Whom the A4 application is addressed to (the catalog's ``[ward] addressee``, e.g.
+    千代田区長); always Japanese, like the form."""
+    ward = current_services().catalog.ward
+    return ward.addressee if ward is not None else ""
 
 
 def yen(amount: int) -> str:
@@ -205,4 +222,6 @@ def init_i18n(app: Flask) -> None:
         long_date=long_date,
         wait_minutes=wait_minutes,
         format_datetime=format_datetime,
+        ward_name=ward_name,
+        ward_addressee=ward_addressee,
     )

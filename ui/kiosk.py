@@ -33,6 +33,7 @@ from application.visits import (
     VisitWorkflow,
 )
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
 from kiosk.clock import business_day
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
@@ -40,6 +41,7 @@ from kiosk.errors import DomainError, UnknownProcedure
 from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
 from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.pickers import address_picker, date_picker, date_text
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
 
@@ -298,7 +300,9 @@ def _form_values(spec: ProcedureSpec, form: Mapping[str, Any]) -> dict[str, Any]
     for field in spec.fields:
         key = f"{spec.code}.{field.name}"
         items = form.getlist(key)  # type: ignore[attr-defined]
-        if field.kind == "fiscal_years":
+        if field.kind == "ward_address":  # the picker's parts: key.town, key.chome, ...
+            values[field.name] = {part: form.get(f"{key}.{part}", "") for part in ADDRESS_PARTS}
+        elif field.kind == "fiscal_years":
             values[field.name] = items
         elif items:
             values[field.name] = items[-1]  # a checkbox after its hidden "false"
@@ -317,6 +321,8 @@ def _fields_page(
         errors=errors,
         option_labels=OPTION_LABELS,
         fiscal_year_options=_fiscal_year_options,
+        date_picker=lambda spec: date_picker(spec, business_day()),
+        address_picker=lambda: address_picker(_catalog().ward),
     )
 
 
@@ -425,9 +431,9 @@ def _field_text(spec: ProcedureSpec, name: str, value: Any) -> str:
     if field.kind == "date":
         from datetime import date
 
-        from ui.i18n import long_date
-
-        return long_date(date.fromisoformat(str(value)))
+        return date_text(date.fromisoformat(str(value)))
+    if field.kind == "ward_address" and isinstance(value, Mapping):
+        return str(value.get("address") or "—")
     return str(value)
 
 

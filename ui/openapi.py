@@ -435,6 +435,12 @@ def document() -> dict[str, Any]:
                         "procedures": {"type": "array", "items": {"type": "object"}},
                         "queues": {"type": "array", "items": {"type": "object"}},
                         "counters": {"type": "array", "items": {"type": "object"}},
+                        "ward": {
+                            "type": ["object", "null"],
+                            "description": "names, address_prefix and towns (name, kana, "
+                            "chome, numbering) for ward_address fields, whose value is "
+                            "{town, chome, ban, go, building}",
+                        },
                     }
                 ),
                 "Visit": _obj(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from application.visits import taken_payment_of_case
 from payments.receipts import LABELS, TITLES, Receipt, build_receipt
+from ui.i18n import ward_name
 from ui.services import current_services
 
 
@@ -32,7 +33,7 @@ def receipt_for_payment(
         session,
         public_id,
         catalog=services.catalog,
-        ward_name=services.settings.ward_name,
+        ward_name=ward_name(language),
         title=services.settings.receipt_title,
         language=language,
     )

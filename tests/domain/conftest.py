@@ -131,7 +131,10 @@ class Db:
         case = self.open_case(s, procedures, now=now, priority=priority, card=card)
         defaults = {
             "koseki": {"honseki": "東京都港区芝公園四丁目", "hittousha": "渡辺一郎"},
-            "tenkyo": {"new_address": "東京都港区海岸一丁目", "moving_date": "2026-03-30"},
+            "tenkyo": {
+                "new_address": {"town": "霞が関", "chome": 1, "ban": 1, "go": 1},
+                "moving_date": "2026-03-30",
+            },
             "tenshutsu": {"destination_address": "大阪府大阪市北区", "moving_date": "2026-04-10"},
             "tax_certificate": {"fiscal_years": [2025]},
         }

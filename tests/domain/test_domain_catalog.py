@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -40,8 +41,14 @@ def test_settings_name_a_ward_catalog(tmp_path: Path) -> None:
     """KIOSK_CATALOG reaches Settings.catalog, which load_catalog accepts as a path."""
     own = tmp_path / "ward.toml"
     own.write_text(load_catalog().source and Path(load_catalog().source).read_text())
+    _copy_town_list(tmp_path)
     settings = load_settings(environ={"KIOSK_CATALOG": str(own)})
     assert load_catalog(settings.catalog).source == str(own)
+
+
+def _copy_town_list(folder: Path) -> None:
+    """A catalog names its town list relative to itself: copies travel with theirs."""
+    shutil.copy(load_catalog().ward.towns_source, folder)
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> Path:
@@ -49,6 +56,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text
     path = tmp_path / "broken.toml"
     path.write_text(text.replace(old, new, 1))
+    _copy_town_list(tmp_path)
     return path
 
 
@@ -122,7 +130,11 @@ def test_fee_arithmetic() -> None:
     assert joseki.fee(values) == 750
     tenkyo = catalog.procedure("tenkyo")
     values = tenkyo.validate_fields(
-        {"new_address": "港区海岸1-1", "moving_date": "2026-03-31"}, today=TODAY
+        {
+            "new_address": {"town": "霞が関", "chome": 1, "ban": 1, "go": 1},
+            "moving_date": "2026-03-31",
+        },
+        today=TODAY,
     )
     assert tenkyo.fee(values) == 0 and tenkyo.is_fee_free
 
@@ -161,7 +173,12 @@ def test_validation_rejects_bad_values_all_at_once() -> None:
     assert codes == {"fiscal_years": "bad_fiscal_year", "copies": "out_of_range"}
     with pytest.raises(ValidationFailed) as info:
         catalog.procedure("tenkyo").validate_fields(
-            {"new_address": "港区", "moving_date": "2026-02-30"}, "ja", today=TODAY
+            {
+                "new_address": {"town": "丸の内", "chome": 1, "ban": 9, "go": 1},
+                "moving_date": "2026-02-30",
+            },
+            "ja",
+            today=TODAY,
         )
     assert [e.code for e in info.value.errors] == ["not_a_date"]
 

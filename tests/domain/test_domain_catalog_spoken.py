@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ def _catalog_with(tmp_path: Path, old: str, new: str) -> Path:
     assert old in text
     path = tmp_path / "ward.toml"
     path.write_text(text.replace(old, new, 1))
+    # The catalog names its town list relative to itself: the copy travels with it.
+    shutil.copy(load_catalog().ward.towns_source, tmp_path)
     return path
 
 

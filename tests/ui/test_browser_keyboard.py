@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.clock import business_day
 from tests.ui.browser import BROWSER_MARKS, SHOTS, Served, press_pin
 
 pytestmark = BROWSER_MARKS
@@ -41,6 +42,12 @@ def to_fields(page: Any, served: Served, lang: str, procedure: str) -> None:
     page.click(f"label.choice-card:has(input[value='{procedure}'])")
     page.click("main button[type=submit].btn-primary")
     page.wait_for_url(re.compile(r"/kiosk/fields$"))
+
+
+def pick_today(page: Any, procedure: str) -> None:
+    """Tap today on the moving date's calendar (a 転出届 allows two weeks either side)."""
+    today = business_day().isoformat()
+    page.click(f"#f-{procedure}-moving_date label:has(input[value='{today}'])")
 
 
 def check_page_text(page: Any, served: Served) -> str:
@@ -110,11 +117,11 @@ def test_family_register_typed_on_the_screen_keyboard(
 
 def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: Any) -> None:
     """In English the keyboard opens on Latin letters (shift for one capital) and the digit
-    pad types half-width digits; the typed new address is on the check screen."""
+    pad types half-width digits; the typed destination address is on the check screen."""
     served = serve(sim_persona="yamada")
-    to_fields(page, served, "en", "tenkyo")
-    page.fill("#f-tenkyo-moving_date", "2026-11-20")
-    address = page.locator("#f-tenkyo-new_address")
+    to_fields(page, served, "en", "tenshutsu")
+    pick_today(page, "tenshutsu")
+    address = page.locator("#f-tenshutsu-destination_address")
     address.click()
     assert page.locator(".osk-tab[data-layout='latin']").get_attribute("aria-pressed") == "true"
     assert page.locator("#osk [data-back]").get_attribute("aria-label") == "Delete one character"
@@ -161,12 +168,12 @@ def test_cursor_keys_edit_in_the_middle(serve: Callable[..., Served], page: Any)
     the caret where it is; every change fires one input event and the focus stays in the
     field; a full field takes no more characters in the middle."""
     served = serve(sim_persona="yamada")
-    to_fields(page, served, "ja", "tenkyo")
-    address = page.locator("#f-tenkyo-new_address")
+    to_fields(page, served, "ja", "tenshutsu")
+    address = page.locator("#f-tenshutsu-destination_address")
     address.click()
     page.evaluate(
         """() => { window.inputs = 0;
-            document.getElementById('f-tenkyo-new_address')
+            document.getElementById('f-tenshutsu-destination_address')
               .addEventListener('input', () => { window.inputs += 1; }); }"""
     )
     tap(page, "か", "き", "く")
@@ -201,7 +208,7 @@ def test_cursor_keys_edit_in_the_middle(serve: Callable[..., Served], page: Any)
     assert address.input_value() == "あがき丁目くけ"
     assert caret_view(page) == ("あ", "がき丁目くけ")
     assert page.evaluate("window.inputs") == 11  # one per change, none per move
-    assert page.evaluate("document.activeElement.id") == "f-tenkyo-new_address"
+    assert page.evaluate("document.activeElement.id") == "f-tenshutsu-destination_address"
     assert small_keys(page) == []
     for key in ("left", "right"):
         name = page.locator(f"#osk [data-move='{key}']").get_attribute("aria-label")
@@ -234,9 +241,9 @@ def test_cursor_keys_in_english(serve: Callable[..., Served], page: Any) -> None
     """The cursor keys have English names; a typo in the middle of a Latin address is fixed
     without retyping what follows, and the fixed text reaches the check screen."""
     served = serve(sim_persona="yamada")
-    to_fields(page, served, "en", "tenkyo")
-    page.fill("#f-tenkyo-moving_date", "2026-11-20")
-    address = page.locator("#f-tenkyo-new_address")
+    to_fields(page, served, "en", "tenshutsu")
+    pick_today(page, "tenshutsu")
+    address = page.locator("#f-tenshutsu-destination_address")
     address.click()
     assert page.locator("#osk [data-move='left']").get_attribute("aria-label") == (
         "Move the cursor left"

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from kiosk.models import Case, CaseStatus
 from payments.models import Payment, PaymentStatus
+from tests.ui.moving import move_form
 from ui.services import services_of
 
 TEXT_PIN = 0x0011
@@ -110,11 +111,7 @@ def test_fee_free_procedure_skips_payment(kiosk: KioskActions) -> None:
     kiosk.start()
     response = kiosk.choose(
         "tenkyo",
-        fields={
-            "tenkyo.new_address": "東京都港区芝公園1-1",
-            "tenkyo.moving_date": "2026-11-20",
-            "tenkyo.household_members": "1",
-        },
+        fields=move_form(),
     )
     assert response.headers["Location"].endswith("/kiosk/card"), response.get_data(as_text=True)
     kiosk.read_card()
@@ -324,11 +321,7 @@ def test_phone_page_in_ticket_language(kiosk: KioskActions, app: Flask) -> None:
     kiosk.start("ko")
     kiosk.choose(
         "tenkyo",
-        fields={
-            "tenkyo.new_address": "港区芝公園1-1",
-            "tenkyo.moving_date": "2026-11-20",
-            "tenkyo.household_members": "1",
-        },
+        fields=move_form(),
     )
     kiosk.read_card()
     kiosk.client.post("/kiosk/confirm")

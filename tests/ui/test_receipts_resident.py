@@ -11,13 +11,15 @@ from flask import Flask
 
 from kiosk.models import Ticket
 from payments.models import Payment
+from tests.ui.moving import move_fields, move_form
 from tests.ui.test_kiosk_screens import KioskActions
 from ui.services import services_of
 
-MOVE = {
-    "tenkyo.new_address": "港区芝公園1-1",
-    "tenkyo.moving_date": "2026-11-20",
-    "tenkyo.household_members": "1",
+WARD = {
+    "ja": "千代田区役所",
+    "en": "Chiyoda City Office",
+    "zh-Hans": "千代田区役所",
+    "ko": "지요다구청",
 }
 
 
@@ -44,7 +46,7 @@ def free_visit(app: Flask, lang: str) -> KioskActions:
     """A resident with a fee-free 転居届 (ticket straight after the confirmation)."""
     kiosk = KioskActions(app, app.test_client())
     kiosk.start(lang)
-    kiosk.choose("tenkyo", fields=MOVE)
+    kiosk.choose("tenkyo", fields=move_form())
     kiosk.read_card()
     assert kiosk.client.post("/kiosk/confirm").headers["Location"].endswith("/kiosk/ticket")
     return kiosk
@@ -53,9 +55,9 @@ def free_visit(app: Flask, lang: str) -> KioskActions:
 @pytest.mark.parametrize(
     ("lang", "title", "texts"),
     [
-        ("ja", "利用明細", ["みなと区役所", "住民票の写し", "300円", "お支払い方法", "決済番号"]),
-        ("en", "Statement", ["みなと区役所", "Copy of residence record", "¥300", "Payment method"]),
-        ("ko", "이용 명세", ["주민표 사본", "300엔", "결제 방법"]),
+        ("ja", "利用明細", ["千代田区役所", "住民票の写し", "300円", "お支払い方法", "決済番号"]),
+        ("en", "Statement", [WARD["en"], "Copy of residence record", "¥300", "Payment method"]),
+        ("ko", "이용 명세", ["지요다구청", "주민표 사본", "300엔", "결제 방법"]),
     ],
 )
 def test_kiosk_ticket_has_a_printable_receipt(
@@ -161,7 +163,7 @@ def test_api_receipt_of_a_paid_visit(
     assert receipt.status_code == 200, receipt.get_json()
     body = receipt.get_json()
     assert body["title"] == title and body["language"] == lang
-    assert body["ward_name"] == "みなと区役所" and body["total_yen"] == 300
+    assert body["ward_name"] == WARD[lang] and body["total_yen"] == 300
     assert body["lines"] == [
         {"code": "juminhyo", "name": name, "units": 1, "unit_fee_yen": 300, "fee_yen": 300}
     ]
@@ -179,8 +181,7 @@ def test_api_no_receipt_for_a_fee_free_visit(
     request's language."""
     app = make_app(sim_persona="yamada")
     client = app.test_client()
-    fields = {"new_address": "港区芝公園1-1", "moving_date": "2026-11-20", "household_members": 1}
-    vid = api_visit(client, lang, "tenkyo", fields)
+    vid = api_visit(client, lang, "tenkyo", move_fields())
     response = client.get(f"/api/visits/{vid}/receipt?lang={lang}")
     assert response.status_code == 404
     error = response.get_json()["error"]

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from kiosk.models import Case, CaseStatus, Ticket
 from payments.models import Payment, PaymentStatus
+from tests.ui.moving import move_fields
 from ui.services import services_of
 
 TEXT_PIN = 0x0011
@@ -42,11 +43,13 @@ class KioskScreens:
         self.client.get("/kiosk/?lang=en")
         self.client.post("/kiosk/start")
         self.client.post("/kiosk/procedures", data={"procedure": list(procedures)})
-        form = {
-            f"{code}.{name}": value
-            for code, values in (fields or {}).items()
-            for name, value in values.items()
-        }
+        form: dict[str, Any] = {}
+        for code, values in (fields or {}).items():
+            for name, value in values.items():
+                if isinstance(value, dict):  # an address in the ward: one input per part
+                    form.update({f"{code}.{name}.{part}": v for part, v in value.items()})
+                else:
+                    form[f"{code}.{name}"] = value
         response = self.client.post("/kiosk/fields", data=form)
         return "invalid" if response.status_code == 422 else "ok"
 
@@ -257,9 +260,4 @@ def test_wiping_an_unpaid_visit_cancels_its_case(make_app, front_end) -> None:
 
 
 def _moving_fields() -> dict[str, Any]:
-    from kiosk.clock import business_day
-
-    return {
-        "moving_date": business_day().isoformat(),
-        "new_address": "東京都港区芝公園一丁目1番1号",
-    }
+    return move_fields()

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from kiosk.addresses import address_parts
 from kiosk.cases import view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
@@ -25,8 +26,9 @@ from ui.staff import bp
 from ui.staff.console import actor, back, catalog, role_required, sessions
 
 
-def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
-    """Per procedure line: its labelled fields in the console's language."""
+def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tuple[str, str]]]]:
+    """Per procedure line: its labelled fields in the console's language; an address in the
+    ward also lists its parts (町名, 丁目, 番, 号, building) unless ``parts`` is false."""
     out = []
     for line in detail.procedures:
         try:
@@ -45,6 +47,12 @@ def _field_rows(detail: Any) -> list[tuple[Any, list[tuple[str, str]]]]:
                 text = ", ".join(str(v) for v in value)
             elif field is not None and field.kind == "choice":
                 text = str(OPTION_LABELS.get(value, value))
+            elif isinstance(value, dict) and field is not None and field.kind == "ward_address":
+                rows.append((label, str(value.get("address") or "—")))
+                if parts:
+                    parts_of = address_parts(value, domain_language())
+                    rows.extend((f"{label}: {part}", text) for part, text in parts_of)
+                continue
             else:
                 text = str(value)
             rows.append((label, text))
@@ -71,7 +79,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     if template == "staff/print.html":  # the form itself is always Japanese
         with force_locale("ja"):
             return render_template(
-                template, case=detail, lines=_field_rows(detail), payments=payments
+                template, case=detail, lines=_field_rows(detail, parts=False), payments=payments
             )
     return render_template(
         template,
