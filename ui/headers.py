@@ -12,14 +12,9 @@ them too, and no surface can forget them).
 - ``X-Content-Type-Options: nosniff``: a JSON or WAV answer is never run as a script.
 - ``Referrer-Policy: same-origin`` unless the view chose a stricter one (the phone page
   sends none at all: its URL is the ticket's token).
-
-A blueprint whose pages must connect elsewhere (the live streams' event server on another
-port) registers its sources with :func:`allow_connect`; nothing else may widen the policy.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from flask import Flask, Response, request
 
@@ -35,16 +30,9 @@ INLINE_STYLE = "style-src 'self' 'unsafe-inline'"
 # Blueprints whose templates use style attributes (charts, the simulator's panel).
 INLINE_STYLE_BLUEPRINTS = frozenset({"staff", "simulator"})
 NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'"
-CONNECT_SOURCES = "kiosk.csp_connect_sources"
 
 
-def allow_connect(app: Flask, blueprint: str, sources: Callable[[], str]) -> None:
-    """Let pages of ``blueprint`` also connect (fetch, EventSource) to what ``sources()``
-    returns for the current request (e.g. ``'self' http://host:8081``)."""
-    app.extensions.setdefault(CONNECT_SOURCES, {})[blueprint] = sources
-
-
-def content_security_policy(app: Flask, response: Response) -> str:
+def content_security_policy(response: Response) -> str:
     """The policy of ``response`` to the current request."""
     if response.mimetype != "text/html":
         return NOT_HTML_POLICY
@@ -52,9 +40,6 @@ def content_security_policy(app: Flask, response: Response) -> str:
     blueprint = request.blueprint or ""
     if blueprint in INLINE_STYLE_BLUEPRINTS:
         parts.append(INLINE_STYLE)
-    connect = app.extensions.get(CONNECT_SOURCES, {}).get(blueprint)
-    if connect is not None:
-        parts.append(f"connect-src {connect()}")
     return "; ".join(parts)
 
 
@@ -64,7 +49,7 @@ def init_security_headers(app: Flask) -> None:
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(app, response)
+        headers["Content-Security-Policy"] = content_security_policy(response)
         headers["X-Frame-Options"] = "DENY"
         headers["X-Content-Type-Options"] = "nosniff"
         headers.setdefault("Referrer-Policy", "same-origin")
