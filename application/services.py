@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
 from application.device import DeviceCredential, load_device_credential
+from application.live import LiveStreams
 from application.rate_limits import AddressRateLimits
 from application.recovery import recover_kiosk
 from application.schema import require_current_schema
@@ -59,7 +60,14 @@ class Services:
     device: DeviceCredential
     #: per-address budgets of card reads, log-in attempts and speech (issue 10)
     rate_limits: AddressRateLimits
+    # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
+    live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def attach_live(self, live: LiveStreams) -> None:
+        """Keep the running live streams; they are stopped first when the services close."""
+        self.live = live
+        self._shutdown.append(live.stop)
 
     @property
     def kiosk_actor(self) -> str:

@@ -178,6 +178,18 @@ class Settings:
     card_trust_keys: str = ""
     jpki_trust_anchors: str = ""
     jpki_crl: str = ""
+    # --- live streams and the front (see application.live, ui.event_server, deploy/) ---
+    # The event server of `kiosk serve` (board and phone streams) listens on host:this.
+    events_port: int = 8081
+    # Where browsers open the streams: empty = this page's host name on events_port (the
+    # embedded default, no proxy); behind the reverse proxy of deploy/ "/" (same origin).
+    events_url: str = ""
+    # Open streams per process, and per client address (more get 503 / 429, retry later).
+    events_max_streams: int = 1000
+    events_max_per_address: int = 20
+    # The reverse proxy's address (e.g. 127.0.0.1): only from it are X-Forwarded-* headers
+    # believed (client address, https). Empty: none is.
+    trusted_proxy: str = ""
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
@@ -238,6 +250,16 @@ class Settings:
 
         if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
             self.card_trust()
+        if not 0 <= self.events_port < 65536 or self.events_port == self.port:
+            raise ConfigError(
+                f"KIOSK_EVENTS_PORT={self.events_port}: a TCP port other than KIOSK_PORT"
+            )
+        if self.events_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?|/\S*", self.events_url):
+            raise ConfigError(
+                f"KIOSK_EVENTS_URL={self.events_url!r}: empty, a path (/) or http(s)://host[:port]"
+            )
+        if self.events_max_streams < 1 or self.events_max_per_address < 1:
+            raise ConfigError("KIOSK_EVENTS_MAX_STREAMS / KIOSK_EVENTS_MAX_PER_ADDRESS must be > 0")
         return self
 
 

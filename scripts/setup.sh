@@ -21,7 +21,8 @@ as_root() {
 # --- Debian packages -------------------------------------------------------
 debs=(pcscd vsmartcard-vpcd libpcsclite-dev swig python3-venv espeak-ng fonts-noto-cjk libusb-1.0-0)
 if [ "$want_test" = 1 ]; then
-    debs+=(postgresql chromium)
+    # nginx: tests/security runs the deploy/ reverse proxy (its own config, prefix in tmp).
+    debs+=(postgresql chromium nginx)
 fi
 missing=()
 for p in "${debs[@]}"; do

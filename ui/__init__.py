@@ -42,6 +42,7 @@ def create_app(
     init_i18n(app)
     init_templates(app)
     init_error_handlers(app)
+    init_body_limits(app)
     init_security_headers(app)
     init_kiosk_screen_only(app)
     init_rate_limits(app)
@@ -69,6 +70,13 @@ def init_templates(app: Flask) -> None:
     from ui.voice import voice_guide_url
 
     app.jinja_env.globals.update(csrf_token=csrf_token, voice_guide_url=voice_guide_url)
+
+
+def init_body_limits(app: Flask) -> None:
+    """413 for a body larger than its route's cap (``ui.body_limits``)."""
+    from ui.body_limits import init_body_limits as init
+
+    init(app)
 
 
 def init_error_handlers(app: Flask) -> None:

@@ -1,12 +1,11 @@
 """The display board: latest called numbers with their counters and waiting counts per
 queue, on a big screen, with a chime on each call. Numbers only, never names.
 
-Live updates are server-sent events (``/board/events``). The stream learns of calls through
-the database, never through this process's memory, so a call made by any instance (another
-kiosk PC's service, the API, the CLI) reaches every board: the generator asks for the
-newest audit id every :data:`POLL_S` and sends the board state when it changed. A stream
-lives at most :data:`STREAM_S` seconds (the browser reconnects at once, ``retry: 1000``), so
-a waitress worker thread is never held for ever and shutdown is never blocked for long.
+Live updates are server-sent events from the event server (``ui.event_server``, fed by the
+process's one hub, ``application.live``), which holds no worker thread; the page gets the
+stream's URL (``ui.live_links``) and polls ``/board/state`` when it has none or loses it.
+``/board/events`` on this (WSGI) app is only kept for pages loaded before that move: it
+answers at once with the current state and a retry hint, and is never held open.
 
 After the chime the board speaks each new call (or recall) in ``KIOSK_ANNOUNCE_LANGUAGES``,
 in that order, with audio from ``/api/voice/call.wav`` (offline espeak-ng, ``ui.voice``):
@@ -16,23 +15,21 @@ the ticket number and the counter, nothing else. Without a voice it only chimes.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from kiosk.clock import business_day
-from kiosk.overview import board_state, change_marker
+from kiosk.overview import board_state
+from ui.live_links import connect_sources, stream_url
 from ui.services import current_services
 from ui.voice import announce_languages
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
-POLL_S = 0.3
-STREAM_S = 30.0
-PING_S = 10.0
+# Pages from before the event server reconnect to /board/events this often (ms).
+COMPAT_RETRY_MS = 5000
 
 
 def _state() -> dict[str, Any]:
@@ -45,7 +42,8 @@ def _headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
+        "object-src 'none'; frame-ancestors 'none'"
     )
     return response
 
@@ -54,7 +52,10 @@ def _headers(response: Response) -> Response:
 def board() -> ResponseReturnValue:
     """The board page, rendered with the current state (works without JavaScript too)."""
     return render_template(
-        "board/board.html", state=_state(), announce_languages=announce_languages()
+        "board/board.html",
+        state=_state(),
+        announce_languages=announce_languages(),
+        events_url=stream_url("/board/events"),
     )
 
 
@@ -64,41 +65,14 @@ def state() -> ResponseReturnValue:
     return jsonify(_state())
 
 
-def board_events(
-    sessions: Any, *, poll_s: float = POLL_S, lifetime_s: float = STREAM_S
-) -> Iterator[str]:
-    """SSE lines: ``board`` events with the state whenever it changed, pings, then ``bye``
-    when the stream's lifetime is over. One short read transaction per poll."""
-    yield "retry: 1000\n\n"
-    deadline = time.monotonic() + lifetime_s
-    marker: int | None = None
-    sent: dict[str, Any] | None = None
-    last_write = time.monotonic()
-    while time.monotonic() < deadline:
-        with sessions() as s:
-            current = change_marker(s)
-            fresh = board_state(s, business_day()).to_json() if current != marker else None
-        marker = current
-        if fresh is not None and fresh != sent:
-            sent = fresh
-            last_write = time.monotonic()
-            yield f"id: {current}\nevent: board\ndata: {json.dumps(fresh, ensure_ascii=False)}\n\n"
-        elif time.monotonic() - last_write > PING_S:
-            last_write = time.monotonic()
-            yield ": ping\n\n"
-        time.sleep(poll_s)
-    yield "event: bye\ndata: {}\n\n"
-
-
 @bp.get("/events")
 def events() -> ResponseReturnValue:
-    """Server-sent events: the board state on every change (within ~0.3 s of the commit)."""
-    config = current_app.config
-    stream = board_events(
-        current_services().sessions,
-        poll_s=float(config.get("BOARD_POLL_S", POLL_S)),
-        lifetime_s=float(config.get("BOARD_STREAM_S", STREAM_S)),
+    """For board pages loaded before the streams moved to the event server: the current
+    state once and a retry hint, then the response ends (it never holds a worker)."""
+    body = (
+        f"retry: {COMPAT_RETRY_MS}\n\n"
+        f"event: board\ndata: {json.dumps(_state(), ensure_ascii=False)}\n\n"
     )
-    response = Response(stream, mimetype="text/event-stream")
+    response = Response(body, mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -62,4 +62,14 @@ def healthz() -> Any:
     parts = {"database": _database(), "card_reader": _card_reader(), "payments": _payments()}
     healthy = all(part["ok"] for part in parts.values())
     status = 200 if healthy else 503
-    return jsonify(status="ok" if healthy else "degraded", **parts, voice=voice()), status
+    return jsonify(
+        status="ok" if healthy else "degraded", **parts, voice=voice(), live=_live()
+    ), status
+
+
+def _live() -> dict[str, Any] | None:
+    """The live streams of this process (None when it serves none, e.g. in tests)."""
+    service = current_services().live
+    if service is None:
+        return None
+    return service.status()

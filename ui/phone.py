@@ -1,19 +1,26 @@
 """The resident's phone: the status page behind the ticket's QR code.
 
-Shows the number, people ahead, the estimated wait and, once called, the counter; it
-refreshes itself and speaks the ticket's language (``?lang=`` overrides). It shows nothing
-personal: the token is the only key, and a wrong token is a plain 404.
+Shows the number, people ahead, the estimated wait and, once called, the counter, in the
+ticket's language (``?lang=`` overrides). It follows the ticket live: the page opens
+``/t/<token>/events`` on the event server (``ui.event_server``; the views come from the
+process's hub, one read per change for all phones) and redraws itself from the event with
+the words it was given in its language; without a stream it fetches itself every
+:data:`REFRESH_S` seconds. It shows nothing personal: the token is the only key, and a
+wrong token is a plain 404.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, make_response, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import force_locale
+from flask_babel import force_locale, get_translations, gettext
 
 from kiosk.errors import NotFound
 from kiosk.overview import ticket_by_token, ticket_status
 from ui.i18n import domain_language, normalise_locale
+from ui.live_links import connect_sources, stream_url
 from ui.receipts import receipt_context, receipt_of_case, receipt_title
 from ui.services import current_services
 
@@ -30,6 +37,11 @@ def _headers(response):  # type: ignore[no-untyped-def]
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
     return response
 
 
@@ -57,6 +69,8 @@ def status(token: str) -> ResponseReturnValue:
             token=token,
             page_locale=locale,
             receipt_label=receipt_title(domain_language(locale)) if has_receipt else None,
+            events_url=stream_url(f"/t/{token}/events"),
+            live_words=_live_words(locale),
         )
 
 
@@ -74,6 +88,28 @@ def receipt(token: str) -> ResponseReturnValue:
         return render_template(
             "phone/receipt.html", token=token, page_locale=locale, **receipt_context(found)
         )
+
+
+def _live_words(locale: str) -> dict[str, Any]:
+    """The page's words in its language, placeholders kept (``%(num)d``, ``%(counter)s``),
+    for redrawing the ticket from a stream event. Plurals as [n == 1, other]: right for the
+    four languages (English has two forms, the others one)."""
+    plural = get_translations().ngettext
+    return {
+        "lang": domain_language(locale),
+        "called": gettext("Called: please go to %(counter)s"),
+        "ahead_label": gettext("People ahead of you"),
+        "people": [plural("%(num)d person", "%(num)d people", n) for n in (1, 2)],
+        "wait_label": gettext("Estimated wait"),
+        "no_wait": gettext("No wait"),
+        "minutes": [plural("About %(num)d minute", "About %(num)d minutes", n) for n in (1, 2)],
+        "serving": gettext("You are being served."),
+        "done": gettext("Finished. Thank you."),
+        "no_show": gettext(
+            "We called your number but could not find you. Please speak to a member of staff."
+        ),
+        "invalid": gettext("This ticket is no longer valid."),
+    }
 
 
 def _locale(ticket_language: str | None) -> str:

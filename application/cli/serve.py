@@ -1,4 +1,5 @@
-"""``kiosk serve``: the Flask app under waitress."""
+"""``kiosk serve``: the Flask app under waitress, and beside it the event server of the
+live streams (``application.live``: the hub and ``ui.event_server``)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,30 @@ from kiosk.config import ConfigError, Settings, load_settings
 )
 @click.option("--port", type=int, default=None, help="Port (default KIOSK_PORT or 8080).")
 @click.option("--threads", type=int, default=16, show_default=True, help="waitress worker threads.")
-def command(host: str | None, port: int | None, threads: int) -> None:
+@click.option(
+    "--events-port",
+    type=int,
+    default=None,
+    help="Port of the live streams (default KIOSK_EVENTS_PORT or 8081).",
+)
+def command(host: str | None, port: int | None, threads: int, events_port: int | None) -> None:
     """Run the kiosk service (resident screens, staff console, board, API) under waitress."""
     import waitress
 
+    from application.front import raise_open_files_limit, waitress_options
     from application.schema import SchemaOutdated
     from ui import create_app
+    from ui.event_server import start_live_updates
     from ui.services import services_of
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"host": host, "port": port, "events_port": events_port}.items()
+        if v is not None
+    }
     try:
         settings = load_settings(overrides)
         app = create_app(settings=settings)
@@ -64,8 +77,26 @@ def command(host: str | None, port: int | None, threads: int) -> None:
         click.echo(f"  {label:<16} {base}{path}", err=True)
     for warning in startup_warnings(settings):
         click.echo(f"kiosk: WARNING: {warning}", err=True)
+    # The live streams are served beside waitress (no worker thread each).
+    raise_open_files_limit()
     try:
-        waitress.serve(app, host=settings.host, port=settings.port, threads=threads, ident="kiosk")
+        live = start_live_updates(app, host=settings.host, port=settings.events_port)
+    except OSError as e:
+        services.close()
+        click.echo(
+            f"kiosk: live streams: cannot listen on port {settings.events_port}: {e}", err=True
+        )
+        sys.exit(2)
+    click.echo(
+        f"  {'live streams':<16} http://{settings.host}:{live.server.port}/board/events", err=True
+    )
+    try:
+        waitress.serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            **waitress_options(settings, threads=threads),
+        )
     finally:
         services.close()
 

@@ -2,8 +2,9 @@
 
 Debian's Chromium (``/usr/bin/chromium``, installed by ``scripts/setup.sh --test``) driven
 by Playwright from PyPI; never a downloaded browser. The app runs under waitress on a free
-127.0.0.1 port in a thread. Fixtures (``browser``, ``serve``, ``page``) live in
-``tests/ui/conftest.py``; screenshots go to ``test-artifacts/screenshots/`` (git-ignored).
+127.0.0.1 port in a thread, with its live streams' hub and event server beside it. Fixtures
+(``browser``, ``serve``, ``page``) live in ``tests/ui/conftest.py``; screenshots go to
+``test-artifacts/screenshots/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ class Served:
     def __init__(self, app: Flask) -> None:
         from waitress import create_server
 
+        from tests.ui.livekit import start_live
+
         self.app = app
+        # As `kiosk serve`: the live streams (boards, phones) on their own port beside it.
+        self.live = start_live(app)
         self.server = create_server(app, host="127.0.0.1", port=0, threads=6)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -61,6 +66,7 @@ class Served:
         return services_of(self.app).payments.terminal
 
     def close(self) -> None:
+        self.live.stop()
         self.server.close()
         self.thread.join(timeout=5)
 

@@ -23,7 +23,6 @@ pytestmark = BROWSER_MARKS
 def served(serve: Any) -> tuple[Any, str]:
     """The app under waitress (simulated card and auto-approving terminal) and its URL."""
     running = serve(sim_terminal_auto="approve", sim_persona="yamada")
-    running.app.config["BOARD_STREAM_S"] = 5.0
     return running.app, running.url
 
 

@@ -22,7 +22,6 @@ def test_board_speaks_a_call_after_the_chime(serve: Callable[..., Served], brows
     """After "enable sound" and a call, the board fetches the call's audio in ja then en
     (number and counter only) and plays it."""
     served = serve(sim_terminal_auto="approve", sim_persona="yamada")
-    served.app.config["BOARD_STREAM_S"] = 5.0
     ticket = paid_ticket(served.app)
     add_staff(served.app, "clerk", "staff")
 

@@ -1,4 +1,5 @@
-// Display board: server-sent events from /board/events; a synthesized two-tone chime
+// Display board: server-sent events from the event server (data-events), or polling
+// data-state every few seconds when there is no stream or it was refused; a synthesized two-tone chime
 // (Web Audio, no sound file, no network) on every new call or recall, then the call spoken
 // in each language of data-voice-langs (WAVs from this service, synthesized offline),
 // played on the same audio clock so chime and voices never overlap.
@@ -133,14 +134,44 @@
     }
   }
 
+  var eventsUrl = script.getAttribute("data-events");
+  var stateUrl = script.getAttribute("data-state");
+  var pollTimer = null;
+
+  function poll() {
+    fetch(stateUrl, { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (state) {
+        if (state && pollTimer) { render(state); live.setAttribute("data-state", "polling"); }
+      })
+      .catch(function () { live.setAttribute("data-state", "lost"); });
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(poll, 5000);
+    poll();
+  }
+
+  function stopPolling() {
+    if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  }
+
+  // A refused or broken stream (503/429 answers close it for good) falls back to polling
+  // and tries the stream again after 10-20 s, so boards opened together do not return together.
   function connect() {
-    var source = new EventSource(script.getAttribute("data-events"));
-    source.addEventListener("open", function () { live.setAttribute("data-state", "live"); });
+    if (!eventsUrl || !window.EventSource) { startPolling(); return; }
+    var source = new EventSource(eventsUrl);
+    source.addEventListener("open", function () { stopPolling(); live.setAttribute("data-state", "live"); });
     source.addEventListener("board", function (e) { render(JSON.parse(e.data)); });
     source.addEventListener("bye", function () { live.setAttribute("data-state", "connecting"); });
     source.addEventListener("error", function () {
-      live.setAttribute("data-state", source.readyState === 2 ? "lost" : "connecting");
-      if (source.readyState === 2) setTimeout(connect, 2000);
+      if (source.readyState === 2) {
+        startPolling();
+        setTimeout(connect, 10000 + Math.random() * 10000);
+      } else if (!pollTimer) {
+        live.setAttribute("data-state", "connecting");
+      }
     });
   }
 
