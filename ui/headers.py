@@ -7,7 +7,9 @@ them too, and no surface can forget them).
   allow), no plugins, no ``<base>``, forms post only here, and no page may be framed
   (``frame-ancestors 'none'``: a framed kiosk or console could be click-jacked). The staff
   console and the simulator panel also allow inline style attributes (their charts and
-  panel use them). JSON and other non-HTML answers get ``default-src 'none'``.
+  panel use them); the board and the phone page may also connect to the live streams'
+  origin (``ui.live_links``: the event server's port, or the same origin behind the
+  proxy). JSON and other non-HTML answers get ``default-src 'none'``.
 - ``X-Frame-Options: DENY`` for browsers that predate ``frame-ancestors``.
 - ``X-Content-Type-Options: nosniff``: a JSON or WAV answer is never run as a script.
 - ``Referrer-Policy: same-origin`` unless the view chose a stricter one (the phone page
@@ -29,6 +31,8 @@ BASE_POLICY = (
 INLINE_STYLE = "style-src 'self' 'unsafe-inline'"
 # Blueprints whose templates use style attributes (charts, the simulator's panel).
 INLINE_STYLE_BLUEPRINTS = frozenset({"staff", "simulator"})
+# Blueprints whose pages open a live stream (EventSource) to the event server.
+STREAMING_BLUEPRINTS = frozenset({"board", "phone"})
 NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -38,6 +42,10 @@ def content_security_policy(response: Response) -> str:
         return NOT_HTML_POLICY
     parts = list(BASE_POLICY)
     blueprint = request.blueprint or ""
+    if blueprint in STREAMING_BLUEPRINTS:
+        from ui.live_links import connect_sources
+
+        parts.insert(1, f"connect-src {connect_sources()}")
     if blueprint in INLINE_STYLE_BLUEPRINTS:
         parts.append(INLINE_STYLE)
     return "; ".join(parts)
