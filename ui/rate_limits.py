@@ -7,10 +7,13 @@
 - ``speech``: every synthesised WAV (read-aloud, board announcements).
 
 The client address is the one the WSGI server reports: waitress replaces it with the
-forwarded one only for requests from ``KIOSK_TRUSTED_PROXY``.
+forwarded one only for requests from ``KIOSK_TRUSTED_PROXY``. Requests are matched by method
+and path (not by view names), so a front end rewritten under the same URLs keeps its budgets.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
@@ -18,19 +21,20 @@ from flask_babel import gettext as _
 
 from ui.services import current_services
 
-BUDGETS: dict[str, frozenset[str]] = {
-    "card": frozenset({"kiosk.pin", "kiosk.pin_submit", "api.visit_card", "api.visit_card_read"}),
-    "login": frozenset({"staff.login_submit", "api.staff_login", "device.enrol_submit"}),
-}
-SPEECH_BLUEPRINT = "voice"
+# (budget, methods, path): the first match decides.
+BUDGETS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    ("card", frozenset({"GET", "POST"}), re.compile(r"/kiosk/pin")),
+    ("card", frozenset({"GET", "POST"}), re.compile(r"/api/visits/[^/]+/card(?:/read)?")),
+    ("login", frozenset({"POST"}), re.compile(r"/(?:api/)?staff/login")),
+    ("login", frozenset({"POST"}), re.compile(r"/device/")),
+    ("speech", frozenset({"GET"}), re.compile(r"/api/voice/.+")),
+)
 
 
 def budget_of_request() -> str | None:
     """The budget the current request spends, or None."""
-    if request.blueprint == SPEECH_BLUEPRINT:
-        return "speech"
-    for kind, endpoints in BUDGETS.items():
-        if request.endpoint in endpoints:
+    for kind, methods, path in BUDGETS:
+        if request.method in methods and path.fullmatch(request.path):
             return kind
     return None
 
@@ -39,7 +43,7 @@ def too_many(retry_after_s: int) -> ResponseReturnValue:
     """429 with ``Retry-After``: the API's JSON error, the log-in form, or a short page."""
     message = _("Too many attempts. Please wait a moment and try again.")
     headers = {"Retry-After": str(retry_after_s), "Cache-Control": "no-store"}
-    if request.path.startswith("/api/") or request.blueprint == SPEECH_BLUEPRINT:
+    if request.path.startswith("/api/"):
         from ui.api import error_response
 
         response = error_response("too_many_requests", 429, message)

@@ -33,6 +33,14 @@ class KioskScreenClient(FlaskClient):
         self.environ_base[DEVICE_HEADER] = DEVICE_KEY
 
 
+def enrol_as_kiosk_screen(context: Any) -> None:
+    """Give a Playwright browser context the kiosk's device cookie for every app served on
+    127.0.0.1 (as ``/device/`` sets it on the kiosk's own screen)."""
+    context.add_cookies(
+        [{"name": "kiosk_device", "value": DEVICE_KEY, "domain": "127.0.0.1", "path": "/"}]
+    )
+
+
 def upgraded_database(data_dir: Path) -> str:
     """Create the data folder's SQLite database at the current schema; return its URL."""
     url = f"sqlite:///{data_dir / 'kiosk.sqlite3'}"
@@ -105,9 +113,7 @@ def page(browser: Any) -> Iterator[Any]:
     """A fresh kiosk-sized browser page (1280 x 900), enrolled as the kiosk's screen (the
     device cookie of every app served on 127.0.0.1)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    context.add_cookies(
-        [{"name": "kiosk_device", "value": DEVICE_KEY, "domain": "127.0.0.1", "path": "/"}]
-    )
+    enrol_as_kiosk_screen(context)
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     yield pg
