@@ -13,7 +13,7 @@ own records), ``lost`` (issued tickets neither called exactly once nor still wai
 ``duplicate_numbers`` (same queue, day and number twice). Exit status 1 on any anomaly.
 The first summary line also gives ``statements_per_op``, the SQL statements per op.
 
-For PostgreSQL without ``--url`` a throwaway cluster is started (tests/pgcluster.py,
+For PostgreSQL without ``--url`` a throwaway cluster is started (tests/support/pgcluster.py,
 durability off as in the tests; ``--durable`` keeps fsync on) and removed afterwards.
 
 ``--preload N`` (issue 10, cost flat with the day's size): the same load once on a fresh
@@ -64,7 +64,7 @@ from kiosk.models import (  # noqa: E402
     TicketStatus,
 )
 from kiosk.tickets import get_ticket, issue_ticket  # noqa: E402
-from tests.pgcluster import start_cluster  # noqa: E402
+from tests.support.pgcluster import start_cluster  # noqa: E402
 
 T = TicketStatus
 PROCEDURES = (["juminhyo"], ["tenkyo"], ["tax_certificate"], ["koseki"], ["tenkyo", "juminhyo"])

@@ -18,18 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from cardreader.errors import CardError
+from cardreader.errors import ReaderBusy
 from cardreader.model import CardInfo
 from cardreader.reader import CardReader, ReaderStatus
-
-
-class ReaderBusy(CardError):
-    """Another card operation is using the reader right now; nothing was sent to the card
-    (no PIN try was used). Try again in a moment."""
-
-    code = "reader_busy"
-    message_ja = "カードリーダーは使用中です。少し待ってから、もう一度お試しください。"
-    message_en = "The card reader is busy. Please wait a moment and try again."
 
 
 class ExclusiveCardReader:

@@ -7,17 +7,28 @@ made).
   the part after ``#`` (never sent to a server, never logged), posts it, and the answer sets
   the ``kiosk_device`` cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, five years).
   Without a script the page is a form to paste the credential into.
-- Every request of the kiosk screens except the welcome page, and every ``/api/visits``
-  request, must present the credential (the cookie, or the ``X-Kiosk-Device`` header for
-  API clients). Others get 403 with a message in the request's language and nothing
-  happens: no visit, no reader status, no PIN.
+- Every request of the kiosk screens except the welcome page, and every API operation
+  declared for the kiosk's screen (the ``/api/visits`` ones), must present the credential
+  (the cookie, or the ``X-Kiosk-Device`` header for API clients). Others get 403 with a
+  message in the request's language and nothing happens: no visit, no reader status, no
+  PIN.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -46,10 +57,17 @@ def is_kiosk_screen() -> bool:
 
 
 def needs_kiosk_screen() -> bool:
-    """Whether the current request is a visit or card operation (see the module doc)."""
+    """Whether the current request is a visit or card operation (see the module doc): a
+    kiosk screen other than the welcome page, or an API operation declared with
+    ``kiosk_device=True`` (``ui.api.protocol.operation``: the same declaration the OpenAPI
+    document shows as the ``kioskDevice`` security scheme, so the two cannot differ)."""
     if request.blueprint == "kiosk":
         return request.endpoint not in OPEN_KIOSK_ENDPOINTS
-    return request.path == "/api/visits" or request.path.startswith("/api/visits/")
+    if request.blueprint == "api" and request.endpoint:
+        view = current_app.view_functions.get(request.endpoint)
+        declared = getattr(view, "operation", None)
+        return bool(getattr(declared, "kiosk_device", False))
+    return False
 
 
 def refused() -> ResponseReturnValue:
@@ -57,7 +75,7 @@ def refused() -> ResponseReturnValue:
     kiosk page otherwise."""
     message = _("This screen is not set up as this kiosk's screen. Please ask a member of staff.")
     if request.path.startswith("/api/"):
-        from ui.api import error_response
+        from ui.api.protocol import error_response
 
         return error_response("kiosk_device_required", 403, message)
     if request.path.endswith("/state") or request.accept_mimetypes.best == "application/json":

@@ -44,7 +44,7 @@ def too_many(retry_after_s: int) -> ResponseReturnValue:
     message = _("Too many attempts. Please wait a moment and try again.")
     headers = {"Retry-After": str(retry_after_s), "Cache-Control": "no-store"}
     if request.path.startswith("/api/"):
-        from ui.api import error_response
+        from ui.api.protocol import error_response
 
         response = error_response("too_many_requests", 429, message)
         response.headers.update(headers)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from hardware_sim.stripe_standin import DEFAULT_READER, StandinServer
 from kiosk.clock import business_day
 from tests.payments.test_pay_sigkill import PIN, KioskService, _present_card, _wait_for
+from tests.support.stripe_standin import DEFAULT_READER, StandinServer
 from tests.ui.conftest import DEVICE_KEY
 
 pytestmark = pytest.mark.slow

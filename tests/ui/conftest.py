@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from application.schema import upgrade
 from kiosk import db
 from kiosk.privacy import load_data_key
+from tests.ui.api_contract import ContractCheckedClient
 from ui.services import services_of
 
 DEVICE_KEY = "test-device-key-of-the-kiosk-0123456789abcdef"
 DEVICE_HEADER = "HTTP_X_KIOSK_DEVICE"
 
 
-class KioskScreenClient(FlaskClient):
+class KioskScreenClient(ContractCheckedClient):
     """A test client that presents the kiosk's device key (``X-Kiosk-Device``), as the
-    kiosk's enrolled browser does with its cookie."""
+    kiosk's enrolled browser does with its cookie, and checks every ``/api`` response
+    against the OpenAPI document."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +69,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
             settings["database_url"] = upgraded_database(tmp_path)
         app = create_app(settings)
         app.config["TESTING"] = True
-        app.test_client_class = KioskScreenClient
+        app.test_client_class = KioskScreenClient  # every /api response is checked
         apps.append(app)
         return app
 
