@@ -32,7 +32,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kiosk import audit
@@ -214,12 +214,11 @@ def _failures(session: Session, staff: Staff, address: str) -> StaffLoginFailure
 
 
 def _latest_lock(session: Session, staff: Staff, now: datetime) -> datetime | None:
-    ends = session.scalars(
-        select(StaffLoginFailure.locked_until).where(
+    return session.scalar(
+        select(func.max(StaffLoginFailure.locked_until)).where(
             StaffLoginFailure.staff_id == staff.id, StaffLoginFailure.locked_until > now
         )
-    ).all()
-    return max(ends, default=None)
+    )
 
 
 def authenticate(
@@ -239,7 +238,7 @@ def authenticate(
     staff = find_staff(session, username) if _USERNAME.match(username or "") else None
     password = password[:MAX_PASSWORD_LENGTH]
     known = staff is not None and staff.active
-    matches = verify_password(password, staff.password_hash if known else _dummy_hash())
+    matches = verify_password(password, staff.password_hash if staff and known else _dummy_hash())
     if staff is None or not staff.active:
         audit.record(session, "system", "staff.login_failed", detail={"reason": "unknown"}, now=now)
         return LoginResult(None)

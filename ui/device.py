@@ -21,7 +21,6 @@ import logging
 from flask import (
     Blueprint,
     Flask,
-    Response,
     current_app,
     jsonify,
     redirect,
@@ -116,7 +115,7 @@ def enrol_submit() -> ResponseReturnValue:
         log.warning("device enrolment refused from %s", request.remote_addr)
         error = _("This is not the device key of this kiosk.")
         return render_template("device/enrol.html", enrolled=False, error=error), 403
-    response: Response = redirect(url_for("kiosk.welcome"))
+    response = redirect(url_for("kiosk.welcome"))
     response.set_cookie(
         COOKIE,
         credential,

@@ -59,8 +59,9 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     try:
         require_current_schema(engine)
         sessions = db.make_session_factory(engine)
-        kiosk = {"kiosk_id": settings.kiosk_id, "stale_after": STALE_AFTER}
-        recovery = settle_left_payments(sessions, provider, **kiosk)
+        recovery = settle_left_payments(
+            sessions, provider, kiosk_id=settings.kiosk_id, stale_after=STALE_AFTER
+        )
         with db.transaction(sessions) as session:
             report = reconcile(
                 session,
@@ -68,7 +69,7 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
                 timeout_s=timeout_s or settings.payment_timeout_s,
                 refund_window=window,
             )
-        return_stuck_cases(sessions, recovery, **kiosk)
+        return_stuck_cases(sessions, recovery, kiosk_id=settings.kiosk_id, stale_after=STALE_AFTER)
         click.echo(report.line())
         click.echo(recovery.line())
         for public_id in [*report.unreachable, *recovery.unreachable]:
