@@ -3,8 +3,9 @@ the settings into one typed :class:`Services` object.
 
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
-schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the resident's visit workflow, offline
+schema), the catalog (its queues and counters installed), the card reader (one card operation at a
+time) and the payment provider from the registry, the recovery of what a crash of the last
+run left (``application.recovery``), the payment reconciler, the resident's visit workflow, offline
 speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
 read it through ``ui.services.current_services()`` and never build anything themselves.
@@ -20,16 +21,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.device import DeviceCredential, load_device_credential
 from application.live import LiveStreams
+from application.rate_limits import AddressRateLimits
+from application.recovery import recover_kiosk
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
+from cardreader.exclusive import ExclusiveCardReader
 from cardreader.reader import CardReader
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
 from kiosk.counters import install_catalog
-from kiosk.privacy import load_data_key
+from kiosk.privacy import load_data_key, make_private_dir
 from payments.provider import PaymentProvider
 from payments.reconcile import Reconciler
 
@@ -51,6 +56,10 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    #: this kiosk's device credential: visits and card operations need it (issue 10)
+    device: DeviceCredential
+    #: per-address budgets of card reads, log-in attempts and speech (issue 10)
+    rate_limits: AddressRateLimits
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -89,6 +98,8 @@ def build_services(
     Whatever was started before a failure is stopped again.
     """
     registry.check_settings(settings)
+    # The data folder holds the SQLite database, the keys and the simulator's state: 0700.
+    make_private_dir(settings.data_dir)
     shutdown: list[Callable[[], None]] = []
     try:
         engine = db.make_engine(
@@ -100,11 +111,18 @@ def build_services(
         catalog = load_catalog(settings.catalog or None)
         with db.transaction(sessions) as session:
             install_catalog(session, catalog)
-        reader, rig = registry.build_card_reader(settings, shutdown)
+        built_reader, rig = registry.build_card_reader(settings, shutdown)
+        # One card operation at a time: a concurrent one is refused as "reader busy".
+        reader: CardReader = ExclusiveCardReader(built_reader)
+        device = load_device_credential(settings)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
         reconciler = None
         if start_reconciler:
+            # This process just started: every visit of this kiosk died with the last one.
+            # Settle or cancel what they left open and free the payment reader now (issue
+            # 10: a reader left busy refused every resident for about five minutes).
+            recover_kiosk(sessions, provider, kiosk_id=settings.kiosk_id)
             # Repairs what a crash or a lost webhook left behind: once now, then periodically.
             reconciler = Reconciler(
                 sessions,
@@ -140,5 +158,7 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        device=device,
+        rate_limits=AddressRateLimits(settings),
         _shutdown=shutdown,
     )

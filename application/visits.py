@@ -47,7 +47,7 @@ from payments.collect import cancel_payment, refresh_payment
 from payments.collect import start_payment as start_case_payment
 from payments.models import Payment
 from payments.provider import PaymentError, PaymentProvider
-from payments.states import TAKEN, get_payment, payments_of_case
+from payments.states import TAKEN, crash_point, get_payment, payments_of_case
 
 log = logging.getLogger(__name__)
 
@@ -464,6 +464,7 @@ class VisitWorkflow:
             )
             for code, values in visit.fields.items():
                 set_resident_fields(s, case, code, values, catalog=self.catalog, actor=self.actor)
+        crash_point("after_case_opened")
         visit.case_id = case.id
         return case
 
@@ -494,6 +495,7 @@ class VisitWorkflow:
             if case.fee_yen == 0:
                 visit.ticket_token = issue_ticket(s, case, actor=self.actor).token
             fee = case.fee_yen
+        crash_point("after_ticket_issued" if visit.ticket_token else "after_case_confirmed")
         return Confirmation(fee, visit.ticket_token)
 
     # --- payment ------------------------------------------------------------------------------

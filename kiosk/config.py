@@ -152,6 +152,16 @@ class Settings:
     # serial:DEVICE[?baudrate=N]; and the width of its paper roll in mm (58 or 80).
     printer: str = "sim"
     printer_paper_mm: int = 80
+    # --- issue 10: the card answers only to its kiosk (application.device) ---------------
+    # The kiosk's device credential (KIOSK_DEVICE_KEY): the kiosk's own screen presents it
+    # (cookie, or the X-Kiosk-Device header of API clients) for every visit and card
+    # operation. Empty = a 0600 file in data_dir, created on first run (`kiosk device`).
+    device_key: str = ""
+    # Per client address and minute (application.rate_limits): card reads and PIN-tries
+    # reads, staff log-in attempts, synthesised speech.
+    card_reads_per_minute: int = 30
+    logins_per_minute: int = 10
+    speech_per_minute: int = 60
 
     @property
     def printer_address(self) -> PrinterAddress | None:
@@ -230,6 +240,11 @@ class Settings:
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         parse_printer(self.printer)
+        for name in ("card_reads_per_minute", "logins_per_minute", "speech_per_minute"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"KIOSK_{name.upper()}={getattr(self, name)}: must be > 0")
+        if self.device_key and len(self.device_key.strip()) < 32:
+            raise ConfigError("KIOSK_DEVICE_KEY: at least 32 characters (see `kiosk device`)")
         if self.printer_paper_mm not in PAPER_WIDTH_DOTS:
             raise ConfigError(f"KIOSK_PRINTER_PAPER_MM={self.printer_paper_mm}: expected 58 or 80")
 

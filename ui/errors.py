@@ -58,6 +58,12 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "no_receipt": (404, _l("There is no receipt: nothing was paid for this visit.")),
     "voice_unavailable": (503, _l("Voice guidance is not available right now.")),
     "internal": (500, _l("Something went wrong. Please try again.")),
+    # issue 10: per-address rate limits and the kiosk's own screen
+    "too_many_requests": (429, _l("Too many attempts. Please wait a moment and try again.")),
+    "kiosk_device_required": (
+        403,
+        _l("This screen is not set up as this kiosk's screen. Please ask a member of staff."),
+    ),
 }
 
 # Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed

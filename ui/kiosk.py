@@ -128,12 +128,9 @@ def _visit(*, touch: bool = True) -> Visit:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    # Nothing of a visit may come back through the browser's history or cache.
+    # Nothing of a visit may come back through the browser's history or cache (the security
+    # headers are the app's: ui.headers).
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -121,6 +121,8 @@ CARD_FIELD_LABELS: dict[str, str] = {
 # PIN messages have a number: see ``WRONG_PIN``.
 CARD_ERRORS: dict[str, str] = {
     "card_error": N_("The card could not be read. Please ask a member of staff."),
+    # issue 10: a second card operation while one runs (nothing was sent to the card).
+    "reader_busy": N_("The card reader is busy. Please wait a moment and try again."),
     "no_reader": N_("No card reader was found. Please ask a member of staff."),
     "no_card": N_("There is no card on the reader. Please place your My Number card on it."),
     "card_removed": N_(

@@ -8,9 +8,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from application.schema import upgrade
+from application.schema import alembic_config, upgrade
 from kiosk.catalog import CatalogError, load_catalog
 from kiosk.db import make_engine
 from tests.support.pgcluster import PgCluster
@@ -65,8 +66,11 @@ def test_a_broken_route_names_file_line_and_reason(tmp_path: Path, route: str, r
 
 
 def _ticket_before_routes(engine: Engine) -> None:
-    """One served ticket written at schema 0005 (before routes)."""
-    upgrade(engine, "0005")
+    """One served ticket written at the schema before routes (0010's parent)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    parent = script.get_revision("0010").down_revision
+    assert isinstance(parent, str)
+    upgrade(engine, parent)
     day = date(2026, 4, 1)
     at = datetime(2026, 4, 1, 1, 0)
     with engine.begin() as conn:
