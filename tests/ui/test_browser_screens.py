@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.ui.browser import BROWSER_MARKS, Served, shot
+from tests.ui.conftest import enrol_as_kiosk_screen
 from tests.ui.test_browser_a11y import Audit
 
 pytestmark = BROWSER_MARKS
@@ -77,6 +78,7 @@ def kiosk_screen(browser: Any) -> Iterator[Any]:
     """A page the size and shape of the kiosk: 1080 x 1920 portrait, a touch screen, in a
     browser whose own language is English (the kiosk must not follow it)."""
     context = browser.new_context(viewport=SCREEN, has_touch=True, locale="en-US")
+    enrol_as_kiosk_screen(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
