@@ -4,7 +4,8 @@ the settings into one typed :class:`Services` object.
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
 schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the resident's visit workflow, offline
+provider from the registry (and the card policy, checked against the reader's trust
+anchors), the payment reconciler, the resident's visit workflow, offline
 speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
 read it through ``ui.services.current_services()`` and never build anything themselves.
@@ -20,11 +21,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.card_policy import CardPolicy
 from application.live import LiveStreams
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
 from cardreader.reader import CardReader
+from cardreader.trust import CardTrust
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
@@ -51,6 +54,11 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    # The genuine-card checks: what cards are checked against (and whether those are the
+    # ward's files or the simulator's test keys), and which checks a card must pass.
+    card_trust: CardTrust
+    card_trust_source: str
+    card_policy: CardPolicy
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -100,7 +108,11 @@ def build_services(
         catalog = load_catalog(settings.catalog or None)
         with db.transaction(sessions) as session:
             install_catalog(session, catalog)
-        reader, rig = registry.build_card_reader(settings, shutdown)
+        chosen = registry.build_card_reader(settings, shutdown)
+        reader, rig = chosen.reader, chosen.rig
+        # A policy the trust cannot meet would refuse every card: refuse to start instead.
+        policy = CardPolicy.from_settings(settings)
+        policy.check_trust(chosen.trust, catalog)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
         reconciler = None
@@ -120,6 +132,7 @@ def build_services(
             payments=provider,
             store=VisitStore(settings.idle_timeout_s),
             kiosk_id=settings.kiosk_id,
+            policy=policy,
         )
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
@@ -140,5 +153,8 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        card_trust=chosen.trust,
+        card_trust_source=chosen.trust_source,
+        card_policy=policy,
         _shutdown=shutdown,
     )

@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
+from application.card_policy import CardNotGenuine
 from application.ticket_operations import (
     TargetMissing,
     TicketOperation,
@@ -37,7 +38,7 @@ from application.ticket_operations import (
     run_ticket_operation,
 )
 from application.visits import FieldsInvalid, Visit, VisitEnded, VisitWorkflow
-from cardreader.errors import BadPinFormat, CardError, WrongPin
+from cardreader.errors import BadPinFormat, CardError, JpkiBadPinFormat, JpkiWrongPin, WrongPin
 from kiosk.cases import view_case
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
@@ -112,8 +113,16 @@ def _validation(e: ValidationFailed) -> ResponseReturnValue:
 def _card_error(e: CardError) -> ResponseReturnValue:
     code, _status, message = describe(e)
     # The PIN typed (malformed or wrong) is input to correct: 422; the card's state is 409.
-    status = 422 if isinstance(e, WrongPin | BadPinFormat) else 409
+    typed = WrongPin | BadPinFormat | JpkiWrongPin | JpkiBadPinFormat
+    status = 422 if isinstance(e, typed) else 409
     return error_response(code, status, message, tries_left=e.tries_left)
+
+
+@bp.errorhandler(CardNotGenuine)
+def _card_not_genuine(e: CardNotGenuine) -> ResponseReturnValue:
+    # Refused by the ward's policy (audited by the workflow): which check, what it found.
+    code, status, message = describe(e)
+    return error_response(code, status, message, check=e.check, result=e.result)
 
 
 @bp.errorhandler(TargetMissing)
@@ -376,12 +385,16 @@ def visit_fields(visit_id: str) -> ResponseReturnValue:
 
 @bp.get("/visits/<visit_id>/card")
 def visit_card(visit_id: str) -> ResponseReturnValue:
-    """The reader: present, a card on it, PIN tries left (``null`` without a card)."""
+    """The reader: present, a card on it, PIN tries left (``null`` without a card); whether
+    the chosen procedures want the JPKI check (then the read needs ``jpki_pin``) and that
+    PIN's tries."""
     view = _workflow().reader_view(_visit(visit_id))
     return jsonify(
         reader_present=view.reader_present,
         card_present=view.card_present,
         pin_tries_left=view.pin_tries_left,
+        jpki_pin_wanted=view.jpki_pin_wanted,
+        jpki_pin_tries_left=view.jpki_pin_tries_left,
     )
 
 
@@ -410,12 +423,18 @@ def _prefilled(case: Any) -> dict[str, Any]:
 @bp.post("/visits/<visit_id>/card/read")
 def visit_card_read(visit_id: str) -> ResponseReturnValue:
     """Read the card with the PIN (``{"pin": "1234"}``; used in this request only) and open
-    the case prefilled from it. The kiosk's rule holds: with one try left, no PIN is sent."""
+    the case prefilled from it. The kiosk's rule holds: with one try left, no PIN is sent.
+    When the chosen procedures want the JPKI check, ``jpki_pin`` is the PIN of the user
+    authentication certificate (a PIN of its own, only ever sent to the JPKI application).
+    A card that fails a check the ward requires: 409 ``card_not_genuine`` with ``check`` and
+    ``result``, and no case."""
     visit = _visit(visit_id)
-    pin = _str(_body(), "pin", max_len=16)
+    body = _body()
+    pin = _str(body, "pin", max_len=16)
+    jpki_pin = _str(body, "jpki_pin", max_len=16, required=False) or None
     if visit.case_id is not None:
         raise ApiError("case_not_editable")
-    case = _workflow().read_card(visit, pin)
+    case = _workflow().read_card(visit, pin, jpki_pin=jpki_pin)
     return jsonify(_prefilled(case)), 201
 
 
@@ -651,6 +670,7 @@ def staff_case(case_id: int) -> ResponseReturnValue:
         individual_number=d.individual_number,
         fee_yen=d.fee_yen,
         ticket=d.ticket,
+        card_checks=asdict(d.card_checks),
         procedures=[
             {
                 "code": line.code,

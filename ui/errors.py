@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
 from cardreader.errors import CardError
 from kiosk.catalog import ValidationFailed
 from kiosk.errors import (
@@ -21,7 +22,7 @@ from kiosk.errors import (
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
-from ui.i18n import card_error_message
+from ui.i18n import card_error_message, card_refusal_message
 
 # code -> (HTTP status, message)
 MESSAGES: dict[str, tuple[int, Any]] = {
@@ -41,6 +42,14 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "validation_failed": (422, _l("Some of the details are not valid.")),
     "case_not_editable": (409, _l("The application can no longer be changed.")),
     "card_not_usable": (409, _l("The card data could not be verified.")),
+    "jpki_pin_required": (
+        422,
+        _l("Please enter the PIN of the user authentication certificate."),
+    ),
+    "jpki_pin_not_wanted": (
+        422,
+        _l("No PIN of the user authentication certificate is asked for here."),
+    ),
     "missing_individual_number": (409, _l("This procedure needs the individual number.")),
     "visit_not_found": (404, _l("The visit has ended or does not exist.")),
     "login_failed": (401, _l("The user name or the password is not correct.")),
@@ -63,7 +72,10 @@ _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
     (NotFound, "not_found"),
     (UnknownProcedure, "unknown_procedure"),
     (CaseNotEditable, "case_not_editable"),
+    (CardNotGenuine, "card_not_genuine"),
     (CardNotUsable, "card_not_usable"),
+    (JpkiPinRequired, "jpki_pin_required"),
+    (JpkiPinNotWanted, "jpki_pin_not_wanted"),
     (MissingIndividualNumber, "missing_individual_number"),
     (PermissionDenied, "forbidden"),
     (StaffExists, "staff_exists"),
@@ -93,5 +105,7 @@ def describe(error: BaseException | str) -> tuple[str, int, str]:
     code = error if isinstance(error, str) else code_for(error)
     if isinstance(error, CardError):
         return code, 409, card_error_message(error.code, error.tries_left)
+    if isinstance(error, CardNotGenuine):
+        return code, 409, card_refusal_message(error.check, error.result)
     status, message = MESSAGES.get(code, MESSAGES["internal"])
     return code, status, str(message)

@@ -166,6 +166,28 @@ CARD_ERROR_MESSAGES: dict[str, Any] = {
 }
 
 
+# A card the ward's policy refused (application.card_policy): the resident goes to the
+# counter. Neutral words: a genuine card with an expired certificate lands here too.
+CARD_REFUSAL_MESSAGES: dict[tuple[str, str], Any] = {
+    ("jpki_chain", "expired"): _l(
+        "The user authentication certificate on your card has expired. Please go to the "
+        "counter with your card. It can be renewed there."
+    ),
+    ("jpki_chain", "revoked"): _l(
+        "The user authentication certificate on your card is no longer valid. Please go to "
+        "the counter with your card."
+    ),
+}
+CARD_REFUSED = _l(
+    "This card could not be checked at the kiosk. Please go to the counter with your card."
+)
+
+
+def card_refusal_message(check: str, result: str) -> str:
+    """The resident's message for a card refused at ``check`` with ``result``."""
+    return str(CARD_REFUSAL_MESSAGES.get((check, result), CARD_REFUSED))
+
+
 def card_error_message(code: str, tries_left: int | None = None) -> str:
     """The resident's message for a card error ``code`` in the current language."""
     if code == "wrong_pin":

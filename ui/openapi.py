@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cardreader.model import Genuine
 from ui.voice import GUIDE_SCREENS
 
 JSON = "application/json"
+GENUINE = [g.value for g in Genuine]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -134,22 +136,49 @@ def document() -> dict[str, Any]:
         },
         "/api/visits/{visit_id}/card": {
             "get": _op(
-                "Reader and card state, PIN tries left",
+                "Reader and card state, PIN tries left; whether the chosen procedures want "
+                "the JPKI check (then the read needs jpki_pin) and that PIN's tries",
                 "kiosk",
-                _ok(_obj({"reader_present": B, "card_present": B, "pin_tries_left": NI})),
+                _ok(
+                    _obj(
+                        {
+                            "reader_present": B,
+                            "card_present": B,
+                            "pin_tries_left": NI,
+                            "jpki_pin_wanted": B,
+                            "jpki_pin_tries_left": NI,
+                        }
+                    )
+                ),
                 params=["visit_id"],
             )
         },
         "/api/visits/{visit_id}/card/read": {
             "post": _op(
-                "Read the card with the PIN and open the prefilled case (the PIN is used in "
-                "this request only; with one try left no PIN is sent: error pin_would_lock). "
-                "422 bad_pin_format (not 4 digits; the card is not asked) or wrong_pin "
-                "(with tries_left); 409 for the card's state (pin_locked, no_card, ...)",
+                "Read the card with the PIN and open the prefilled case (the PIN is "
+                "used in this request only; with one try left no PIN is sent: error "
+                "pin_would_lock). 422 bad_pin_format (not 4 digits; the card is not "
+                "asked) or wrong_pin (with tries_left); 409 for the card's state "
+                "(pin_locked, no_card, ...). jpki_pin: the PIN of the user "
+                "authentication certificate (利用者証明用電子証明書), given exactly when GET "
+                ".../card says jpki_pin_wanted (else 422 jpki_pin_required / "
+                "jpki_pin_not_wanted; nothing is sent to the card); its errors are "
+                "jpki_bad_pin_format, jpki_wrong_pin (422), jpki_pin_would_lock, "
+                "jpki_pin_locked (409). 409 card_not_genuine (with check and result): "
+                "the card failed a genuine-card check the ward requires; no case is "
+                "opened",
                 "kiosk",
                 _ok(_ref("Prefilled"), "201", "Case opened"),
                 params=["visit_id"],
-                body=_body(_obj({"pin": {"type": "string", "pattern": "^[0-9]{4}$"}}, ["pin"])),
+                body=_body(
+                    _obj(
+                        {
+                            "pin": {"type": "string", "pattern": "^[0-9]{4}$"},
+                            "jpki_pin": {"type": "string", "pattern": "^[0-9]{4}$"},
+                        },
+                        ["pin"],
+                    )
+                ),
             )
         },
         "/api/visits/{visit_id}/confirm": {
@@ -400,6 +429,15 @@ def document() -> dict[str, Any]:
                                 "field": S,
                                 "fields": {"type": "object"},
                                 "tries_left": NI,
+                                "check": {
+                                    "type": "string",
+                                    "description": "card_not_genuine: the check that failed "
+                                    "(integrity, chip, card_chain, jpki_chain)",
+                                },
+                                "result": {
+                                    "type": "string",
+                                    "description": "card_not_genuine: what it found",
+                                },
                             },
                             ["code", "message"],
                         )
@@ -534,9 +572,37 @@ def document() -> dict[str, Any]:
                         "birth_date": NS,
                         "fee_yen": INT,
                         "ticket": NS,
+                        "card_checks": _ref("CardChecks"),
                         "procedures": {"type": "array", "items": {"type": "object"}},
                         "payments": {"type": "array", "items": _ref("Payment")},
                     }
+                ),
+                "CardChecks": _obj(
+                    {
+                        "integrity": {
+                            "type": "string",
+                            "description": "consistent: the data matches the digests signed "
+                            "under the card's own key (says nothing about who made the card)",
+                        },
+                        "chip_authenticated": {
+                            "type": ["boolean", "null"],
+                            "description": "present: the chip signed our fresh challenge "
+                            "(null: not checked)",
+                        },
+                        "card_chain": {
+                            "type": "string",
+                            "enum": GENUINE,
+                            "description": "the card chain to a J-LIS key the ward configured",
+                        },
+                        "jpki_chain": {
+                            "type": "string",
+                            "enum": GENUINE,
+                            "description": "the JPKI user-authentication certificate to a "
+                            "configured CA, with the resident's PIN",
+                        },
+                        "genuine": {"type": "string", "enum": GENUINE},
+                    },
+                    ["integrity", "chip_authenticated", "card_chain", "jpki_chain", "genuine"],
                 ),
             },
         },
