@@ -113,7 +113,8 @@
       var next = stage.querySelector("[data-pin-next]");
       if (next) { next.addEventListener("click", function () { if (input.value.length === 4) { showStage(index + 1); } }); }
       var back = stage.querySelector("[data-pin-back]");
-      if (back) { back.addEventListener("click", function () { input.value = ""; render(); showStage(index - 1); }); }
+      // Back starts that PIN again: neither PIN stays typed in the page longer than needed.
+      if (back) { back.addEventListener("click", function () { pads[index].clear(); pads[index - 1].clear(); showStage(index - 1); }); }
       return { clear: function () { input.value = ""; render(); } };
     });
     window.addEventListener("pageshow", function () { pads.forEach(function (p) { p.clear(); }); showStage(0); });
