@@ -29,6 +29,7 @@ from kiosk.addresses import (
     normalise_ward_address,
 )
 from kiosk.eras import EraOutOfRange, format_japanese
+from kiosk.text import is_safe_text
 
 LANGUAGES = ("ja", "en", "zh-Hans", "ko")
 UNITS = ("case", "copy", "fiscal_year_copy")
@@ -40,7 +41,6 @@ DATE_WINDOW_MAX_DAYS = 366
 CARD_FIELDS = ("name", "address", "birth_date", "sex", "individual_number")
 # What the card gives is never asked of the resident again, and never editable.
 READ_ONLY_FIELDS = frozenset(CARD_FIELDS) | {"family_name", "given_name"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Kanji (CJK ideographs and their iteration/closing marks). espeak-ng's Japanese voice
 # cannot read them ("Chinese letter"), so Japanese spoken text is kana and digits only.
 _KANJI = re.compile(
@@ -100,6 +100,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{label} contains characters that cannot be used.",
         "zh-Hans": "{label}包含无法使用的字符。",
         "ko": "{label}에 사용할 수 없는 문자가 있습니다.",
+    },
+    "not_text": {
+        "ja": "{label}は文字で入力してください。",
+        "en": "{label} must be text.",
+        "zh-Hans": "{label}请输入文字。",
+        "ko": "{label}은(는) 글자로 입력해 주세요.",
     },
     "not_boolean": {
         "ja": "{label}は「はい」か「いいえ」で選んでください。",
@@ -342,6 +348,8 @@ class FieldSpec:
                     return False
                 raise _Reject("not_boolean")
             case "date":
+                if not isinstance(value, str):
+                    raise _Reject("not_a_date")
                 try:
                     day = date.fromisoformat(str(value))
                 except ValueError:
@@ -372,12 +380,14 @@ class FieldSpec:
                     raise _Reject("too_many", max=self.max_count)
                 return sorted(y for y in years if y is not None)
             case _:  # text
-                text = str(value).strip()
+                if not isinstance(value, str):
+                    raise _Reject("not_text")
+                text = value.strip()
                 if not text:
                     if self.required:
                         raise _Reject("required")
                     return None
-                if _CONTROL.search(text):
+                if not is_safe_text(text):
                     raise _Reject("invalid_text")
                 if self.max_length is not None and len(text) > self.max_length:
                     raise _Reject("too_long", max=self.max_length)
@@ -628,7 +638,7 @@ class _Loader:
                 raise self.fail(here, f"spoken: unknown language {lang!r}")
             if not isinstance(text, str) or not text.strip():
                 raise self.fail(here, f"spoken.{lang} must be a non-empty string")
-            if _CONTROL.search(text) or len(text) > SPOKEN_MAX_LENGTH:
+            if not is_safe_text(text) or len(text) > SPOKEN_MAX_LENGTH:
                 raise self.fail(
                     here, f"spoken.{lang}: control characters or over {SPOKEN_MAX_LENGTH} long"
                 )
@@ -705,7 +715,7 @@ class _Loader:
         names = self._names(table, "names", where)
         for key in ("address_prefix", "addressee", "towns"):
             text = self._get(table, key, str, where)
-            if not text.strip() or _CONTROL.search(text) or len(text) > 200:
+            if not text.strip() or not is_safe_text(text) or len(text) > 200:
                 raise self.fail(where + (key,), f"{key} must be a short non-empty text")
         # Relative to the catalog: a ward's catalog and its town list travel together.
         towns_path = Path(self.path).parent / table["towns"]

@@ -8,7 +8,14 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
-from cardreader.errors import CardError
+from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
+from cardreader.errors import (
+    BadPinFormat,
+    CardError,
+    JpkiBadPinFormat,
+    JpkiWrongPin,
+    WrongPin,
+)
 from kiosk.catalog import ValidationFailed
 from kiosk.errors import (
     CardNotUsable,
@@ -22,7 +29,7 @@ from kiosk.errors import (
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
-from ui.i18n import card_error_message, card_refusal_message
+from ui.i18n import CARD_REFUSED, card_error_message, card_refusal_message
 
 # code -> (HTTP status, message)
 MESSAGES: dict[str, tuple[int, Any]] = {
@@ -42,6 +49,9 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "validation_failed": (422, _l("Some of the details are not valid.")),
     "case_not_editable": (409, _l("The application can no longer be changed.")),
     "card_not_usable": (409, _l("The card data could not be verified.")),
+    # A card failing a check the ward requires (application.card_policy); the message
+    # depends on the check (ui.i18n.card_refusal_message).
+    "card_not_genuine": (409, CARD_REFUSED),
     "jpki_pin_required": (
         422,
         _l("Please enter the PIN of the user authentication certificate."),
@@ -63,7 +73,17 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "payment_error": (502, _l("The payment could not be processed.")),
     "card_error": (409, _l("The card could not be read.")),
     "conflict": (409, _l("This cannot be done now.")),
+    "no_receipt": (404, _l("There is no receipt: nothing was paid for this visit.")),
+    "voice_unavailable": (503, _l("Voice guidance is not available right now.")),
     "internal": (500, _l("Something went wrong. Please try again.")),
+}
+
+# Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
+# (malformed or wrong; either PIN) is input to correct, 422; the card's state is a
+# conflict, 409.
+TYPED_PIN_ERRORS = (WrongPin.code, BadPinFormat.code, JpkiWrongPin.code, JpkiBadPinFormat.code)
+CARD_STATUSES: dict[str, int] = {
+    code: 422 if code in TYPED_PIN_ERRORS else 409 for code in (CardError.code, *CARD_ERROR_CODES)
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
@@ -100,12 +120,19 @@ def code_for(error: BaseException) -> str:
     return "internal"
 
 
+def status_of(code: str) -> int:
+    """The HTTP status of an error code (card codes included); 500 for an unknown code."""
+    if code in CARD_STATUSES:
+        return CARD_STATUSES[code]
+    return MESSAGES.get(code, MESSAGES["internal"])[0]
+
+
 def describe(error: BaseException | str) -> tuple[str, int, str]:
     """(code, HTTP status, message in the current language) for an error or a code."""
     code = error if isinstance(error, str) else code_for(error)
     if isinstance(error, CardError):
-        return code, 409, card_error_message(error.code, error.tries_left)
+        return code, status_of(code), card_error_message(error.code, error.tries_left)
     if isinstance(error, CardNotGenuine):
-        return code, 409, card_refusal_message(error.check, error.result)
+        return code, status_of(code), card_refusal_message(error.check, error.result)
     status, message = MESSAGES.get(code, MESSAGES["internal"])
     return code, status, str(message)

@@ -11,6 +11,7 @@ from flask import Flask
 
 from kiosk.models import Ticket
 from payments.models import Payment
+from tests.support.waiting import wait_until
 from tests.ui.moving import move_fields, move_form
 from tests.ui.test_kiosk_screens import KioskActions
 from ui.services import services_of
@@ -156,9 +157,10 @@ def test_api_receipt_of_a_paid_visit(
     vid = api_visit(client, lang, "juminhyo", {})
     assert client.get(f"/api/visits/{vid}/receipt").status_code == 404  # not paid yet
     client.post(f"/api/visits/{vid}/payment")
-    for _ in range(50):
-        if client.get(f"/api/visits/{vid}/payment").get_json()["ticket_token"]:
-            break
+    wait_until(
+        lambda: client.get(f"/api/visits/{vid}/payment").get_json()["ticket_token"],
+        message="the ticket of the paid visit",
+    )
     receipt = client.get(f"/api/visits/{vid}/receipt")
     assert receipt.status_code == 200, receipt.get_json()
     body = receipt.get_json()

@@ -9,6 +9,7 @@ from flask import Response, flash, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from pydantic import ValidationError
 
 from kiosk.addresses import address_parts
 from kiosk.cases import CardCheckRecord, view_case
@@ -17,6 +18,7 @@ from kiosk.models import StaffRole
 from payments.receipts import METHODS, render_html
 from payments.refunds import refund_payment
 from payments.states import payments_of_case
+from ui.api.request_models import RefundRequest
 from ui.errors import describe
 from ui.i18n import domain_language, localized
 from ui.kiosk import OPTION_LABELS
@@ -157,9 +159,11 @@ def receipt(public_id: str) -> ResponseReturnValue:
 @role_required(StaffRole.SUPERVISOR)
 def refund(public_id: str) -> ResponseReturnValue:
     """Refund (all, or ``amount_yen``) with a reason: supervisors and admins only."""
-    reason = request.form.get("reason", "").strip()[:200]
-    amount_text = request.form.get("amount_yen", "").strip()
-    if not reason or (amount_text and not (amount_text.isdigit() and len(amount_text) < 9)):
+    # The JSON API's refund model reads the form too: one rule for reason and amount.
+    form = {key: request.form.get(key, "").strip() for key in ("reason", "amount_yen")}
+    try:
+        asked = RefundRequest.model_validate_strings({k: v for k, v in form.items() if v})
+    except ValidationError:
         flash(str(describe("invalid_field")[2]), "error")
         return back()
     with transaction(sessions()) as s:
@@ -168,8 +172,8 @@ def refund(public_id: str) -> ResponseReturnValue:
             current_services().payments,
             public_id[:64],
             actor=actor(),
-            reason=reason,
-            amount_yen=int(amount_text) if amount_text else None,
+            reason=asked.reason,
+            amount_yen=asked.amount_yen,
         )
     flash(_("The refund was made."), "ok")
     return back()
