@@ -263,3 +263,23 @@ def test_neither_pin_is_kept_logged_audited_or_echoed(
         assert pin not in audit
         for body in bodies:
             assert f'value="{pin}"' not in body and f'"{pin}"' not in body
+
+
+def test_the_simulator_panel_sets_the_certificate_pins_tries(
+    genuine_app: Callable[..., Flask],
+) -> None:
+    """Staff training: the panel lists yoshida's own certificate PIN, shows its tries and sets
+    them; at one try left the kiosk then stops before either PIN is typed."""
+    app = genuine_app("yoshida")
+    panel = app.test_client()
+    page = panel.get("/sim/?lang=en").get_data(as_text=True)
+    assert "(PIN 7272, JPKI 8383)" in page and "(PIN 1234)" in page
+    assert re.search(r'id="sim-jpki-tries">3<', page)
+    done = panel.post("/sim/card", data={"action": "jpki_tries", "tries": "1"})
+    assert done.status_code == 302 and tries(app) == (3, 1)
+    assert panel.post("/sim/card", data={"action": "jpki_tries", "tries": "4"}).status_code == 400
+    kiosk = KioskCard(app.test_client())
+    kiosk.start(JPKI_PROCEDURE, jpki_fields())
+    outcome = kiosk.read(YOSHIDA.text_pin, YOSHIDA.jpki_auth_pin)
+    assert (outcome.word, outcome.code) == ("stop", "jpki_pin_would_lock")
+    assert tries(app) == (3, 1)
