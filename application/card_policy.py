@@ -187,8 +187,3 @@ class CardPolicy:
                 "true): set KIOSK_JPKI_TRUST_ANCHORS to the J-LIS JPKI user-authentication CA "
                 "certificates, or remove jpki_check from the ward's catalog (KIOSK_CATALOG)"
             )
-
-
-def requires_jpki_chain(policy: CardPolicy, catalog: Catalog) -> bool:
-    """Whether any visit can need the JPKI chain (the ward's setting or a catalog flag)."""
-    return policy.jpki_everywhere or any(spec.jpki_check for spec in catalog.procedures)

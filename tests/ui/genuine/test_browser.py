@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.ui.browser import BROWSER_MARKS, Served, shot
 from tests.ui.genuine.kit import JPKI_PROCEDURE, audit_rows, cases, jpki_fields, tries
+from tests.ui.test_browser_a11y import Audit
 
 pytestmark = BROWSER_MARKS
 
@@ -42,8 +43,9 @@ def test_the_second_pin_is_its_own_screen(
     serve: Callable[..., Served], page: Any, tmp_path: Path, sim_key_cache: Path
 ) -> None:
     """転出届 with yoshida's card: the card's PIN, Next, then a screen of its own naming the
-    PIN of the user authentication certificate (his differs); its Back returns to the card's
-    PIN cleared; both PINs then read the card and the prefilled form follows."""
+        PIN of the user authentication certificate (his differs); its Back returns to the card's
+        PIN cleared; both PINs then read the card and the prefilled form follows. The second
+    stage passes axe (WCAG 2.1 A/AA, no serious or critical violation)."""
     served = _served(serve, tmp_path, sim_key_cache, "yoshida")
     fields = jpki_fields()[JPKI_PROCEDURE]
     _visit_to_pin(page, served, "ja", JPKI_PROCEDURE, **fields)
@@ -60,6 +62,9 @@ def test_the_second_pin_is_its_own_screen(
     assert "あと3回" in page.inner_text("#jpki-tries")
     assert page.is_visible("#jpki-decline")
     shot(page, "genuine-02-ja-certificate-pin")
+    audit = Audit()
+    audit.check(page, "certificate PIN stage")
+    assert audit.problems == []
 
     page.click("#stage-jpki [data-pin-back]")
     assert page.is_visible("#stage-text") and page.input_value("#pin") == ""
@@ -101,7 +106,7 @@ def test_a_forged_card_is_sent_to_the_counter(
 ) -> None:
     """A self-consistent forgery from an issuer no ward trusts (nakamura) under the default
     policy: after the PIN the resident sees, in Japanese, that the kiosk could not check the
-    card and to go to the counter with it; no case, one audit row."""
+    card and to go to the counter with it (the page passes axe); no case, one audit row."""
     served = _served(serve, tmp_path, sim_key_cache, "nakamura")
     _visit_to_pin(page, served, "ja", "juminhyo")
     assert not page.is_visible("#stage-jpki")
@@ -111,5 +116,8 @@ def test_a_forged_card_is_sent_to_the_counter(
     assert "この 機械では カードを 確認できませんでした。" in page.inner_text(".stop-text")
     assert "職員が カードを いっしょに 確かめて" in page.inner_text("section.stop")
     shot(page, "genuine-05-ja-refused-card")
+    audit = Audit()
+    audit.check(page, "refused card")
+    assert audit.problems == []
     assert cases(served.app) == []
     assert [r.detail["check"] for r in audit_rows(served.app, "card.refused")] == ["card_chain"]
