@@ -29,7 +29,8 @@ from kiosk.errors import (
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
-from ui.i18n import CARD_REFUSED, card_error_message, card_refusal_message
+from ui.i18n import card_error_message, card_refusal_message
+from ui.words import CARD_REFUSED
 
 # code -> (HTTP status, message)
 MESSAGES: dict[str, tuple[int, Any]] = {
@@ -51,7 +52,7 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "card_not_usable": (409, _l("The card data could not be verified.")),
     # A card failing a check the ward requires (application.card_policy); the message
     # depends on the check (ui.i18n.card_refusal_message).
-    "card_not_genuine": (409, CARD_REFUSED),
+    "card_not_genuine": (409, _l(CARD_REFUSED)),
     "jpki_pin_required": (
         422,
         _l("Please enter the PIN of the user authentication certificate."),

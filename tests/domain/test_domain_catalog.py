@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.catalog import LANGUAGES, CatalogError, ValidationFailed, load_catalog
 from kiosk.config import load_settings
+from ui.words import field_messages
 
 TODAY = date(2026, 4, 1)
 
@@ -153,7 +154,7 @@ def test_validation_messages_in_resident_language(language: str, expected: str) 
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"copies": 11}, language, today=TODAY)
-    assert info.value.messages() == {"copies": expected}
+    assert field_messages(info.value) == {"copies": expected}
 
 
 def test_validation_rejects_bad_values_all_at_once() -> None:
@@ -188,7 +189,7 @@ def test_card_fields_cannot_be_given_by_the_resident() -> None:
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"address": "somewhere else"}, "en", today=TODAY)
-    assert info.value.messages() == {
+    assert field_messages(info.value) == {
         "address": "Address was read from the card and cannot be changed."
     }
 
@@ -218,7 +219,9 @@ def test_free_text_refuses_control_bidi_and_surrogate_characters(text: str) -> N
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"purpose": text}, "en", today=TODAY)
-    assert info.value.messages() == {"purpose": "Purpose contains characters that cannot be used."}
+    assert field_messages(info.value) == {
+        "purpose": "Purpose contains characters that cannot be used."
+    }
 
 
 @pytest.mark.parametrize("value", [["就職"], {"a": 1}, 5, True])
@@ -228,7 +231,7 @@ def test_free_text_must_be_text(value: object) -> None:
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"purpose": value}, "ja", today=TODAY)
-    assert info.value.messages() == {"purpose": "使用目的は文字で入力してください。"}
+    assert field_messages(info.value) == {"purpose": "使用目的は文字で入力してください。"}
 
 
 def test_free_text_keeps_japanese_and_characters_outside_the_bmp() -> None:

@@ -42,6 +42,7 @@ from ui.api.response_models import ErrorBody, ErrorDetail
 from ui.errors import describe
 from ui.i18n import domain_language
 from ui.services import current_services
+from ui.words import field_messages
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _api_error(e: ApiError) -> ResponseReturnValue:
 @bp.errorhandler(ValidationFailed)
 def _validation(e: ValidationFailed) -> ResponseReturnValue:
     code, status, message = describe(e)
-    return error_response(code, status, message, fields=e.messages(domain_language()))
+    return error_response(code, status, message, fields=field_messages(e, domain_language()))
 
 
 @bp.errorhandler(CardError)
@@ -131,7 +132,7 @@ def _not_yet(e: NotYet) -> ResponseReturnValue:
 def _fields_invalid(e: FieldsInvalid) -> ResponseReturnValue:
     code, status, message = describe("validation_failed")
     language = domain_language()
-    fields = {code: failure.messages(language) for code, failure in e.failures.items()}
+    fields = {code: field_messages(failure, language) for code, failure in e.failures.items()}
     return error_response(code, status, message, fields=fields)
 
 

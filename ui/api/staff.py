@@ -55,7 +55,7 @@ from ui.api.response_models import (
 )
 from ui.api.visits import PAYMENT_ERRORS
 from ui.i18n import domain_language
-from ui.receipts import receipt_for_payment
+from ui.receipts import document, receipt_for_payment
 from ui.services import current_services
 
 
@@ -231,7 +231,8 @@ def staff_case(case_id: int) -> CaseView:
 )
 def staff_receipt(public_id: str) -> ReceiptView:
     """The receipt as JSON (409 conflict for a payment that was not taken)."""
-    return ReceiptView.model_validate(receipt_for_payment(public_id, domain_language()).to_json())
+    receipt = receipt_for_payment(public_id, domain_language())
+    return ReceiptView.model_validate(document(receipt).to_json())
 
 
 @bp.post("/staff/payments/<public_id>/refund")

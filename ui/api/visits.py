@@ -22,7 +22,7 @@ from ui.api.response_models import (
     VisitView,
 )
 from ui.i18n import domain_language, normalise_locale
-from ui.receipts import receipt_for_payment
+from ui.receipts import document, receipt_for_payment
 from ui.services import current_services
 
 VISIT_ERRORS = ("visit_not_found",)
@@ -268,4 +268,4 @@ def visit_receipt(visit_id: str) -> ReceiptView:
     public_id = _workflow().receipt_payment(visit)
     if public_id is None:
         raise ApiError("no_receipt")
-    return ReceiptView.model_validate(receipt_for_payment(public_id, language).to_json())
+    return ReceiptView.model_validate(document(receipt_for_payment(public_id, language)).to_json())
