@@ -17,6 +17,7 @@ simulator, so the production mode can refuse them all in one place.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from hardware_sim.trust import write_trust_files
 from kiosk.config import ConfigError, Settings
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
+from payments.states import CRASH_AT_ENV
 
 __all__ = [
     "CARD_READERS",
@@ -139,6 +141,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(
             f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
             f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
+        )
+    if os.environ.get(CRASH_AT_ENV):
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
         )
 
 

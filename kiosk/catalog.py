@@ -11,10 +11,11 @@ Resident fields are validated by ``ProcedureSpec.validate_fields``, which raises
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -70,7 +71,7 @@ class FieldError:
     field: str
     code: str
     label: Mapping[str, str]
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class ValidationFailed(ValueError):
@@ -112,7 +113,7 @@ class FieldSpec:
     min_days: int | None = None
     max_days: int | None = None
     # ward_address: the catalog's ward (its towns and the prefix of its addresses).
-    ward: Ward | None = field(default=None, repr=False)
+    ward: Ward | None = dataclasses.field(default=None, repr=False)
 
     def date_window(self, today: date) -> tuple[date, date] | None:
         """The first and last day a ``date`` field accepts on business day ``today``, or
@@ -226,7 +227,7 @@ class ProcedureSpec:
     needs_individual_number: bool
     card_fields: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
-    channel_fees: Mapping[str, int] = field(default_factory=dict)
+    channel_fees: Mapping[str, int] = dataclasses.field(default_factory=dict)
     counter_note: str = ""
     # The card must also pass the JPKI check (the resident's JPKI user-authentication PIN,
     # asked for on a screen of its own): application.card_policy.
@@ -295,7 +296,7 @@ class CounterSpec:
     code: str
     names: Mapping[str, str]
     queues: tuple[str, ...]
-    spoken: Mapping[str, str] = field(default_factory=dict)
+    spoken: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
