@@ -7,6 +7,10 @@ app passes to domain functions.
 
 Resident fields are validated by ``ProcedureSpec.validate_fields``, which raises
 ``ValidationFailed`` whose messages come in the resident's language.
+
+Why one module of this size: the catalog's value types and the loader that builds them
+from TOML are one concern (every check of the loader is about a field of these types, and
+errors name the TOML line of the value); the ward's addresses live in ``kiosk.addresses``.
 """
 
 from __future__ import annotations
