@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # Languages of spoken board announcements (the catalog's language keys).
 SPEECH_LANGUAGES = ("ja", "en", "zh-Hans", "ko")
+# Genuine-card checks a ward may require of every card (KIOSK_CARD_CHECKS).
+CARD_CHECKS = ("chip", "chain", "jpki")
 
 
 class ConfigError(ValueError):
@@ -178,6 +180,9 @@ class Settings:
     card_trust_keys: str = ""
     jpki_trust_anchors: str = ""
     jpki_crl: str = ""
+    # Which of them a card must pass to become a case (application.card_policy): a
+    # comma-separated subset of chip, chain, jpki, or none. chain needs card_trust_keys.
+    card_checks: str = "chip,chain"
     # --- live streams and the front (see application.live, ui.event_server, deploy/) ---
     # The event server of `kiosk serve` (board and phone streams) listens on host:this.
     events_port: int = 8081
@@ -190,6 +195,12 @@ class Settings:
     # The reverse proxy's address (e.g. 127.0.0.1): only from it are X-Forwarded-* headers
     # believed (client address, https). Empty: none is.
     trusted_proxy: str = ""
+
+    @property
+    def card_check_list(self) -> tuple[str, ...]:
+        """``card_checks`` as a tuple in the order given (``none`` or empty: ``()``)."""
+        parts = [part.strip() for part in self.card_checks.split(",") if part.strip()]
+        return () if parts == ["none"] else tuple(parts)
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
@@ -250,6 +261,12 @@ class Settings:
 
         if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
             self.card_trust()
+        checks = self.card_check_list
+        if any(c not in CARD_CHECKS for c in checks) or len(set(checks)) != len(checks):
+            raise ConfigError(
+                f"KIOSK_CARD_CHECKS={self.card_checks!r}: none, or a comma-separated list of "
+                f"distinct checks out of {', '.join(CARD_CHECKS)}"
+            )
         if not 0 <= self.events_port < 65536 or self.events_port == self.port:
             raise ConfigError(
                 f"KIOSK_EVENTS_PORT={self.events_port}: a TCP port other than KIOSK_PORT"

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -132,6 +133,12 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     fee_yen: Mapped[int] = mapped_column(Integer, default=0)
     card_integrity: Mapped[str] = mapped_column(String(24))
+    # The genuine-card checks of the read (cardreader.model.CardChecks; no personal data):
+    # the chip signed our challenge (None: not checked), and each chain's Genuine value.
+    card_chip_authenticated: Mapped[bool | None] = mapped_column(Boolean)
+    card_chain: Mapped[str] = mapped_column(String(24), server_default="not_checked")
+    card_jpki_chain: Mapped[str] = mapped_column(String(24), server_default="not_checked")
+    card_genuine: Mapped[str] = mapped_column(String(24), server_default="not_checked")
     # Personal data (NULL after purge).
     family_name: Mapped[str | None] = mapped_column(Encrypted("case.family_name"))
     given_name: Mapped[str | None] = mapped_column(Encrypted("case.given_name"))

@@ -154,6 +154,24 @@ CARD_ERRORS: dict[str, str] = {
 }
 
 
+# A card the ward's policy refused (application.card_policy), by (check, result): the
+# resident goes to the counter. Neutral words: a genuine card with an expired certificate
+# lands here too.
+CARD_REFUSED = N_(
+    "This card could not be checked at the kiosk. Please go to the counter with your card."
+)
+CARD_REFUSALS: dict[tuple[str, str], str] = {
+    ("jpki_chain", "expired"): N_(
+        "The user authentication certificate on your card has expired. Please go to the "
+        "counter with your card. It can be renewed there."
+    ),
+    ("jpki_chain", "revoked"): N_(
+        "The user authentication certificate on your card is no longer valid. Please go to "
+        "the counter with your card."
+    ),
+}
+
+
 WRONG_PIN: dict[str, tuple[str, str]] = {
     "wrong_pin": NN_(
         "The PIN is not correct. %(num)d try left.",

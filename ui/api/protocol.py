@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from application.card_policy import CardNotGenuine
 from application.ticket_operations import TargetMissing
 from application.visits import FieldsInvalid, NotYet, VisitEnded
 from cardreader.errors import CardError
@@ -98,6 +99,13 @@ def _validation(e: ValidationFailed) -> ResponseReturnValue:
 def _card_error(e: CardError) -> ResponseReturnValue:
     code, status, message = describe(e)
     return error_response(code, status, message, tries_left=e.tries_left)
+
+
+@bp.errorhandler(CardNotGenuine)
+def _card_not_genuine(e: CardNotGenuine) -> ResponseReturnValue:
+    # Refused by the ward's policy (audited by the workflow): which check, what it found.
+    code, status, message = describe(e)
+    return error_response(code, status, message, check=e.check, result=e.result)
 
 
 @bp.errorhandler(TargetMissing)

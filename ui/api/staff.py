@@ -4,6 +4,8 @@ audited case view, receipts, refunds and statistics."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import g, request
 
 from application.ticket_operations import TicketOperation, call_next_ticket, run_ticket_operation
@@ -34,6 +36,7 @@ from ui.api.request_models import (
 )
 from ui.api.response_models import (
     CalledTicket,
+    CardChecksView,
     CaseLine,
     CaseView,
     CounterState,
@@ -226,6 +229,7 @@ def staff_case(case_id: int) -> CaseView:
         individual_number=d.individual_number,
         fee_yen=d.fee_yen,
         ticket=d.ticket,
+        card_checks=CardChecksView.model_validate(asdict(d.card_checks)),
         procedures=[
             CaseLine(
                 code=line.code,
