@@ -3,7 +3,8 @@
 A case that is done, cancelled, a no-show or refunded keeps its personal data until the
 end of the business day it closed on (plus ``retention_days``); after that ``purge``
 overwrites every personal column with NULL (name, address, birth date, sex, individual
-number, the fields the resident typed). Tickets, fees, statuses and the audit trail stay,
+number, the fields the resident typed, the basis of an exemption and what counter staff
+corrected in an amendment). Tickets, fees, statuses and the audit trail stay,
 so statistics survive; each purged case gets a ``case.purged`` audit row.
 
 Irreversible: the columns hold only AES-GCM ciphertext to begin with, SQLite runs with
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from kiosk import audit
 from kiosk.cases import CLOSED_STATES
 from kiosk.clock import TOKYO, aware, business_day
-from kiosk.models import Case, CaseProcedure
+from kiosk.models import Case, CaseAmendment, CaseProcedure
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def purge(
                 birth_date=None,
                 sex=None,
                 individual_number=None,
+                exemption_basis=None,
                 purged_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -86,6 +88,13 @@ def purge(
             update(CaseProcedure)
             .where(CaseProcedure.case_id.in_(ids))
             .values(resident_fields=None)
+            .execution_options(synchronize_session=False)
+        )
+        # What counter staff corrected (values before and after) goes with the case.
+        session.execute(
+            update(CaseAmendment)
+            .where(CaseAmendment.case_id.in_(ids))
+            .values(changes=None)
             .execution_options(synchronize_session=False)
         )
         for case_id in ids:
@@ -119,3 +128,4 @@ def compact_storage(engine: Engine) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM cases"))
             conn.execute(text("VACUUM case_procedures"))
+            conn.execute(text("VACUUM case_amendments"))
