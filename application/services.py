@@ -4,10 +4,11 @@ the settings into one typed :class:`Services` object.
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
 schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the resident's visit workflow, offline
-speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
-reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
-read it through ``ui.services.current_services()`` and never build anything themselves.
+provider from the registry, the payment reconciler, the counters' devices and their desks,
+the resident's visit workflow, offline speech and, in simulation, the simulator controls.
+``Services.close()`` undoes them in reverse order. The Flask app keeps the object as
+``app.extensions["kiosk"]``; blueprints read it through ``ui.services.current_services()``
+and never build anything themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.counter_desk import CounterDeskWorkflow
 from application.live import LiveStreams
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
@@ -51,6 +53,8 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    # The counters' desks: intake, customer displays, money at the counter, amendments.
+    counter_desk: CounterDeskWorkflow | None = None
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -113,6 +117,30 @@ def build_services(
                 timeout_s=settings.payment_timeout_s,
             ).start()
             shutdown.append(reconciler.stop)
+        hardware = registry.build_counter_hardware(
+            settings, [c.code for c in catalog.counters], shutdown
+        )
+        if start_reconciler:
+            # Each counter's terminal and QR checkout is a provider of its own.
+            for code, device in [*hardware.terminals.items(), *hardware.qr.items()]:
+                counter_reconciler = Reconciler(
+                    sessions,
+                    device,
+                    interval_s=settings.reconcile_interval_s,
+                    timeout_s=settings.payment_timeout_s,
+                    counter_code=code,
+                ).start()
+                shutdown.append(counter_reconciler.stop)
+        counter_desk = CounterDeskWorkflow(
+            sessions=sessions,
+            catalog=catalog,
+            kiosk_payments=provider,
+            readers=hardware.readers,
+            terminals=hardware.terminals,
+            qr=hardware.qr,
+            float_yen=settings.cash_float_yen,
+            payment_timeout_s=settings.payment_timeout_s,
+        )
         visits = VisitWorkflow(
             sessions=sessions,
             catalog=catalog,
@@ -123,8 +151,14 @@ def build_services(
         )
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
-        if settings.mode == "simulation" and (rig is not None or terminal is not None):
-            simulation = registry.Simulation(reader=rig, terminal=terminal)
+        simulated_counters = hardware.reader_rigs or hardware.sim_terminals
+        if settings.mode == "simulation" and (rig or terminal or simulated_counters):
+            simulation = registry.Simulation(
+                reader=rig,
+                terminal=terminal,
+                counter_readers=hardware.reader_rigs,
+                counter_terminals=hardware.sim_terminals,
+            )
     except BaseException:
         for step in reversed(shutdown):
             step()
@@ -140,5 +174,6 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        counter_desk=counter_desk,
         _shutdown=shutdown,
     )

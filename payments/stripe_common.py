@@ -278,3 +278,17 @@ def list_balance_transactions(
         )
     result.sort(key=lambda t: t.created)
     return result
+
+
+class StripeAccountBalance:
+    """The Stripe account's balance transactions (``payments.balance.BalanceSource``) for
+    ``kiosk ledger reconcile``: one account serves the kiosks' and the counters' providers."""
+
+    def __init__(self, connection: StripeConnection) -> None:
+        self.connection = connection
+
+    def balance_transactions(self, start: datetime, end: datetime) -> list[BalanceTransaction]:
+        return list_balance_transactions(self.connection.client, start, end)
+
+    def close(self) -> None:
+        self.connection.close()
