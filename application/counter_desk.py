@@ -180,6 +180,8 @@ class CounterDesk:
         self._version = 1
         self._display_polls = 0
         self._display_seen = 0.0
+        # Closed (the page said so): not there, even while its last poll is still running.
+        self._display_gone = False
 
     def view(self) -> DeskView:
         with self._cond:
@@ -237,6 +239,7 @@ class CounterDesk:
         """The customer display is waiting on the desk (it counts as connected)."""
         with self._cond:
             became = not self._connected()
+            self._display_gone = False
             self._display_polls += 1
             self._display_seen = time.monotonic()
             if became:
@@ -251,9 +254,11 @@ class CounterDesk:
 
     def display_gone(self) -> None:
         with self._cond:
-            self._display_seen = 0.0
+            self._display_gone = True
 
     def _connected(self) -> bool:
+        if self._display_gone:
+            return False
         return self._display_polls > 0 or time.monotonic() - self._display_seen < DISPLAY_GRACE_S
 
 
