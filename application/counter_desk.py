@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,7 +78,7 @@ from payments.counter import (
     start_counter_payment,
     take_cash,
 )
-from payments.ledger import book_exemption
+from payments.ledger import DayLedger, book_exemption, close_day, day_ledger
 from payments.models import Payment, PaymentRefund, PaymentStatus
 from payments.provider import PaymentError, PaymentProvider
 from payments.states import OPEN, get_payment, payments_of_case
@@ -657,7 +657,7 @@ class CounterDeskWorkflow:
 
     def refund(
         self,
-        code: str,
+        code: str | None,
         public_id: str,
         *,
         staff: Staff,
@@ -667,16 +667,18 @@ class CounterDeskWorkflow:
     ) -> PaymentRefund:
         """A supervisor gives back (part of) one payment, in cash from this counter's drawer
         or through its provider. Raises PermissionDenied, RefundNotAllowed (more than was
-        paid), DayClosed (cash on a closed day), ProviderUnavailable."""
+        paid), DayClosed (cash on a closed day), ProviderUnavailable, NotYet("counter")
+        (cash needs this counter's drawer)."""
         require_role(staff, StaffRole.SUPERVISOR)
-        self.desk(code)
+        if cash or code:
+            self.desk(code)
         with transaction(self.sessions) as s:
             refund = refund_at_counter(
                 s,
                 public_id,
                 provider_for=self.provider_for,
                 cash=cash,
-                counter_code=code,
+                counter_code=code or "",
                 actor=actor_of(staff),
                 reason=reason,
                 amount_yen=amount_yen,
@@ -755,6 +757,36 @@ class CounterDeskWorkflow:
         desk = self.desks.get(code or "")
         if desk is not None and desk.case_id == case_id:
             desk.reset()
+
+    # --- the day's takings ------------------------------------------------------------------------
+
+    def day_ledger(self, day: date) -> DayLedger:
+        """The ledger of ``day`` with every counter's drawer."""
+        with self.sessions() as s:
+            return day_ledger(s, day, drawers=self.drawers, float_yen=self.float_yen)
+
+    def close_day(
+        self,
+        day: date,
+        counted: Mapping[str, int],
+        *,
+        staff: Staff,
+        reasons: Mapping[str, str] | None = None,
+    ) -> DayLedger:
+        """A supervisor closes ``day`` with the cash counted per drawer (and the reason of
+        any difference). Raises PermissionDenied, CountInvalid, DayAlreadyClosed,
+        DayNotOver."""
+        require_role(staff, StaffRole.SUPERVISOR)
+        with transaction(self.sessions) as s:
+            return close_day(
+                s,
+                day,
+                counted,
+                drawers=self.drawers,
+                float_yen=self.float_yen,
+                actor=actor_of(staff),
+                reasons=reasons,
+            )
 
     # --- the customer display ---------------------------------------------------------------------
 

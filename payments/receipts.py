@@ -83,6 +83,7 @@ METHODS: dict[str, dict[str, str]] = {
     "card_present": {"ja": "クレジットカード", "en": "Card", "zh-Hans": "信用卡", "ko": "카드"},
     "card": {"ja": "クレジットカード", "en": "Card", "zh-Hans": "信用卡", "ko": "카드"},
     "paypay": {"ja": "PayPay", "en": "PayPay", "zh-Hans": "PayPay", "ko": "PayPay"},
+    "cash": {"ja": "現金", "en": "Cash", "zh-Hans": "现金", "ko": "현금"},
 }
 # The title is a legal document name chosen by the ward; translations for the other labels.
 TITLES = {

@@ -1,5 +1,6 @@
-"""The Flask app: resident kiosk, phone page, staff console, display board, JSON API,
-webhooks and, in simulation, the simulator panel.
+"""The Flask app: resident kiosk, phone page, staff console (with the counter desk), the
+counters' customer displays, display board, JSON API, webhooks and, in simulation, the
+simulator panel.
 
 ``create_app`` takes (or builds, through the composition root
 ``application.services.build_services``) the one typed services object, keeps it as
@@ -91,7 +92,7 @@ def init_error_handlers(app: Flask) -> None:
 
 def init_blueprints(app: Flask, services: Services) -> None:
     """Every surface; the simulator panel only in simulation mode with something simulated."""
-    from ui import api, board, health, kiosk, phone, staff, voice, webhooks
+    from ui import api, board, display, health, kiosk, phone, staff, voice, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
@@ -99,7 +100,10 @@ def init_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(phone.bp)
     app.register_blueprint(phone.checkout_return)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(display.bp)
     app.register_blueprint(board.bp)
+    from ui import counter_api  # noqa: F401  (the counter desk's routes on the API blueprint)
+
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     if services.simulation is not None:

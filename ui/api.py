@@ -449,6 +449,16 @@ def visit_pay(visit_id: str) -> ResponseReturnValue:
     return jsonify(_payment_json(_workflow().start_payment(visit))), 201
 
 
+@bp.post("/visits/<visit_id>/pay-at-counter")
+def visit_pay_at_counter(visit_id: str) -> ResponseReturnValue:
+    """Pay in cash at the counter: the ticket now, the fee due there (``due_yen``)."""
+    visit = _visit(visit_id)
+    if visit.case_id is None:
+        raise ApiError("invalid_transition")
+    confirmation = _workflow().pay_at_counter(visit)
+    return jsonify({**_visit_json(visit), "due_yen": confirmation.fee_yen})
+
+
 @bp.get("/visits/<visit_id>/payment")
 def visit_payment(visit_id: str) -> ResponseReturnValue:
     """The payment's status (re-read at the provider while open); ``ticket_token`` once paid."""

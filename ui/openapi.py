@@ -343,6 +343,7 @@ def document() -> dict[str, Any]:
         },
         "/api/openapi.json": {"get": _op("This document", "meta", _ok({"type": "object"}))},
     }
+    paths.update(counter_desk_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -538,6 +539,254 @@ def document() -> dict[str, Any]:
                         "payments": {"type": "array", "items": _ref("Payment")},
                     }
                 ),
+                **counter_desk_schemas(),
             },
         },
+    }
+
+
+# --- the counter desk (ui.counter_api) -----------------------------------------------------------
+
+YEN = {"type": "integer", "minimum": 0, "maximum": 10_000_000}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "stored with the payment: a retry answers the first result (200) and "
+    "records nothing twice; the key with another request is a 422 idempotency_key_reused",
+}
+DAY = [
+    {
+        "name": "day_text",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "date"},
+        "description": "the business day, YYYY-MM-DD",
+    }
+]
+
+
+def counter_desk_paths() -> dict[str, Any]:
+    """Money at the counter, amendments, refunds of a difference and the day's takings."""
+    counter = {
+        "type": "string",
+        "description": "the counter whose drawer or device is used (default: the counter "
+        "serving the case)",
+    }
+    return {
+        "/api/visits/{visit_id}/pay-at-counter": {
+            "post": _op(
+                "Pay in cash at the counter: the ticket now, the fee due there (due_yen)",
+                "kiosk",
+                _ok(_ref("Visit")),
+                params=["visit_id"],
+            )
+        },
+        "/api/staff/cases/{case_id}/payments": {
+            "post": _op(
+                "Take what the case owes at the counter: cash (tendered, change) or on the "
+                "counter's terminal / as a QR code on its display. 422 too_little_tendered, "
+                "wrong_amount (not what is due), nothing_due; 409 payment_in_progress, "
+                "day_closed",
+                "counter",
+                {
+                    "201": {
+                        "description": "Recorded (cash) or started (terminal, qr)",
+                        "content": {JSON: {"schema": _ref("CounterPaymentResult")}},
+                    },
+                    "200": {
+                        "description": "A retry with the same Idempotency-Key: the first result",
+                        "content": {JSON: {"schema": _ref("CounterPaymentResult")}},
+                    },
+                    "4XX": {"$ref": "#/components/responses/Error"},
+                },
+                params=["case_id"],
+                query=[IDEMPOTENCY_KEY],
+                body=_body(
+                    {
+                        "oneOf": [
+                            _obj(
+                                {
+                                    "method": {"const": "cash"},
+                                    "amount_yen": {**YEN, "description": "exactly what is due"},
+                                    "tendered_yen": {**YEN, "description": "cash handed over"},
+                                    "counter": counter,
+                                },
+                                ["method", "amount_yen", "tendered_yen"],
+                            ),
+                            _obj(
+                                {"method": {"enum": ["terminal", "qr"]}, "counter": counter},
+                                ["method"],
+                            ),
+                        ]
+                    }
+                ),
+                auth=True,
+            )
+        },
+        "/api/staff/cases/{case_id}/amendments": {
+            "post": _op(
+                "Amend a case: corrected basic four, procedures added or removed, fields; the "
+                "difference in fee becomes due at the counter",
+                "counter",
+                _ok(_ref("AmendmentResult"), "201", "Amended"),
+                params=["case_id"],
+                body=_body(
+                    _obj(
+                        {
+                            "person": _obj(
+                                {
+                                    "family_name": S,
+                                    "given_name": S,
+                                    "address": S,
+                                    "birth_date": {"type": "string", "format": "date"},
+                                    "sex": {
+                                        "enum": ["male", "female", "not_applicable", "unknown"]
+                                    },
+                                }
+                            ),
+                            "add": {"type": "array", "items": S},
+                            "remove": {"type": "array", "items": S},
+                            "fields": FIELDS,
+                        }
+                    )
+                ),
+                auth=True,
+            )
+        },
+        "/api/staff/cases/{case_id}/refund-difference": {
+            "post": _op(
+                "Give back what the case owes the resident, in cash or through the provider "
+                "(supervisor or admin)",
+                "counter",
+                _ok(
+                    _obj(
+                        {
+                            "refunds": {
+                                "type": "array",
+                                "items": _obj({"refund_id": INT, "amount_yen": INT, "method": S}),
+                            }
+                        }
+                    )
+                ),
+                params=["case_id"],
+                body=_body(
+                    _obj(
+                        {
+                            "method": {"enum": ["cash", "provider"]},
+                            "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "counter": counter,
+                        },
+                        ["method", "reason"],
+                    )
+                ),
+                auth=True,
+            )
+        },
+        "/api/staff/ledger/{day_text}": {
+            "get": _op(
+                "The day's takings (収納日計): per procedure and method, the total, the drawers "
+                "(supervisor or admin)",
+                "counter",
+                _ok(_ref("DayLedger")),
+                query=DAY,
+                auth=True,
+            )
+        },
+        "/api/staff/ledger/{day_text}/close": {
+            "post": _op(
+                "Close the day with the cash counted per drawer (a difference needs its reason; "
+                "422 count_invalid lists every drawer's problem; 409 day_already_closed)",
+                "counter",
+                _ok(_ref("DayLedger")),
+                query=DAY,
+                body=_body(
+                    _obj(
+                        {
+                            "counted": {"type": "object", "additionalProperties": YEN},
+                            "reasons": {"type": "object", "additionalProperties": S},
+                        },
+                        ["counted"],
+                    )
+                ),
+                auth=True,
+            )
+        },
+    }
+
+
+def counter_desk_schemas() -> dict[str, Any]:
+    line = _obj(
+        {
+            "procedure_code": S,
+            "method": S,
+            "count": INT,
+            "gross_yen": INT,
+            "refunds_yen": INT,
+            "net_yen": INT,
+        }
+    )
+    return {
+        "CounterPayment": _obj(
+            {
+                "payment_id": S,
+                "status": S,
+                "amount_yen": INT,
+                "refunded_yen": INT,
+                "display_url": NS,
+                "failure_code": NS,
+                "method": NS,
+                "provider": S,
+                "sequence": INT,
+                "counter": NS,
+            }
+        ),
+        "CounterPaymentResult": _obj(
+            {
+                "payment": _ref("CounterPayment"),
+                "change_yen": {"type": "integer", "description": "tendered_yen - amount_yen"},
+            },
+            ["payment"],
+        ),
+        "AmendmentResult": _obj(
+            {
+                "amendment": _obj(
+                    {
+                        "id": INT,
+                        "fee_before_yen": INT,
+                        "fee_after_yen": INT,
+                        "fields": {"type": "array", "items": S},
+                        "added": {"type": "array", "items": S},
+                        "removed": {"type": "array", "items": S},
+                    }
+                ),
+                "fee_yen": INT,
+                "due_yen": {"type": "integer", "description": "> 0 to collect, < 0 to give back"},
+            }
+        ),
+        "DayLedger": _obj(
+            {
+                "day": {"type": "string", "format": "date"},
+                "closed": B,
+                "closed_by": NS,
+                "lines": {"type": "array", "items": line},
+                "total": line,
+                "drawers": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "drawer": S,
+                            "float_yen": INT,
+                            "cash_in_yen": INT,
+                            "cash_out_yen": INT,
+                            "expected_yen": INT,
+                            "counted_yen": NI,
+                            "difference_yen": NI,
+                            "reason": S,
+                        }
+                    ),
+                },
+            }
+        ),
     }

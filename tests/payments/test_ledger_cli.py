@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from application.cli import cli
@@ -20,7 +22,7 @@ DAY = "2026-04-01"
 HEADER = "procedure_code,method,count,gross_yen,refunds_yen,net_yen"
 
 
-def _env(db: Db, data_key: bytes, tmp_path, **more: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _env(db: Db, data_key: bytes, tmp_path: Path, **more: str) -> dict[str, str]:
     env = {
         "KIOSK_DATA_DIR": str(tmp_path),
         "KIOSK_DATABASE_URL": db.url,
@@ -50,7 +52,9 @@ def _day_of_takings(db: Db) -> None:
         refresh_payment(s, provider, payment.public_id, now=NOW)
 
 
-def test_show_prints_the_ledger_and_exact_csv_in_utf8_and_cp932(db: Db, data_key, tmp_path):  # type: ignore[no-untyped-def]
+def test_show_prints_the_ledger_and_exact_csv_in_utf8_and_cp932(
+    db: Db, data_key: bytes, tmp_path: Path
+) -> None:
     """The table names procedures in Japanese and the drawers; --csv has exactly the
     contract's columns and a final TOTAL row; --encoding cp932 is Shift_JIS bytes."""
     _day_of_takings(db)
@@ -76,7 +80,9 @@ def test_show_prints_the_ledger_and_exact_csv_in_utf8_and_cp932(db: Db, data_key
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
 
 
-def test_close_refuses_wrong_counts_then_closes_once(db: Db, data_key, tmp_path):  # type: ignore[no-untyped-def]
+def test_close_refuses_wrong_counts_then_closes_once(
+    db: Db, data_key: bytes, tmp_path: Path
+) -> None:
     """Missing drawers and an unexplained difference are refused (exit 1, nothing
     recorded); with a reason the day closes and shows the difference; a second close is
     refused; a cash payment on the closed day is refused."""
@@ -110,7 +116,9 @@ def test_close_refuses_wrong_counts_then_closes_once(db: Db, data_key, tmp_path)
     assert "closed" in table.output and "釣銭の渡し誤り" in table.output
 
 
-def test_reconcile_against_the_stand_in(db: Db, data_key, tmp_path, terminal_resident: Resident):  # type: ignore[no-untyped-def]
+def test_reconcile_against_the_stand_in(
+    db: Db, data_key: bytes, tmp_path: Path, terminal_resident: Resident
+) -> None:
     """With Stripe configured the day's card payments are matched (exit 0); a charge Stripe
     does not know of ours makes it report the mismatch (exit 1)."""
     case_id = confirmed_case(db)

@@ -15,7 +15,6 @@ from kiosk.cases import view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
 from payments.receipts import METHODS, render_html
-from payments.refunds import refund_payment
 from payments.states import payments_of_case
 from ui.errors import describe
 from ui.i18n import domain_language, localized
@@ -23,7 +22,8 @@ from ui.kiosk import OPTION_LABELS
 from ui.receipts import receipt_for_payment
 from ui.services import current_services
 from ui.staff import bp
-from ui.staff.console import actor, back, catalog, role_required, sessions
+from ui.staff.console import actor, back, catalog, counter_code, role_required, sessions
+from ui.staff.desk import case_context
 
 
 def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tuple[str, str]]]]:
@@ -87,6 +87,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         lines=_field_rows(detail),
         payments=payments,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
+        **case_context(case_id),
     )
 
 
@@ -119,14 +120,17 @@ def refund(public_id: str) -> ResponseReturnValue:
     if not reason or (amount_text and not (amount_text.isdigit() and len(amount_text) < 9)):
         flash(str(describe("invalid_field")[2]), "error")
         return back()
-    with transaction(sessions()) as s:
-        refund_payment(
-            s,
-            current_services().payments,
-            public_id[:64],
-            actor=actor(),
-            reason=reason,
-            amount_yen=int(amount_text) if amount_text else None,
-        )
+    desks = current_services().counter_desk
+    assert desks is not None
+    # Through the provider that took it (the kiosk's or a counter's), or in cash from my
+    # counter's drawer (always so for a cash payment): ``application.counter_desk``.
+    desks.refund(
+        counter_code(),
+        public_id[:64],
+        staff=g.staff,
+        cash=request.form.get("method") == "cash",
+        reason=reason,
+        amount_yen=int(amount_text) if amount_text else None,
+    )
     flash(_("The refund was made."), "ok")
     return back()
