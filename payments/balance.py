@@ -90,9 +90,7 @@ def is_stripe(provider: str) -> bool:
     return provider.startswith("stripe")
 
 
-def reconcile_day(
-    session: Session, day: date, source: BalanceSource | None
-) -> DayReconciliation:
+def reconcile_day(session: Session, day: date, source: BalanceSource | None) -> DayReconciliation:
     """Compare the cashless lines of ``day`` with ``source``'s balance transactions of that
     day (``source`` None: no Stripe configured, every cashless line is not reconcilable).
     Read-only. Raises ProviderUnavailable."""

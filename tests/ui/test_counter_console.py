@@ -1,7 +1,8 @@
 """The counter desk through the web: console pages (new case, PIN on the customer display,
 confirm, cash, amendment, refund of a difference, exemption), the customer display's pages,
 the day's takings page with its CSV and closing, the kiosk's "pay in cash at the counter",
-and the JSON API's counter payments with their 422s and Idempotency-Key."""
+the JSON API's counter payments with their 422s and Idempotency-Key, and the counter's
+figures on the statistics page and as CSV."""
 
 from __future__ import annotations
 
@@ -105,6 +106,15 @@ def test_counter_intake_from_new_case_to_paid(app: Any) -> None:
     case_page = staff.get(f"/staff/cases/{case_id}").get_data(as_text=True)
     assert case_page.count("data-payment-status=") == 1
     assert post(staff, f"/staff/cases/{case_id}/complete").status_code == 302
+    chief = app.test_client()
+    login(chief, "chief", counter="1")
+    stats = chief.get("/staff/stats?lang=en").get_data(as_text=True)
+    assert 'id="counter-stats"' in stats and "¥300" in stats
+    figures = chief.get("/staff/stats/counter.csv").get_data(as_text=True).splitlines()
+    assert figures[0] == "period,metric,key,value"
+    assert any(row.endswith(",cases,counter,1") for row in figures)
+    assert any(row.endswith(",payments,cash,1") for row in figures)
+    assert staff.get("/staff/stats/counter.csv").status_code == 403
 
 
 def test_display_needs_pairing_by_staff(app: Any) -> None:
