@@ -290,6 +290,24 @@ class VisitWorkflow:
             self.wipe(old, reason="restart")
         return self.store.start(language)
 
+    def open(
+        self,
+        language: str,
+        procedures: Sequence[str],
+        fields: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Visit:
+        """A new visit with its procedures and, optionally, their fields at once (a front
+        end that sends everything in one request): all or nothing, a refusal ends the visit
+        again. Raises what :meth:`choose_procedures` and :meth:`set_fields` raise."""
+        visit = self.start(language)
+        try:
+            self.choose_procedures(visit, procedures)
+            self.set_fields(visit, fields or {}, language)
+        except BaseException:
+            self.end(visit.id, reason="rejected")
+            raise
+        return visit
+
     def get(self, visit_id: str | None, *, touch: bool = True) -> Visit:
         """The live visit (touched: the resident is still there). Raises VisitEnded."""
         visit = self.store.get(visit_id[:64] if visit_id else None, touch=touch)

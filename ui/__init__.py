@@ -102,8 +102,6 @@ def init_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(staff.bp)
     app.register_blueprint(display.bp)
     app.register_blueprint(board.bp)
-    from ui import counter_api  # noqa: F401  (the counter desk's routes on the API blueprint)
-
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)
     if services.simulation is not None:

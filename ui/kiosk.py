@@ -44,6 +44,7 @@ from ui.i18n import card_error_message, current_locale, domain_language, localiz
 from ui.pickers import address_picker, date_picker, date_text
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
+from ui.words import field_messages
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +348,7 @@ def fields_submit() -> ResponseReturnValue:
     try:
         _workflow().set_fields(visit, submitted, language)
     except FieldsInvalid as e:
-        errors = {code: failure.messages(language) for code, failure in e.failures.items()}
+        errors = {code: field_messages(failure, language) for code, failure in e.failures.items()}
         return _fields_page(visit, submitted, errors, 422)
     return redirect(url_for("kiosk.check" if visit.case_id else "kiosk.card"))
 

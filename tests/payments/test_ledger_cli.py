@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from application.cli import cli
 from application.registry import simulated_payments
-from hardware_sim.stripe_standin import StandinServer
 from hardware_sim.terminal import SimulatedTerminal
 from kiosk.cases import confirm_case
 from kiosk.counter_cases import open_counter_case, serve_at_counter
@@ -17,6 +16,7 @@ from payments.collect import refresh_payment, start_payment
 from payments.counter import take_cash
 from tests.domain.conftest import make_card
 from tests.payments.conftest import API_KEY, KIOSK, NOW, STAFF, Db, Resident, confirmed_case
+from tests.support.stripe_standin import StandinServer
 
 DAY = "2026-04-01"
 HEADER = "procedure_code,method,count,gross_yen,refunds_yen,net_yen"

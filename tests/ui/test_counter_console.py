@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kiosk.clock import business_day
 from kiosk.db import transaction
 from payments.collect import refresh_payment, start_payment
 from tests.ui.staffkit import PASSWORD, add_staff, csrf, login, open_confirmed_case, post
@@ -82,7 +83,8 @@ def test_counter_intake_from_new_case_to_paid(app: Any) -> None:
         next="/staff/desk",
     )
     assert too_little.status_code == 302
-    assert "Less cash" in staff.get("/staff/desk?lang=en").get_data(as_text=True)
+    # The message is worded in the language of the request that failed (Japanese here).
+    assert "お預かり金額が収納額に足りません" in staff.get("/staff/desk").get_data(as_text=True)
     paid = post(
         staff,
         f"/staff/cases/{case_id}/cash",
@@ -216,12 +218,7 @@ def test_ledger_page_csv_and_closing_with_a_difference(app: Any) -> None:
 def test_kiosk_pay_in_cash_at_the_counter(app: Any) -> None:
     """The kiosk's pay screen offers cash at the counter: the ticket at once, the amount
     to pay when called on it."""
-    from tests.ui.moving import move_fields  # noqa: F401  (kiosk helpers live there)
-
     client = app.test_client()
-    services_of(app).simulation.reader.insert("yamada") if services_of(
-        app
-    ).simulation.reader else None
     client.post("/kiosk/start")
     client.post("/kiosk/procedures", data={"procedure": ["juminhyo"]})
     client.post("/kiosk/fields", data={"juminhyo.copies": "2"})
@@ -232,6 +229,28 @@ def test_kiosk_pay_in_cash_at_the_counter(app: Any) -> None:
     assert client.post("/kiosk/pay/cash").headers["Location"].endswith("/kiosk/ticket")
     ticket = client.get("/kiosk/ticket?lang=en").get_data(as_text=True)
     assert "Please pay ¥600 at the counter when you are called." in ticket
+
+
+def test_api_visit_pays_in_cash_at_the_counter(app: Any) -> None:
+    """POST /api/visits/{id}/pay-at-counter: the ticket at once and ``due_yen``; the case
+    cannot be completed at the counter until the cash is taken."""
+    client = app.test_client()
+    vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    assert client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"}).status_code == 201
+    assert client.post(f"/api/visits/{vid}/confirm").get_json()["fee_yen"] == 300
+    paid_later = client.post(f"/api/visits/{vid}/pay-at-counter")
+    assert paid_later.status_code == 200, paid_later.get_json()
+    visit = paid_later.get_json()
+    assert visit["due_yen"] == 300 and visit["ticket_token"]
+    again = client.post(f"/api/visits/{vid}/pay-at-counter").get_json()
+    assert again["ticket_token"] == visit["ticket_token"]
+    clerk = _bearer(client, "clerk")
+    client.post("/api/staff/counters/1/open", json={"open": True}, headers=clerk)
+    ticket = client.post("/api/staff/counters/1/call-next", headers=clerk).get_json()["ticket"]
+    tickets = f"/api/staff/tickets/{ticket['id']}"
+    assert client.post(f"{tickets}/serve", headers=clerk).status_code == 200
+    refused = client.post(f"{tickets}/complete", headers=clerk)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "fee_due"
 
 
 def test_api_counter_payment_contract(app: Any) -> None:
@@ -273,7 +292,9 @@ def test_api_counter_payment_contract(app: Any) -> None:
     retry = client.post(
         url, json={"method": "cash", "amount_yen": 300, "tendered_yen": 1000}, headers=keyed
     )
-    assert retry.status_code == 200 and retry.get_json() == body
+    assert retry.status_code == 201 and retry.get_json() == body
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
     nothing = client.post(
         url, json={"method": "cash", "amount_yen": 300, "tendered_yen": 300}, headers=auth
     )
@@ -282,5 +303,69 @@ def test_api_counter_payment_contract(app: Any) -> None:
         url, json={"method": "cash", "amount_yen": 300, "tendered_yen": 500}, headers=keyed
     )
     assert reused.status_code == 422
+    assert reused.get_json()["error"]["code"] == "idempotency_key_reused"
+    bad_key = client.post(url, json={"method": "cash"}, headers={**auth, "Idempotency-Key": "a b"})
+    assert bad_key.status_code == 422 and bad_key.get_json()["error"]["field"] == "Idempotency-Key"
     doc = client.get("/api/openapi.json").get_json()
-    assert "/api/staff/cases/{case_id}/payments" in doc["paths"]
+    operation = doc["paths"]["/api/staff/cases/{case_id}/payments"]["post"]
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= operation["parameters"][1].items()
+    assert operation["responses"]["422"]["content"]
+
+
+def _bearer(client: Any, username: str) -> dict[str, str]:
+    token = client.post(
+        "/api/staff/login", json={"username": username, "password": PASSWORD}
+    ).get_json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_amendment_refund_of_a_difference_and_closing(app: Any) -> None:
+    """Through the API (every answer checked against the document): a copy added makes 300
+    due, taken in cash; a procedure removed makes 300 due back, refunded by a supervisor
+    only; the ledger shows the day; closing refuses a missing count per drawer, then closes
+    once."""
+    case_id = open_confirmed_case(app, ("juminhyo", "inkan"))
+    services = services_of(app)
+    services.simulation.terminal.auto = "approve"
+    payment = start_payment(services.sessions, services.payments, case_id, actor="kiosk:test")
+    with transaction(services.sessions) as s:
+        refresh_payment(s, services.payments, payment.public_id)
+    client = app.test_client()
+    clerk, chief = _bearer(client, "clerk"), _bearer(client, "chief")
+    base = f"/api/staff/cases/{case_id}"
+    added = client.post(
+        f"{base}/amendments", json={"fields": {"juminhyo": {"copies": 2}}}, headers=clerk
+    )
+    assert added.status_code == 201, added.get_json()
+    assert added.get_json()["due_yen"] == 300
+    assert added.get_json()["amendment"]["fields"] == ["juminhyo.copies"]
+    cash = {"method": "cash", "amount_yen": 300, "tendered_yen": 300, "counter": "1"}
+    assert client.post(f"{base}/payments", json=cash, headers=clerk).status_code == 201
+    same = client.post(f"{base}/amendments", json={}, headers=clerk)
+    assert same.status_code == 422 and same.get_json()["error"]["code"] == "nothing_changed"
+    removed = client.post(f"{base}/amendments", json={"remove": ["inkan"]}, headers=clerk)
+    assert removed.status_code == 201 and removed.get_json()["due_yen"] == -300
+    back = {"method": "provider", "reason": "印鑑登録証明書は不要", "counter": "1"}
+    refused = client.post(f"{base}/refund-difference", json=back, headers=clerk)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
+    given = client.post(f"{base}/refund-difference", json=back, headers=chief)
+    assert given.status_code == 200, given.get_json()
+    assert [r["amount_yen"] for r in given.get_json()["refunds"]] == [300]
+    ledger = client.get("/api/staff/ledger/2099-13-01", headers=chief)
+    assert ledger.status_code == 422 and ledger.get_json()["error"]["code"] == "invalid_field"
+    today = client.get(f"/api/staff/cases/{case_id}", headers=clerk).get_json()
+    assert today["fee_yen"] == 600
+    iso = business_day().isoformat()
+    shown = client.get(f"/api/staff/ledger/{iso}", headers=chief).get_json()
+    assert shown["closed"] is False and shown["total"]["net_yen"] == 600
+    assert {d["drawer"]: d["cash_in_yen"] for d in shown["drawers"]}["1"] == 300
+    short = client.post(
+        f"/api/staff/ledger/{iso}/close", json={"counted": {"1": 30300}}, headers=chief
+    )
+    assert short.status_code == 422 and short.get_json()["error"]["code"] == "count_invalid"
+    assert short.get_json()["error"]["drawers"]["2"] == "missing"
+    counted = {drawer["drawer"]: drawer["expected_yen"] for drawer in shown["drawers"]}
+    closed = client.post(f"/api/staff/ledger/{iso}/close", json={"counted": counted}, headers=chief)
+    assert closed.status_code == 200 and closed.get_json()["closed"] is True
+    again = client.post(f"/api/staff/ledger/{iso}/close", json={"counted": counted}, headers=chief)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "day_already_closed"

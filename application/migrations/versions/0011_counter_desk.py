@@ -1,7 +1,7 @@
 """The counter desk: money due at the counter, card-less intake, exemptions, amendments,
 further payments per case, cash drawers and the day's takings
 
-Revision ID: 0006_counter
+Revision ID: 0011
 Revises: 0005
 Create Date: 2026-12-02 12:00:00
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_counter"
+revision: str = "0011"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
