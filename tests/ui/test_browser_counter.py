@@ -1,9 +1,11 @@
 """The counter desk in a real browser (Debian's Chromium via Playwright): a member of staff
 at counter 1 and the counter's customer display, two browser contexts on the app under
-waitress. Screenshots go to ``test-artifacts/screenshots/counter-*.png``."""
+waitress, and the kiosk paying cash at the counter, and closing a day with a cash difference.
+Screenshots go to ``test-artifacts/screenshots/counter-*.png``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -90,3 +92,80 @@ def test_counter_intake_with_the_customer_display_and_the_card_read_at_the_count
     with services_of(app).sessions() as s:
         statuses = s.scalars(select(Case.status)).all()
     assert statuses == [CaseStatus.DONE]
+
+
+def test_kiosk_visit_pays_cash_at_the_counter(served: tuple[Any, str], browser: Any) -> None:
+    """At the kiosk: 住民票 -> PIN -> check -> "pay in cash at the counter": the number at
+    once with the amount to pay; at counter 1 the case cannot be completed until the cash
+    is taken, then it is."""
+    app, url = served
+    services_of(app).simulation.reader.insert("yamada")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    kiosk = context.new_page()
+    kiosk.set_default_timeout(10_000)
+    kiosk.goto(f"{url}/kiosk/?lang=ja")
+    kiosk.click("#start")
+    kiosk.wait_for_url(re.compile(r"/kiosk/procedures$"))
+    kiosk.click("label.choice-card:has(input[value='juminhyo'])")
+    kiosk.click("main button[type=submit].btn-primary")
+    kiosk.wait_for_url(re.compile(r"/kiosk/fields$"))
+    kiosk.click("main button[type=submit].btn-primary")
+    kiosk.wait_for_url(re.compile(r"/kiosk/card$"))
+    kiosk.goto(f"{url}/kiosk/pin")
+    press_pin(kiosk, "1234")
+    kiosk.wait_for_url(re.compile(r"/kiosk/check$"))
+    kiosk.click("#confirm")
+    kiosk.wait_for_url(re.compile(r"/kiosk/pay$"))
+    shot(kiosk, "counter-kiosk-1-pay")
+    kiosk.click("#pay-cash")
+    kiosk.wait_for_url(re.compile(r"/kiosk/ticket$"))
+    assert "300円" in kiosk.inner_text("main")
+    shot(kiosk, "counter-kiosk-2-ticket")
+
+    with services_of(app).sessions() as s:
+        case_id = s.scalars(select(Case.id)).one()
+    staff = _logged_in(browser, url, {"width": 1366, "height": 900})
+    staff.goto(f"{url}/staff/cases/{case_id}")
+    assert staff.locator("#take-cash").count() == 1
+    staff.fill("#tendered", "500")
+    staff.click("#take-cash")
+    staff.wait_for_load_state()
+    shot(staff, "counter-kiosk-3-staff-paid")
+    assert "おつり 200円" in staff.inner_text("main")
+    with services_of(app).sessions() as s:
+        assert s.scalars(select(Case.due_yen)).one() == 0
+
+
+def test_closing_a_day_with_a_cash_difference(served: tuple[Any, str], browser: Any) -> None:
+    """A supervisor closes the day with drawer 1 short by 100 yen: refused without a reason,
+    closed with one; the A4 日計表 shows the difference and the reason."""
+    app, url = served
+    add_staff(app, "chief", "supervisor")
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ja-JP")
+    chief = context.new_page()
+    chief.set_default_timeout(10_000)
+    chief.goto(f"{url}/staff/login")
+    chief.fill("#username", "chief")
+    chief.fill("#password", PASSWORD)
+    chief.click("button[type=submit]")
+    chief.wait_for_url("**/staff/counter")
+    chief.goto(f"{url}/staff/ledger")
+    for drawer in ("1", "2", "3"):
+        chief.fill(f"#counted_{drawer}", "30000")
+    chief.fill("#counted_1", "29900")
+    chief.click("#close-day")
+    chief.wait_for_selector(".s-flash-error")
+    shot(chief, "counter-ledger-1-no-reason")
+    for drawer in ("1", "2", "3"):
+        chief.fill(f"#counted_{drawer}", "30000")
+    chief.fill("#counted_1", "29900")
+    chief.fill("#reason_1", "釣銭の渡し誤り")
+    chief.click("#close-day")
+    chief.wait_for_selector(".s-flash-ok")
+    assert chief.locator("#close-day").count() == 0
+    shot(chief, "counter-ledger-2-closed")
+    day = chief.locator('input[name="day"]').input_value()
+    chief.goto(f"{url}/staff/ledger/{day}/print")
+    printed = chief.inner_text("body")
+    assert "収納日計表" in printed and "釣銭の渡し誤り" in printed and "-100" in printed
+    shot(chief, "counter-ledger-3-print")
