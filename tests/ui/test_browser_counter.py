@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from kiosk.db import transaction
 from kiosk.models import Case, CaseStatus
+from payments.collect import refresh_payment, start_payment
 from tests.ui.browser import BROWSER_MARKS, press_pin, shot
-from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff
+from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, open_confirmed_case
 from ui.services import services_of
 
 pytestmark = BROWSER_MARKS
@@ -28,12 +30,12 @@ def served(serve: Any) -> tuple[Any, str]:
     return running.app, running.url
 
 
-def _logged_in(browser: Any, url: str, size: dict[str, int]) -> Any:
+def _logged_in(browser: Any, url: str, size: dict[str, int], username: str = "clerk") -> Any:
     context = browser.new_context(viewport=size, locale="ja-JP")
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(f"{url}/staff/login")
-    page.fill("#username", "clerk")
+    page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/staff/counter")
@@ -169,3 +171,49 @@ def test_closing_a_day_with_a_cash_difference(served: tuple[Any, str], browser: 
     printed = chief.inner_text("body")
     assert "収納日計表" in printed and "釣銭の渡し誤り" in printed and "-100" in printed
     shot(chief, "counter-ledger-3-print")
+
+
+def test_amendments_collect_a_difference_and_refund_one(
+    served: tuple[Any, str], browser: Any
+) -> None:
+    """On a case paid at the kiosk (住民票 + 印鑑登録証明書, 600 yen): adding a copy makes 300
+    due, taken in cash at counter 1; removing the 印鑑 procedure makes 300 due back, which a
+    supervisor gives back through the card; the case's history lists both amendments."""
+    app, url = served
+    add_staff(app, "chief", "supervisor")
+    services_of(app).simulation.reader.insert("yamada")
+    case_id = open_confirmed_case(app, ("juminhyo", "inkan"))
+    services = services_of(app)
+    services.simulation.terminal.auto = "approve"
+    payment = start_payment(services.sessions, services.payments, case_id, actor="kiosk:test")
+    with transaction(services.sessions) as s:
+        refresh_payment(s, services.payments, payment.public_id)
+    chief = _logged_in(browser, url, {"width": 1366, "height": 900}, "chief")
+    chief.goto(f"{url}/staff/cases/{case_id}/amend")
+    chief.fill('[name="juminhyo.copies"]', "2")
+    shot(chief, "counter-amend-1-add-copy")
+    with chief.expect_navigation():
+        chief.click("#save-amendment")
+    chief.goto(f"{url}/staff/cases/{case_id}")
+    assert "300円" in chief.inner_text("#due")
+    chief.fill("#tendered", "300")
+    with chief.expect_navigation():
+        chief.click("#take-cash")
+    assert chief.inner_text("#due") == "なし"
+    shot(chief, "counter-amend-2-collected")
+
+    chief.goto(f"{url}/staff/cases/{case_id}/amend")
+    chief.check("#remove-inkan")
+    with chief.expect_navigation():
+        chief.click("#save-amendment")
+    chief.goto(f"{url}/staff/cases/{case_id}")
+    assert "返金する額 300円" in chief.inner_text("#due")
+    chief.check('#refund-difference input[value="provider"]')
+    chief.fill("#diff-reason", "印鑑登録証明書は不要")
+    shot(chief, "counter-amend-3-refund")
+    with chief.expect_navigation():
+        chief.click("#give-back")
+    assert chief.inner_text("#due") == "なし"
+    shot(chief, "counter-amend-4-refunded")
+    with services.sessions() as s:
+        assert s.get(Case, case_id).fee_yen == 600  # type: ignore[union-attr]
