@@ -20,6 +20,7 @@ simulator, so the production mode can refuse them all in one place.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from hardware_sim.trust import write_trust_files
 from kiosk.config import ConfigError, Settings
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
+from payments.states import CRASH_AT_ENV
 
 __all__ = [
     "CARD_READERS",
@@ -154,6 +156,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(
             f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
             f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
+        )
+    if os.environ.get(CRASH_AT_ENV):
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
         )
 
 
