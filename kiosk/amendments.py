@@ -179,10 +179,10 @@ def amend_case(
     fee_before = case.fee_yen
     # --- writes ---------------------------------------------------------------------------
     if person:
-        values: dict[str, Any] = {name: after for name, (_before, after) in person.items()}
-        if "birth_date" in values:
-            values["birth_date"] = date.fromisoformat(values["birth_date"])
-        for name, value in values.items():
+        corrected: dict[str, Any] = {name: after for name, (_before, after) in person.items()}
+        if "birth_date" in corrected:
+            corrected["birth_date"] = date.fromisoformat(corrected["birth_date"])
+        for name, value in corrected.items():
             setattr(case, name, value)
     for code in remove:
         procedure_changes[code] = {"removed": dict(lines[code].resident_fields or {})}

@@ -473,7 +473,7 @@ def refund_difference(
     return refunds
 
 
-def cash_of_case(session: Session, case_id: int) -> dict[str, int]:
+def cash_of_case(session: Session, case_id: int) -> dict[str, int | None]:
     """Tendered and change of the case's newest cash payment (for its receipt), or {}."""
     row = session.execute(
         select(CashMovement.tendered_yen, CashMovement.change_yen)

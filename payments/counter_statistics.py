@@ -100,7 +100,7 @@ def counter_statistics(
     seconds = {}
     for case_id, called, serving, completed in done:
         start = called or serving  # a case opened at the counter is never called
-        if start is not None:
+        if start is not None and completed is not None:
             seconds[case_id] = max(0.0, (completed - start).total_seconds())
     per_procedure: dict[str, list[float]] = {}
     if seconds:

@@ -450,13 +450,13 @@ def day_ledger(session: Session, day: date, *, drawers: Sequence[str], float_yen
         .group_by(LedgerEntry.procedure_code, LedgerEntry.method, LedgerEntry.kind)
     )
     cells: dict[tuple[str, str], list[int]] = {}
-    for code, method, kind, count, total in rows:
+    for code, method, kind, count, amount in rows:
         cell = cells.setdefault((code, method), [0, 0, 0])
         if kind == "refund":
-            cell[2] += -int(total or 0)
+            cell[2] += -int(amount or 0)
         else:
             cell[0] += int(count)
-            cell[1] += int(total or 0)
+            cell[1] += int(amount or 0)
     lines = tuple(
         LedgerLine(code, method, *cells[(code, method)]) for code, method in sorted(cells)
     )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import requests
 import stripe
+from stripe.params import BalanceTransactionListParams
 
 from payments.provider import (
     BalanceTransaction,
@@ -250,7 +251,7 @@ def list_balance_transactions(
     """The account's balance transactions created in [``start``, ``end``), oldest first,
     with the charge or refund behind each (``expand[]=data.source``, so each names its
     PaymentIntent or refund id). Pages of 100 are followed."""
-    params: dict[str, Any] = {
+    params: BalanceTransactionListParams = {
         "created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
         "limit": 100,
         "expand": ["data.source"],

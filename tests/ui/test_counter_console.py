@@ -155,6 +155,9 @@ def test_amendment_adds_a_copy_and_supervisor_refunds_a_removed_procedure(app: A
     login(clerk, "clerk", counter="1")
     form = clerk.get(f"/staff/cases/{case_id}/amend").get_data(as_text=True)
     assert 'name="juminhyo.copies"' in form
+    refused = post(clerk, f"/staff/cases/{case_id}/amend?lang=en", **{"juminhyo.copies": "0"})
+    assert refused.status_code == 302
+    assert "juminhyo: " in clerk.get(f"/staff/cases/{case_id}/amend").get_data(as_text=True)
     amended = post(clerk, f"/staff/cases/{case_id}/amend", **{"juminhyo.copies": "2"})
     assert amended.status_code == 302
     page = clerk.get(f"/staff/cases/{case_id}?lang=en").get_data(as_text=True)

@@ -130,8 +130,8 @@ def staff_case_payment(
     if taken.replayed:
         after_this_request(_replayed)
     with current_services().sessions() as s:
-        payment = CounterPaymentView.of(get_payment(s, taken.payment.public_id))
-    return CounterPaymentDone(payment=payment, change_yen=taken.change_yen)
+        view = CounterPaymentView.of(get_payment(s, taken.payment.public_id))
+    return CounterPaymentDone(payment=view, change_yen=taken.change_yen)
 
 
 @bp.post("/staff/cases/<int:case_id>/amendments")
@@ -160,7 +160,7 @@ def staff_case_amend(case_id: int, body: CaseAmendmentRequest) -> AmendmentDone:
         None,
         case_id,
         Amendment(
-            person=dict(body.person),
+            person={str(name): value for name, value in body.person.items()},
             add=list(body.add),
             remove=list(body.remove),
             fields={code: dict(values) for code, values in body.fields.items()},

@@ -35,11 +35,12 @@ from payments.counter import cash_of_case
 from payments.states import OPEN, TAKEN, payments_of_case
 from ui.errors import MESSAGES as ERROR_MESSAGES
 from ui.errors import describe
-from ui.i18n import card_error_message, localized
+from ui.i18n import card_error_message, domain_language, localized
 from ui.kiosk import OPTION_LABELS
 from ui.services import current_services
 from ui.staff import bp
 from ui.staff.console import actor, back, catalog, counter_code, role_required, sessions
+from ui.words import field_messages
 
 IDENTITY_LABELS: dict[str, Any] = {
     "drivers_license": _l("Driver's licence"),
@@ -157,7 +158,7 @@ def _years() -> list[int]:
 
 def _field_errors(error: FieldsInvalid) -> None:
     for code, failure in error.failures.items():
-        for message in failure.messages().values():
+        for message in field_messages(failure, domain_language()).values():
             flash(f"{code}: {message}", "error")
 
 

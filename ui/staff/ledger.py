@@ -13,6 +13,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from application.counter_desk import CounterDeskWorkflow
 from kiosk.clock import business_day
 from kiosk.models import StaffRole
 from payments.ledger import CSV_ENCODINGS, CountInvalid, encode_csv, ledger_csv
@@ -42,7 +43,7 @@ def _day(text: str | None) -> date:
         return business_day()
 
 
-def _desks():  # type: ignore[no-untyped-def]
+def _desks() -> CounterDeskWorkflow:
     desks = current_services().counter_desk
     if desks is None:  # pragma: no cover
         abort(404)
