@@ -4,11 +4,13 @@ the settings into one typed :class:`Services` object.
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
 schema), the catalog (its queues and counters installed), the card reader (one card operation at a
-time) and the payment provider from the registry, the recovery of what a crash of the last
-run left (``application.recovery``), the payment reconciler, the resident's visit workflow, offline
-speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
-reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
-read it through ``ui.services.current_services()`` and never build anything themselves.
+time) and the payment provider from the registry (and the card policy, checked against the
+reader's trust anchors), the recovery of what a crash of the last run left
+(``application.recovery``), the payment reconciler, the counters' devices and their desks,
+the resident's visit workflow, offline speech and, in simulation, the simulator controls.
+``Services.close()`` undoes them in reverse order. The Flask app keeps the object as
+``app.extensions["kiosk"]``; blueprints read it through ``ui.services.current_services()``
+and never build anything themselves.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.card_policy import CardPolicy
+from application.counter_desk import CounterDeskWorkflow
 from application.device import DeviceCredential, load_device_credential
 from application.live import LiveStreams
 from application.rate_limits import AddressRateLimits
@@ -30,6 +34,7 @@ from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynth
 from application.visits import VisitStore, VisitWorkflow
 from cardreader.exclusive import ExclusiveCardReader
 from cardreader.reader import CardReader
+from cardreader.trust import CardTrust
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
@@ -60,6 +65,13 @@ class Services:
     device: DeviceCredential
     #: per-address budgets of card reads, log-in attempts and speech (issue 10)
     rate_limits: AddressRateLimits
+    # The genuine-card checks: what cards are checked against (and whether those are the
+    # ward's files or the simulator's test keys), and which checks a card must pass.
+    card_trust: CardTrust
+    card_trust_source: str
+    card_policy: CardPolicy
+    # The counters' desks: intake, customer displays, money at the counter, amendments.
+    counter_desk: CounterDeskWorkflow | None = None
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -111,10 +123,14 @@ def build_services(
         catalog = load_catalog(settings.catalog or None)
         with db.transaction(sessions) as session:
             install_catalog(session, catalog)
-        built_reader, rig = registry.build_card_reader(settings, shutdown)
+        chosen = registry.build_card_reader(settings, shutdown)
+        rig = chosen.rig
         # One card operation at a time: a concurrent one is refused as "reader busy".
-        reader: CardReader = ExclusiveCardReader(built_reader)
+        reader: CardReader = ExclusiveCardReader(chosen.reader)
         device = load_device_credential(settings)
+        # A policy the trust cannot meet would refuse every card: refuse to start instead.
+        policy = CardPolicy.from_settings(settings)
+        policy.check_trust(chosen.trust, catalog)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
         reconciler = None
@@ -131,6 +147,30 @@ def build_services(
                 timeout_s=settings.payment_timeout_s,
             ).start()
             shutdown.append(reconciler.stop)
+        hardware = registry.build_counter_hardware(
+            settings, [c.code for c in catalog.counters], shutdown
+        )
+        if start_reconciler:
+            # Each counter's terminal and QR checkout is a provider of its own.
+            for code, counter_provider in [*hardware.terminals.items(), *hardware.qr.items()]:
+                counter_reconciler = Reconciler(
+                    sessions,
+                    counter_provider,
+                    interval_s=settings.reconcile_interval_s,
+                    timeout_s=settings.payment_timeout_s,
+                    counter_code=code,
+                ).start()
+                shutdown.append(counter_reconciler.stop)
+        counter_desk = CounterDeskWorkflow(
+            sessions=sessions,
+            catalog=catalog,
+            kiosk_payments=provider,
+            readers=hardware.readers,
+            terminals=hardware.terminals,
+            qr=hardware.qr,
+            float_yen=settings.cash_float_yen,
+            payment_timeout_s=settings.payment_timeout_s,
+        )
         visits = VisitWorkflow(
             sessions=sessions,
             catalog=catalog,
@@ -138,11 +178,18 @@ def build_services(
             payments=provider,
             store=VisitStore(settings.idle_timeout_s),
             kiosk_id=settings.kiosk_id,
+            policy=policy,
         )
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
-        if settings.mode == "simulation" and (rig is not None or terminal is not None):
-            simulation = registry.Simulation(reader=rig, terminal=terminal)
+        simulated_counters = hardware.reader_rigs or hardware.sim_terminals
+        if settings.mode == "simulation" and (rig or terminal or simulated_counters):
+            simulation = registry.Simulation(
+                reader=rig,
+                terminal=terminal,
+                counter_readers=hardware.reader_rigs,
+                counter_terminals=hardware.sim_terminals,
+            )
     except BaseException:
         for step in reversed(shutdown):
             step()
@@ -160,5 +207,9 @@ def build_services(
         simulation=simulation,
         device=device,
         rate_limits=AddressRateLimits(settings),
+        card_trust=chosen.trust,
+        card_trust_source=chosen.trust_source,
+        card_policy=policy,
+        counter_desk=counter_desk,
         _shutdown=shutdown,
     )

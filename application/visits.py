@@ -2,7 +2,8 @@
 counter desk's customer display) share.
 
 A visit goes: choose procedures -> fields -> card on the reader -> PIN -> the prefilled case
-to check -> confirm -> pay (a fee-free case gets its ticket at confirmation) -> ticket ->
+to check -> confirm -> pay (a fee-free case gets its ticket at confirmation; a resident who
+pays in cash at the counter gets it at once, the fee left due on the case) -> ticket ->
 wipe. :class:`VisitWorkflow` owns every step: each method is one operation with one
 transaction (it commits, or rolls back everything it did), takes a :class:`Visit` and raises
 the boundary's own errors (``DomainError``, ``CardError``, ``PaymentError``) or the few
@@ -11,11 +12,18 @@ below. Front ends parse input, call one method and render; they hold no rule.
 The product's safety rule lives here, once: the kiosk never sends a PIN when the card has one
 try left (:meth:`VisitWorkflow.pin_tries` and :meth:`VisitWorkflow.read_card`), so it can never
 be what locks a resident's card. (The card layer refuses such a VERIFY too, as a last line.)
+The same rule holds for the JPKI user-authentication PIN (:meth:`VisitWorkflow.jpki_pin_tries`),
+a PIN of its own that is asked for only when a chosen procedure wants the JPKI check and is
+only ever sent to the JPKI application.
+
+The ward's card policy (:mod:`application.card_policy`) applies in
+:meth:`VisitWorkflow.read_card`: a card that fails a required genuine-card check opens no case
+(:class:`~application.card_policy.CardNotGenuine`, with an audit row without personal data).
 
 A visit's progress lives in :class:`VisitStore`, in this process: one service runs per kiosk
 PC (its card reader is local), so the store is as local as the reader. Card data is never in
 the store: it goes into the case (encrypted at rest by the domain). The PIN exists only in the
-call of :meth:`VisitWorkflow.read_card`.
+call of :meth:`VisitWorkflow.read_card` (so does the JPKI PIN).
 """
 
 from __future__ import annotations
@@ -32,12 +40,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from application.card_policy import CardPolicy, JpkiPinNotWanted, JpkiPinRequired
+from cardreader.errors import (
+    CardError,
+    JpkiPinLocked,
+    JpkiPinWouldLock,
+    JpkiWrongPin,
+    PinLocked,
+    PinWouldLock,
+    WrongPin,
+)
 from cardreader.reader import CardReader
 from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
+from kiosk.counter_cases import leave_fee_to_counter
 from kiosk.db import transaction
 from kiosk.errors import CaseNotEditable, DomainError, InvalidTransition, UnknownProcedure
 from kiosk.models import Case, CaseStatus
@@ -169,11 +187,16 @@ class CardState(enum.Enum):
 
 @dataclass(frozen=True)
 class ReaderView:
-    """The reader as a front end may show it (``pin_tries_left`` None without a card)."""
+    """The reader as a front end may show it (``pin_tries_left`` None without a card).
+
+    ``jpki_pin_wanted``: the chosen procedures want the JPKI check (a second PIN);
+    ``jpki_pin_tries_left``: its tries (None when not wanted or without a card)."""
 
     reader_present: bool
     card_present: bool
     pin_tries_left: int | None
+    jpki_pin_wanted: bool = False
+    jpki_pin_tries_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,13 +220,15 @@ class PaymentView:
 @dataclass(frozen=True)
 class TicketView:
     """The visit's ticket: its status-page view (with the queues of its route), token, the
-    queue it waits in now and its issue time."""
+    queue it waits in now, its issue time, and the fee still to pay at the counter (0 when
+    paid or fee-free)."""
 
     token: str
     status: TicketStatusView
     queue_code: str
     issued_at: Any
     has_receipt: bool
+    due_yen: int = 0
 
 
 class _ReaderActivity:
@@ -224,17 +249,43 @@ class _ReaderActivity:
                 self.count -= 1
 
 
-def refuse_unsafe_tries(tries_left: int) -> None:
+def validate_procedure_fields(
+    catalog: Catalog, values: Mapping[str, Mapping[str, Any]], language: str
+) -> dict[str, dict[str, Any]]:
+    """Validate what is given for each procedure (``{code: {field: value}}``) before there is
+    a case: every procedure is checked and the normalised values returned, or FieldsInvalid
+    lists every problem at once (messages in ``language``). Shared by the kiosk, the API and
+    the counter desk."""
+    failures: dict[str, ValidationFailed] = {}
+    normalised: dict[str, dict[str, Any]] = {}
+    for code, given in values.items():
+        try:
+            normalised[code] = catalog.procedure(code).validate_fields(
+                given, language, today=business_day()
+            )
+        except ValidationFailed as e:
+            failures[code] = e
+    if failures:
+        raise FieldsInvalid(failures)
+    return normalised
+
+
+def refuse_unsafe_tries(tries_left: int, *, jpki: bool = False) -> None:
     """The product's safety rule: with one try left (or none) no PIN is sent; the resident
-    goes to the counter. Raises PinWouldLock (1) or PinLocked (0)."""
-    if tries_left <= 1:
-        raise PinLocked() if tries_left <= 0 else PinWouldLock()
+    goes to the counter. Raises PinWouldLock (1) or PinLocked (0); for the JPKI
+    user-authentication PIN (``jpki``) JpkiPinWouldLock or JpkiPinLocked."""
+    if tries_left > 1:
+        return
+    if jpki:
+        raise JpkiPinLocked() if tries_left <= 0 else JpkiPinWouldLock()
+    raise PinLocked() if tries_left <= 0 else PinWouldLock()
 
 
 class VisitWorkflow:
     """The resident's visit over the domain, the card reader and the payment provider.
 
     ``actor`` names this kiosk in audit rows (``kiosk:<id>``), ``kiosk_id`` in payments.
+    ``policy``: the genuine-card checks a card must pass (``KIOSK_CARD_CHECKS``).
     """
 
     def __init__(
@@ -246,10 +297,12 @@ class VisitWorkflow:
         payments: PaymentProvider,
         store: VisitStore,
         kiosk_id: str,
+        policy: CardPolicy | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.reader = reader
+        self.policy = policy or CardPolicy()
         self.payments = payments
         self.store = store
         self.kiosk_id = kiosk_id
@@ -332,7 +385,7 @@ class VisitWorkflow:
         Raises NothingChosen, UnknownProcedure (unknown or repeated code), CaseNotEditable
         once the card was read (the case holds the procedures from then on).
         """
-        known = [p.code for p in self.catalog.procedures]
+        known = [p.code for p in self.catalog.kiosk_procedures]  # never counter-only ones
         if len(set(codes)) != len(codes) or any(c not in known for c in codes):
             raise UnknownProcedure("unknown or repeated procedure code")
         if not codes:
@@ -366,16 +419,7 @@ class VisitWorkflow:
         failures: dict[str, ValidationFailed] = {}
         normalised: dict[str, dict[str, Any]] = {}
         if visit.case_id is None:
-            for code, values in merged.items():
-                try:
-                    normalised[code] = self.catalog.procedure(code).validate_fields(
-                        values, language, today=business_day()
-                    )
-                except ValidationFailed as e:
-                    failures[code] = e
-            if failures:
-                raise FieldsInvalid(failures)
-            visit.fields = normalised
+            visit.fields = validate_procedure_fields(self.catalog, merged, language)
             return None
         with transaction(self.sessions) as s:
             case = get_case(s, visit.case_id)
@@ -408,15 +452,19 @@ class VisitWorkflow:
         return CardState.REMOVED if visit.card_seen else CardState.WAITING
 
     def reader_view(self, visit: Visit) -> ReaderView:
-        """Reader present, card present, PIN tries left (None without a readable card)."""
+        """Reader present, card present, PIN tries left (None without a readable card); when
+        the chosen procedures want the JPKI check, the JPKI PIN's tries too."""
         status = self.reader.status()
-        tries = None
+        tries = jpki_tries = None
+        jpki = bool(visit.procedures) and self.wants_jpki(visit)
         if status.card_present:
             try:
                 tries = self.reader.pin_tries_left()
+                if jpki:
+                    jpki_tries = self.reader.jpki_pin_tries_left()
             except CardError:
-                tries = None
-        return ReaderView(status.reader_present, status.card_present, tries)
+                pass
+        return ReaderView(status.reader_present, status.card_present, tries, jpki, jpki_tries)
 
     def pin_tries(self, visit: Visit) -> int:
         """Before the PIN pad: the tries left, when a PIN may be sent at all.
@@ -430,29 +478,85 @@ class VisitWorkflow:
         refuse_unsafe_tries(tries)
         return tries
 
-    def read_card(self, visit: Visit, pin: str, *, language: str | None = None) -> Case:
+    def wants_jpki(self, visit: Visit) -> bool:
+        """Whether the chosen procedures (or the ward) want the JPKI check, and so the
+        resident's JPKI user-authentication PIN. Raises NotYet("procedures")."""
+        return self.policy.wants_jpki(self._require_procedures(visit))
+
+    def jpki_pin_tries(self, visit: Visit) -> int | None:
+        """Before the JPKI PIN is asked for: its tries left, when a PIN may be sent at all;
+        None when no chosen procedure wants the JPKI check (then no JPKI PIN is asked).
+
+        Raises NotYet("procedures"), JpkiPinWouldLock / JpkiPinLocked (the safety rule),
+        any CardError of the reader.
+        """
+        if not self.wants_jpki(visit):
+            return None
+        tries = self.reader.jpki_pin_tries_left()
+        refuse_unsafe_tries(tries, jpki=True)
+        return tries
+
+    def decline_jpki(self, visit: Visit) -> None:
+        """The resident does not give the JPKI PIN (does not know it, or does not want the
+        check): an audit row without personal data; the kiosk sends them to the counter."""
+        procedures = [s.code for s in self._require_procedures(visit) if s.jpki_check]
+        with transaction(self.sessions) as s:
+            audit.record(s, self.actor, "kiosk.jpki_declined", detail={"procedures": procedures})
+
+    def read_card(
+        self,
+        visit: Visit,
+        pin: str,
+        *,
+        jpki_pin: str | None = None,
+        language: str | None = None,
+    ) -> Case:
         """Read the card with ``pin`` (used in this call only, never kept) and open the draft
         case with the chosen procedures and fields, prefilled from the card, in ``language``
-        (the screen's now; default the visit's). Returns the case (loaded, usable after the
+        (the screen's now; default the visit's). ``jpki_pin``: the JPKI user-authentication
+        PIN, given exactly when a chosen procedure wants the JPKI check (:meth:`wants_jpki`);
+        only ever sent to the JPKI application. The card must pass the ward's policy
+        (:mod:`application.card_policy`). Returns the case (loaded, usable after the
         transaction) for the resident to check.
 
         Raises NotYet("procedures"), CaseNotEditable (a case is open already),
-        WrongPin (tries left > 1), PinWouldLock / PinLocked (the safety rule: also when a
-        wrong PIN left one try or none), any other CardError, CardNotUsable,
-        MissingIndividualNumber.
+        JpkiPinRequired / JpkiPinNotWanted (nothing sent), WrongPin / JpkiWrongPin (tries
+        left > 1), PinWouldLock / PinLocked / JpkiPinWouldLock / JpkiPinLocked (the safety
+        rule: also when a wrong PIN left one try or none), any other CardError,
+        CardNotGenuine (a required check failed: audited, no case), MissingIndividualNumber.
         """
         specs = self._require_procedures(visit)
         if visit.case_id is not None:
             raise CaseNotEditable("the card was read already")
+        jpki = self.policy.wants_jpki(specs)
+        if jpki and not jpki_pin:
+            raise JpkiPinRequired("the chosen procedures want the JPKI check")
+        if not jpki and jpki_pin:
+            raise JpkiPinNotWanted("no chosen procedure wants the JPKI check")
         with_number = any(spec.needs_individual_number for spec in specs)
         try:
             with self.reader_activity.running():
-                # The reader asks the card for its tries before the VERIFY and refuses with
-                # PinWouldLock at one try left: no second round trip for the rule here.
-                info = self.reader.read(pin, with_number=with_number)
+                # The reader asks the card for each PIN's tries before its VERIFY and refuses
+                # at one try left: no second round trip for the rule here.
+                info = self.reader.read(
+                    pin,
+                    with_number=with_number,
+                    checks=self.policy.checks_wanted(jpki=jpki),
+                    jpki_pin=jpki_pin if jpki else None,
+                )
         except WrongPin as e:
             refuse_unsafe_tries(e.tries_left)
             raise
+        except JpkiWrongPin as e:
+            refuse_unsafe_tries(e.tries_left, jpki=True)
+            raise
+        refused = self.policy.refusal(info, jpki=jpki)
+        if refused is not None:
+            detail = self.policy.audit_detail(refused, info, visit.procedures, jpki=jpki)
+            with transaction(self.sessions) as s:
+                audit.record(s, self.actor, "card.refused", detail=detail)
+            log.warning("card refused: %s %s", refused.check, refused.result)
+            raise refused
         with transaction(self.sessions) as s:
             case = open_case(
                 s,
@@ -511,6 +615,28 @@ class VisitWorkflow:
         visit.payment_id = payment.public_id
         return payment
 
+    def pay_at_counter(self, visit: Visit) -> Confirmation:
+        """The resident pays in cash at the counter: a payment still open on the terminal is
+        cancelled first, then the ticket is issued at once with the fee due on the case
+        (``kiosk.counter_cases.leave_fee_to_counter``); the counter cannot complete it
+        before the fee is paid. If the terminal took the money meanwhile, that payment
+        stands and its ticket is the visit's. Raises NotYet("case"), InvalidTransition
+        (not confirmed, fee-free, or already paid), PaymentError (the terminal could not
+        be reached to cancel: nothing changed)."""
+        if visit.case_id is None:
+            raise NotYet("case")
+        if visit.payment_id and not visit.ticket_token:
+            with transaction(self.sessions) as s:
+                cancel_payment(s, self.payments, visit.payment_id, actor=self.actor, reason="cash")
+        with transaction(self.sessions) as s:
+            case = get_case(s, visit.case_id)
+            if case.ticket is None:
+                leave_fee_to_counter(s, case, actor=self.actor)
+            ticket = case.ticket or issue_ticket(s, case, actor=self.actor)
+            visit.ticket_token = ticket.token
+            due = case.due_yen
+        return Confirmation(due, visit.ticket_token)
+
     def payment(self, visit: Visit) -> PaymentView:
         """The visit's payment, re-read at the provider while it is open; once it succeeded,
         the ticket it issued. ``status`` is "none" before a payment was started."""
@@ -545,7 +671,8 @@ class VisitWorkflow:
             issued_at = case.ticket.issued_at if case.ticket else None
             queue_code = case.ticket.queue.code if case.ticket else case.procedures[0].queue_code
             has_receipt = taken_payment_of_case(s, case.id) is not None
-        return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt)
+            due = case.due_yen
+        return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt, due)
 
     def receipt_payment(self, visit: Visit) -> str | None:
         """The public id of the payment the visit's receipt is for, or None when nothing was

@@ -233,6 +233,12 @@ class ProcedureSpec:
     fields: tuple[FieldSpec, ...]
     channel_fees: Mapping[str, int] = dataclasses.field(default_factory=dict)
     counter_note: str = ""
+    # The card must also pass the JPKI check (the resident's JPKI user-authentication PIN,
+    # asked for on a screen of its own): application.card_policy.
+    jpki_check: bool = False
+    # Only staff at the counter start it (the kiosk does not offer it): e.g. it needs
+    # something checked in person first, like the seal for 印鑑登録.
+    counter_only: bool = False
 
     @property
     def is_fee_free(self) -> bool:
@@ -324,6 +330,11 @@ class Catalog:
         if self.ward is None:
             return ""
         return self.ward.names.get(language) or self.ward.names.get("ja", "")
+
+    @property
+    def kiosk_procedures(self) -> tuple[ProcedureSpec, ...]:
+        """The procedures a resident may choose at a kiosk (all but the counter-only ones)."""
+        return tuple(p for p in self.procedures if not p.counter_only)
 
     def procedure(self, code: str) -> ProcedureSpec:
         """The procedure ``code``; KeyError if the catalog has none."""
@@ -597,6 +608,9 @@ class _Loader:
             isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in channel_fees.values()
         ):
             raise self.fail(where + ("channel_fees",), "channel fees must be integers >= 0")
+        jpki_check = p.get("jpki_check", False)
+        if not isinstance(jpki_check, bool):
+            raise self.fail(where + ("jpki_check",), "jpki_check must be true or false")
         fields = tuple(
             self._field(f, where + ("field", j), code) for j, f in enumerate(p.get("field", []))
         )
@@ -619,7 +633,13 @@ class _Loader:
             fields=fields,
             channel_fees=dict(channel_fees),
             counter_note=str(p.get("counter_note", "")),
+            jpki_check=jpki_check,
+            counter_only=self._flag(p, "counter_only", where),
         )
+
+    def _flag(self, table: Mapping[str, Any], key: str, where: tuple[Any, ...]) -> bool:
+        """An optional boolean (false when absent)."""
+        return bool(self._get(table, key, bool, where)) if key in table else False
 
     def _field(self, f: Mapping[str, Any], where: tuple[Any, ...], code: str) -> FieldSpec:
         name = self._get(f, "name", str, where)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # Languages of spoken board announcements (the catalog's language keys).
 SPEECH_LANGUAGES = ("ja", "en", "zh-Hans", "ko")
+# Genuine-card checks a ward may require of every card (KIOSK_CARD_CHECKS).
+CARD_CHECKS = ("chip", "chain", "jpki")
 
 
 class ConfigError(ValueError):
@@ -178,6 +180,9 @@ class Settings:
     card_trust_keys: str = ""
     jpki_trust_anchors: str = ""
     jpki_crl: str = ""
+    # Which of them a card must pass to become a case (application.card_policy): a
+    # comma-separated subset of chip, chain, jpki, or none. chain needs card_trust_keys.
+    card_checks: str = "chip,chain"
     # --- live streams and the front (see application.live, ui.event_server, deploy/) ---
     # The event server of `kiosk serve` (board and phone streams) listens on host:this.
     events_port: int = 8081
@@ -190,6 +195,37 @@ class Settings:
     # The reverse proxy's address (e.g. 127.0.0.1): only from it are X-Forwarded-* headers
     # believed (client address, https). Empty: none is.
     trusted_proxy: str = ""
+    # --- the counter desk (application.counter_desk; what each counter's hardware is is the
+    # registry's business) ---
+    # Each counter's own card reader: "CODE=part of the PC/SC reader name,CODE=...";
+    # empty: in simulation a simulated reader per counter, otherwise none; "none": none.
+    counter_readers: str = ""
+    # Each counter's own payment terminal: "CODE=tmr_...,CODE=sim"; empty: a simulated
+    # terminal per counter when KIOSK_PAYMENTS=sim, otherwise none; "none": none.
+    counter_terminals: str = ""
+    # The payment QR code on the counters' customer displays: empty (none) or
+    # stripe_checkout (card or PayPay on the resident's phone).
+    counter_qr: str = ""
+    # Each cash drawer's change fund (釣銭準備金) at the start of a day, in yen.
+    cash_float_yen: int = 30000
+
+    @property
+    def counter_reader_map(self) -> dict[str, str] | None:
+        """``counter_readers`` as {counter code: reader name}; None when not set (the
+        default), {} for ``none``. Validated at start-up."""
+        return parse_counter_map("KIOSK_COUNTER_READERS", self.counter_readers)
+
+    @property
+    def counter_terminal_map(self) -> dict[str, str] | None:
+        """``counter_terminals`` as {counter code: ``tmr_...`` or ``sim``}; None when not set
+        (the default), {} for ``none``. Validated at start-up."""
+        return parse_counter_map("KIOSK_COUNTER_TERMINALS", self.counter_terminals)
+
+    @property
+    def card_check_list(self) -> tuple[str, ...]:
+        """``card_checks`` as a tuple in the order given (``none`` or empty: ``()``)."""
+        parts = [part.strip() for part in self.card_checks.split(",") if part.strip()]
+        return () if parts == ["none"] else tuple(parts)
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
@@ -250,6 +286,12 @@ class Settings:
 
         if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
             self.card_trust()
+        checks = self.card_check_list
+        if any(c not in CARD_CHECKS for c in checks) or len(set(checks)) != len(checks):
+            raise ConfigError(
+                f"KIOSK_CARD_CHECKS={self.card_checks!r}: none, or a comma-separated list of "
+                f"distinct checks out of {', '.join(CARD_CHECKS)}"
+            )
         if not 0 <= self.events_port < 65536 or self.events_port == self.port:
             raise ConfigError(
                 f"KIOSK_EVENTS_PORT={self.events_port}: a TCP port other than KIOSK_PORT"
@@ -260,7 +302,39 @@ class Settings:
             )
         if self.events_max_streams < 1 or self.events_max_per_address < 1:
             raise ConfigError("KIOSK_EVENTS_MAX_STREAMS / KIOSK_EVENTS_MAX_PER_ADDRESS must be > 0")
+        self.counter_reader_map  # noqa: B018 - parsing is the validation
+        for code, value in (self.counter_terminal_map or {}).items():
+            if value != "sim" and not re.fullmatch(r"tmr_[A-Za-z0-9_]{1,120}", value):
+                raise ConfigError(
+                    f"KIOSK_COUNTER_TERMINALS: counter {code}: {value!r} is neither a Stripe "
+                    "reader id (tmr_...) nor sim"
+                )
+        if self.counter_qr not in ("", "stripe_checkout"):
+            raise ConfigError(f"KIOSK_COUNTER_QR={self.counter_qr!r}: expected stripe_checkout")
+        if not 0 <= self.cash_float_yen <= 10_000_000:
+            raise ConfigError(f"KIOSK_CASH_FLOAT_YEN={self.cash_float_yen}: 0 to 10,000,000 yen")
         return self
+
+
+def parse_counter_map(variable: str, value: str) -> dict[str, str] | None:
+    """``"CODE=value,CODE=value"`` (a counter code of the catalog, then a reader name or a
+    terminal id) as a dict; None for an empty value (the default applies), {} for
+    ``none``. Raises ConfigError naming ``variable``."""
+    text = value.strip()
+    if not text:
+        return None
+    if text == "none":
+        return {}
+    result: dict[str, str] = {}
+    for part in text.split(","):
+        code, sep, item = part.partition("=")
+        code, item = code.strip(), item.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code) or not item:
+            raise ConfigError(f"{variable}={value!r}: expected CODE=value,CODE=value or none")
+        if code in result:
+            raise ConfigError(f"{variable}: counter {code} is given twice")
+        result[code] = item
+    return result
 
 
 def _coerce(name: str, raw: Any, target: Any) -> Any:

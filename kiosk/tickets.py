@@ -56,6 +56,7 @@ from kiosk.models import (
     Case,
     CaseProcedure,
     CaseStatus,
+    Counter,
     Queue,
     Ticket,
     TicketStatus,
@@ -260,10 +261,17 @@ def issue_ticket(
     *,
     actor: str,
     now: datetime | None = None,
+    at_counter: Counter | None = None,
 ) -> Ticket:
     """The ticket of a paid (or confirmed fee-free) case, waiting in the first queue of its
     route (:func:`case_route`: one stop per queue of its procedures, in the catalog's route
-    order), numbered by that queue; the case becomes queued and the quoted wait is stored.
+    order), numbered by that queue; the case becomes queued and the quoted wait is stored. A
+    confirmed case whose fee is left to pay at the counter (``due_yen`` equal to the fee:
+    ``kiosk.counter_cases``) gets its ticket too.
+
+    ``at_counter``: the case was opened at that counter and the resident is there: the
+    ticket is issued straight into serving at it (its first stop served there; the board
+    never calls it) and the case becomes serving.
 
     Idempotent: a case that already has a ticket gets that ticket back (a payment webhook
     may arrive twice). Other states raise InvalidTransition.
@@ -275,7 +283,15 @@ def issue_ticket(
     case, ticket_id = row
     if ticket_id is not None:
         return get_ticket(session, ticket_id)
-    ready = case.status is S.PAID or (case.status is S.CONFIRMED and case.fee_yen == 0)
+    due_at_counter = case.fee_yen > 0 and case.due_yen == case.fee_yen
+    if at_counter is not None:
+        ready = case.status is S.CONFIRMED and (case.fee_yen == 0 or due_at_counter)
+    else:
+        ready = (
+            case.status is S.PAID
+            or (case.status is S.CONFIRMED and (case.fee_yen == 0 or due_at_counter))
+            or (case.status is S.AWAITING_PAYMENT and due_at_counter)
+        )
     if not ready:
         # The ticket column was read with the statement's snapshot, taken before the
         # lock wait: a concurrent issue for this case may have committed meanwhile.
@@ -314,6 +330,9 @@ def issue_ticket(
         "stops": len(route),
         **dict.fromkeys(_TICKET_NULLS),
     }
+    if at_counter is not None:
+        # Served where it was opened: no wait, no call (the board shows calls only).
+        values.update(status=T.SERVING, counter_id=at_counter.id, serving_at=now, quoted_wait_s=0)
     # A Core insert, then the object joins the session as if loaded (every column set):
     # no unit-of-work flush for the busiest insert.
     result = session.connection().execute(_INSERT_TICKET, values)
@@ -327,28 +346,32 @@ def issue_ticket(
                 "ticket_id": ticket.id,
                 "position": position,
                 "queue_id": stop_queue.id,
-                "counter_id": None,
+                "counter_id": at_counter.id if at_counter and position == 0 else None,
                 "arrived_at": now if position == 0 else None,
-                "serving_at": None,
+                "serving_at": now if at_counter and position == 0 else None,
                 "completed_at": None,
                 "service_s": None,
             }
             for position, stop_queue in enumerate(route)
         ],
     )
+    detail: dict[str, Any] = {
+        "number": ticket.display_number,
+        "quoted_wait_s": ticket.quoted_wait_s,
+        "route": [q.code for q in route],
+    }
+    if at_counter is not None:
+        detail["serving_at_counter"] = at_counter.code
+    target = S.SERVING if at_counter is not None else S.QUEUED
     with audit.batched(session):
-        _move_case(session, case, S.QUEUED, actor=actor, now=now, ticket_id=ticket.id)
+        _move_case(session, case, target, actor=actor, now=now, ticket_id=ticket.id)
         audit.record(
             session,
             actor,
             "ticket.issued",
             case_id=case.id,
             ticket_id=ticket.id,
-            detail={
-                "number": ticket.display_number,
-                "quoted_wait_s": ticket.quoted_wait_s,
-                "route": [q.code for q in route],
-            },
+            detail=detail,
             now=now,
         )
     log.info("ticket %s issued for case %s", ticket.display_number, case.id)

@@ -7,22 +7,36 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
+from application.counter_desk import DeskBusy, DisplayNotConnected, NoDevice
 from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
-from cardreader.errors import BadPinFormat, CardError, WrongPin
+from cardreader.errors import (
+    BadPinFormat,
+    CardError,
+    JpkiBadPinFormat,
+    JpkiWrongPin,
+    WrongPin,
+)
+from kiosk.amendments import NothingChanged
 from kiosk.catalog import ValidationFailed
+from kiosk.counter_cases import ExemptionInvalid, NothingDue, PersonInvalid
 from kiosk.errors import (
     CardNotUsable,
     CaseNotEditable,
     CounterClosed,
     DomainError,
+    FeeDue,
     InvalidTransition,
     MissingIndividualNumber,
     NotFound,
     UnknownProcedure,
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
+from payments.counter import KeyReused, PaymentInProgress, TooLittleTendered, WrongAmount
+from payments.ledger import CountInvalid, DayAlreadyClosed, DayClosed, DayNotOver
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
-from ui.i18n import card_error_message
+from ui.i18n import card_error_message, card_refusal_message
+from ui.words import CARD_REFUSED
 
 # code -> (HTTP status, message)
 MESSAGES: dict[str, tuple[int, Any]] = {
@@ -42,6 +56,17 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "validation_failed": (422, _l("Some of the details are not valid.")),
     "case_not_editable": (409, _l("The application can no longer be changed.")),
     "card_not_usable": (409, _l("The card data could not be verified.")),
+    # A card failing a check the ward requires (application.card_policy); the message
+    # depends on the check (ui.i18n.card_refusal_message).
+    "card_not_genuine": (409, _l(CARD_REFUSED)),
+    "jpki_pin_required": (
+        422,
+        _l("Please enter the PIN of the user authentication certificate."),
+    ),
+    "jpki_pin_not_wanted": (
+        422,
+        _l("No PIN of the user authentication certificate is asked for here."),
+    ),
     "missing_individual_number": (409, _l("This procedure needs the individual number.")),
     "visit_not_found": (404, _l("The visit has ended or does not exist.")),
     "login_failed": (401, _l("The user name or the password is not correct.")),
@@ -64,22 +89,80 @@ MESSAGES: dict[str, tuple[int, Any]] = {
         403,
         _l("This screen is not set up as this kiosk's screen. Please ask a member of staff."),
     ),
+    # The counter desk (application.counter_desk) and the day's takings (payments.ledger).
+    "fee_due": (
+        409,
+        _l("Money is still due for this case: take the payment (or give back what is due) first."),
+    ),
+    "nothing_due": (422, _l("Nothing is due for this case.")),
+    "wrong_amount": (422, _l("The amount is not what is due for this case.")),
+    "too_little_tendered": (422, _l("Less cash was handed over than the amount due.")),
+    "payment_in_progress": (
+        409,
+        _l("A payment is in progress for this case. Wait for it or cancel it first."),
+    ),
+    "idempotency_key_reused": (
+        422,
+        _l("This Idempotency-Key was already used for another request."),
+    ),
+    "day_closed": (
+        409,
+        _l("The day's ledger is closed: no cash can be taken or given back on it any more."),
+    ),
+    "day_already_closed": (409, _l("This day was closed already.")),
+    "day_not_over": (409, _l("This day has not begun; it cannot be closed.")),
+    "count_invalid": (
+        422,
+        _l("Counted cash is missing or wrong. Count every drawer and explain any difference."),
+    ),
+    "no_device": (409, _l("This counter has no such device.")),
+    "display_not_connected": (
+        409,
+        _l("The customer display is not open. Open it at this counter first."),
+    ),
+    "desk_busy": (409, _l("The card is being read. Please wait.")),
+    "person_invalid": (422, _l("Some of the typed details are missing or not valid.")),
+    "exemption_invalid": (
+        422,
+        _l("An exemption needs its kind and its legal basis or requesting body."),
+    ),
+    "nothing_changed": (422, _l("Nothing was changed.")),
 }
 
 # Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
-# (malformed or wrong) is input to correct, 422; the card's state is a conflict, 409.
+# (malformed or wrong; either PIN) is input to correct, 422; the card's state is a
+# conflict, 409.
+TYPED_PIN_ERRORS = (WrongPin.code, BadPinFormat.code, JpkiWrongPin.code, JpkiBadPinFormat.code)
 CARD_STATUSES: dict[str, int] = {
-    code: 422 if code in (WrongPin.code, BadPinFormat.code) else 409
-    for code in (CardError.code, *CARD_ERROR_CODES)
+    code: 422 if code in TYPED_PIN_ERRORS else 409 for code in (CardError.code, *CARD_ERROR_CODES)
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
+    (FeeDue, "fee_due"),
+    (NothingDue, "nothing_due"),
+    (WrongAmount, "wrong_amount"),
+    (TooLittleTendered, "too_little_tendered"),
+    (PaymentInProgress, "payment_in_progress"),
+    (KeyReused, "idempotency_key_reused"),
+    (DayClosed, "day_closed"),
+    (DayAlreadyClosed, "day_already_closed"),
+    (DayNotOver, "day_not_over"),
+    (CountInvalid, "count_invalid"),
+    (NoDevice, "no_device"),
+    (DisplayNotConnected, "display_not_connected"),
+    (DeskBusy, "desk_busy"),
+    (PersonInvalid, "person_invalid"),
+    (ExemptionInvalid, "exemption_invalid"),
+    (NothingChanged, "nothing_changed"),
     (CounterClosed, "counter_closed"),
     (InvalidTransition, "invalid_transition"),
     (NotFound, "not_found"),
     (UnknownProcedure, "unknown_procedure"),
     (CaseNotEditable, "case_not_editable"),
+    (CardNotGenuine, "card_not_genuine"),
     (CardNotUsable, "card_not_usable"),
+    (JpkiPinRequired, "jpki_pin_required"),
+    (JpkiPinNotWanted, "jpki_pin_not_wanted"),
     (MissingIndividualNumber, "missing_individual_number"),
     (PermissionDenied, "forbidden"),
     (StaffExists, "staff_exists"),
@@ -116,5 +199,7 @@ def describe(error: BaseException | str) -> tuple[str, int, str]:
     code = error if isinstance(error, str) else code_for(error)
     if isinstance(error, CardError):
         return code, status_of(code), card_error_message(error.code, error.tries_left)
+    if isinstance(error, CardNotGenuine):
+        return code, status_of(code), card_refusal_message(error.check, error.result)
     status, message = MESSAGES.get(code, MESSAGES["internal"])
     return code, status, str(message)

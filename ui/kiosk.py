@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
+from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
 from application.services import Services
 from application.visits import (
     FieldsInvalid,
@@ -32,7 +33,15 @@ from application.visits import (
     VisitEnded,
     VisitWorkflow,
 )
-from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from cardreader.errors import (
+    CardError,
+    JpkiPinLocked,
+    JpkiPinWouldLock,
+    JpkiWrongPin,
+    PinLocked,
+    PinWouldLock,
+    WrongPin,
+)
 from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.addresses import Ward
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
@@ -41,7 +50,13 @@ from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
 from kiosk.errors import DomainError, UnknownProcedure
 from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
-from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.i18n import (
+    card_error_message,
+    card_refusal_message,
+    current_locale,
+    domain_language,
+    localized,
+)
 from ui.pickers import address_picker, date_picker, date_text
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
@@ -165,11 +180,18 @@ def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
 @bp.errorhandler(CardError)
 def _card_error(e: CardError) -> ResponseReturnValue:
     message = card_error_message(e.code, e.tries_left)
-    if isinstance(e, PinLocked | PinWouldLock):
+    if isinstance(e, PinLocked | PinWouldLock | JpkiPinLocked | JpkiPinWouldLock):
         return _page("stop.html", 409, step="pin", code=e.code, message=message)
     if e.code in ("no_card", "card_removed"):
         return _page("card.html", 409, step="card", message=message)
     return _page("problem.html", 409, message=message, code=e.code)
+
+
+@bp.errorhandler(CardNotGenuine)
+def _card_not_genuine(e: CardNotGenuine) -> ResponseReturnValue:
+    # The workflow refused the card (ward policy) and wrote the audit row: to the counter.
+    message = card_refusal_message(e.check, e.result)
+    return _page("stop.html", 409, step="pin", code=e.code, message=message)
 
 
 @bp.errorhandler(PaymentError)
@@ -263,7 +285,7 @@ def procedures() -> ResponseReturnValue:
     return _page(
         "procedures.html",
         step="procedures",
-        procedures=_catalog().procedures,
+        procedures=_catalog().kiosk_procedures,
         chosen=visit.procedures,
         unit_text=_unit_text,
         locked=visit.case_id is not None,
@@ -285,7 +307,7 @@ def procedures_submit() -> ResponseReturnValue:
             "procedures.html",
             422,
             step="procedures",
-            procedures=_catalog().procedures,
+            procedures=_catalog().kiosk_procedures,
             chosen=[],
             unit_text=_unit_text,
             locked=False,
@@ -398,32 +420,75 @@ def card_state() -> ResponseReturnValue:
     return jsonify(state=_workflow().card_state(visit).value)
 
 
+def _pin_page(
+    visit: Visit, status: int = 200, message: str | None = None, tries: int | None = None
+) -> ResponseReturnValue:
+    # Both PINs' tries are asked of the card (the safety rule stops the page at one try
+    # left); the JPKI stage shows only when a chosen procedure wants the JPKI check.
+    workflow = _workflow()
+    if tries is None:
+        tries = workflow.pin_tries(visit)
+    jpki_tries = workflow.jpki_pin_tries(visit)
+    return _page(
+        "pin.html", status, step="pin", tries=tries, jpki_tries=jpki_tries, message=message
+    )
+
+
 @bp.get("/pin")
 def pin() -> ResponseReturnValue:
     """The PIN pad with the tries left; a clear stop when one try or none is left (the
-    kiosk never sends the PIN that could lock a card)."""
+    kiosk never sends the PIN that could lock a card). When a chosen procedure wants the
+    JPKI check, a second stage asks for the PIN of the user authentication certificate."""
     visit = _visit()
     _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
-    tries = _workflow().pin_tries(visit)
-    return _page("pin.html", step="pin", tries=tries, message=None)
+    return _pin_page(visit)
 
 
 @bp.post("/pin")
 def pin_submit() -> ResponseReturnValue:
-    """Read the card with the PIN (used only in this call) and open the case with the
-    chosen procedures and fields; then the prefilled form to check."""
+    """Read the card with the PIN (and the JPKI PIN when asked for; both used only in this
+    call) and open the case with the chosen procedures and fields; then the prefilled form
+    to check. A card that fails a check the ward requires goes to the counter."""
     visit = _visit()
     _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
     try:
-        _workflow().read_card(visit, request.form.get("pin", ""), language=domain_language())
+        _workflow().read_card(
+            visit,
+            request.form.get("pin", ""),
+            jpki_pin=request.form.get("jpki_pin") or None,
+            language=domain_language(),
+        )
     except WrongPin as e:
         message = card_error_message(e.code, e.tries_left)
-        return _page("pin.html", 422, step="pin", tries=e.tries_left, message=message)
+        return _pin_page(visit, 422, message, tries=e.tries_left)
+    except JpkiWrongPin as e:
+        return _pin_page(visit, 422, card_error_message(e.code, e.tries_left))
+    except JpkiPinRequired:
+        message = _("Please enter the PIN of the user authentication certificate.")
+        return _pin_page(visit, 422, message)
+    except JpkiPinNotWanted:
+        raise BadRequest("no JPKI PIN is asked for") from None
     return redirect(url_for("kiosk.check"))
+
+
+@bp.post("/pin/decline")
+def pin_decline() -> ResponseReturnValue:
+    """The resident does not know (or does not want to give) the PIN of the user
+    authentication certificate: recorded without personal data; to the counter."""
+    visit = _visit()
+    _specs(visit)
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    _workflow().decline_jpki(visit)
+    message = _(
+        "Without the PIN of the user authentication certificate, this procedure cannot be "
+        "done at the kiosk. Staff at the counter can help you."
+    )
+    return _page("stop.html", 200, step="pin", code="jpki_declined", message=message)
 
 
 # --- check and confirm ----------------------------------------------------------------------------
@@ -550,6 +615,17 @@ def pay_start() -> ResponseReturnValue:
     return redirect(url_for("kiosk.pay"))
 
 
+@bp.post("/pay/cash")
+def pay_cash() -> ResponseReturnValue:
+    """Pay in cash at the counter: the ticket at once, the fee due there (a payment open on
+    the terminal is cancelled first)."""
+    visit = _visit()
+    if visit.case_id is None:
+        raise VisitEnded()
+    _workflow().pay_at_counter(visit)
+    return redirect(url_for("kiosk.ticket"))
+
+
 @bp.get("/pay/state")
 def pay_state() -> ResponseReturnValue:
     """Polled by the pay screen: the payment's status and where to go when it is final."""
@@ -593,6 +669,7 @@ def ticket() -> ResponseReturnValue:
         qr=_qr_svg(phone_url),
         phone_url=phone_url,
         receipt_label=receipt_title(domain_language()) if found.has_receipt else None,
+        due_yen=found.due_yen,
     )
 
 

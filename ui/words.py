@@ -64,6 +64,7 @@ PAYMENT_METHODS: dict[str, tuple[str, str]] = {
     "card_present": NP_("payment method", "Card"),
     "card": NP_("payment method", "Card"),
     "paypay": NP_("payment method", "PayPay"),
+    "cash": NP_("payment method", "Cash"),
 }
 YEN = NP_("receipt", "¥%(amount)s")
 
@@ -150,6 +151,24 @@ CARD_ERRORS: dict[str, str] = {
     "jpki_pin_would_lock": N_(
         "Only one try is left for the PIN of the user authentication certificate. "
         "A wrong PIN now would lock it. For your safety, please go to the counter."
+    ),
+}
+
+
+# A card the ward's policy refused (application.card_policy), by (check, result): the
+# resident goes to the counter. Neutral words: a genuine card with an expired certificate
+# lands here too.
+CARD_REFUSED = N_(
+    "This card could not be checked at the kiosk. Please go to the counter with your card."
+)
+CARD_REFUSALS: dict[tuple[str, str], str] = {
+    ("jpki_chain", "expired"): N_(
+        "The user authentication certificate on your card has expired. Please go to the "
+        "counter with your card. It can be renewed there."
+    ),
+    ("jpki_chain", "revoked"): N_(
+        "The user authentication certificate on your card is no longer valid. Please go to "
+        "the counter with your card."
     ),
 }
 

@@ -39,7 +39,13 @@ def test_whole_visit_through_the_api(app):
     fields = client.post(f"/api/visits/{vid}/fields", json={"fields": {"juminhyo": {"copies": 2}}})
     assert fields.status_code == 200 and fields.get_json()["fields"]["juminhyo"]["copies"] == 2
     card = client.get(f"/api/visits/{vid}/card").get_json()
-    assert card == {"reader_present": True, "card_present": True, "pin_tries_left": 3}
+    assert card == {
+        "reader_present": True,
+        "card_present": True,
+        "pin_tries_left": 3,
+        "jpki_pin_wanted": False,
+        "jpki_pin_tries_left": None,
+    }
     read = client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"})
     assert read.status_code == 201
     prefilled = read.get_json()

@@ -4,6 +4,8 @@ audited case view, receipts, refunds and statistics."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import g, request
 
 from application.ticket_operations import TicketOperation, call_next_ticket, run_ticket_operation
@@ -34,6 +36,7 @@ from ui.api.request_models import (
 )
 from ui.api.response_models import (
     CalledTicket,
+    CardChecksView,
     CaseLine,
     CaseView,
     CounterState,
@@ -182,14 +185,15 @@ def staff_call_next(code: str) -> CalledTicket:
     response=TicketResult,
     body=TicketTarget,
     body_required=False,
-    errors=("not_found", "invalid_transition", "counter_closed"),
+    errors=("not_found", "invalid_transition", "counter_closed", "fee_due"),
     staff=StaffRole.STAFF,
 )
 def staff_ticket_operation(
     ticket_id: int, operation: TicketOperation, body: TicketTarget
 ) -> TicketResult:
     """call (``{"counter"}``) / recall / serve / complete / no-show / return / hold / resume /
-    transfer (``{"queue"}`` and/or ``{"counter"}``)."""
+    transfer (``{"queue"}`` and/or ``{"counter"}``). complete is 409 ``fee_due`` while money
+    is due at the counter."""
     ticket = run_ticket_operation(
         current_services().sessions,
         operation,
@@ -226,6 +230,7 @@ def staff_case(case_id: int) -> CaseView:
         individual_number=d.individual_number,
         fee_yen=d.fee_yen,
         ticket=d.ticket,
+        card_checks=CardChecksView.model_validate(asdict(d.card_checks)),
         procedures=[
             CaseLine(
                 code=line.code,

@@ -124,12 +124,16 @@ def visit_fields(visit_id: str, body: FieldsUpdate) -> VisitView:
     errors=(*VISIT_ERRORS, *CARD_BUDGET),
 )
 def visit_card(visit_id: str) -> ReaderState:
-    """The reader: present, a card on it, PIN tries left (``null`` without a card)."""
+    """The reader: present, a card on it, PIN tries left (``null`` without a card); whether
+    the chosen procedures want the JPKI check (then the read needs ``jpki_pin``) and that
+    PIN's tries."""
     view = _workflow().reader_view(_visit(visit_id))
     return ReaderState(
         reader_present=view.reader_present,
         card_present=view.card_present,
         pin_tries_left=view.pin_tries_left,
+        jpki_pin_wanted=view.jpki_pin_wanted,
+        jpki_pin_tries_left=view.jpki_pin_tries_left,
     )
 
 
@@ -144,7 +148,14 @@ CARD_READ_ERRORS = (
     "pin_locked",
     "pin_would_lock",
     "bad_pin_format",
+    "jpki_wrong_pin",
+    "jpki_pin_locked",
+    "jpki_pin_would_lock",
+    "jpki_bad_pin_format",
+    "jpki_pin_required",
+    "jpki_pin_not_wanted",
     "malformed_card",
+    "card_not_genuine",
     "card_not_usable",
     "missing_individual_number",
     "case_not_editable",
@@ -167,8 +178,15 @@ def visit_card_read(visit_id: str, body: PinEntry) -> Prefilled:
     """Read the card with the PIN (used in this request only) and open the case prefilled
     from it. With one try left no PIN is sent (409 pin_would_lock): the kiosk is never what
     locks a card. 422 bad_pin_format (not 4 digits: the card is not asked) or wrong_pin
-    (with tries_left); 409 for the card's state (pin_locked, no_card, ...)."""
-    case = _workflow().read_card(_visit(visit_id), body.pin)
+    (with tries_left); 409 for the card's state (pin_locked, no_card, ...).
+
+    ``jpki_pin``: the PIN of the user authentication certificate, given exactly when the
+    reader state says ``jpki_pin_wanted`` (else 422 jpki_pin_required / jpki_pin_not_wanted,
+    and nothing is sent to the card); only ever sent to the JPKI application, under the same
+    rule: jpki_bad_pin_format, jpki_wrong_pin (422), jpki_pin_would_lock, jpki_pin_locked
+    (409). A card failing a genuine-card check the ward requires: 409 card_not_genuine with
+    ``check`` and ``result``; no case is opened."""
+    case = _workflow().read_card(_visit(visit_id), body.pin, jpki_pin=body.jpki_pin)
     # The resident's own data back to the kiosk they stand at, to check (as the check screen).
     return Prefilled(
         case_id=case.id,
@@ -218,6 +236,21 @@ def visit_confirm(visit_id: str) -> VisitView:
 def visit_pay(visit_id: str) -> PaymentView:
     """Put the fee on the terminal (or open the QR checkout: ``display_url``)."""
     return PaymentView.of(_workflow().start_payment(_visit(visit_id)))
+
+
+@bp.post("/visits/<visit_id>/pay-at-counter")
+@operation(
+    "Pay in cash at the counter: the ticket now, the fee due there",
+    tag="kiosk",
+    response=VisitView,
+    errors=(*VISIT_ERRORS, *PAYMENT_ERRORS, "invalid_transition", "conflict"),
+)
+def visit_pay_at_counter(visit_id: str) -> VisitView:
+    """The ticket is issued at once (``ticket_token``) with the fee due at the counter
+    (``due_yen``); a payment open on the terminal is cancelled first."""
+    visit = _visit(visit_id)
+    confirmation = _workflow().pay_at_counter(visit)
+    return VisitView(**_visit_view(visit).model_dump(), due_yen=confirmation.fee_yen)
 
 
 @bp.get("/visits/<visit_id>/payment")

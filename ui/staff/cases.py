@@ -11,11 +11,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from kiosk.cases import view_case
+from kiosk.cases import CardCheckRecord, view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
 from kiosk.overview import route_of_case
-from payments.refunds import refund_payment
 from payments.states import payments_of_case
 from ui.api.request_models import RefundRequest
 from ui.errors import describe
@@ -24,7 +23,8 @@ from ui.kiosk import OPTION_LABELS
 from ui.receipts import receipt_context, receipt_for_payment
 from ui.services import current_services
 from ui.staff import bp
-from ui.staff.console import actor, back, catalog, role_required, sessions
+from ui.staff.console import actor, back, catalog, counter_code, role_required, sessions
+from ui.staff.desk import case_context
 from ui.words import address_part_rows, payment_method
 
 
@@ -62,6 +62,48 @@ def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tupl
     return out
 
 
+def card_check_rows(checks: CardCheckRecord) -> list[tuple[str, str, str]]:
+    """The card read's checks for staff: (the check, what it found, ``ok`` / ``failed`` /
+    ``not_checked``). "verified" only where the check proves it (README "Genuine cards")."""
+    integrity = (
+        (_("the data matches its signature on the card"), "ok")
+        if checks.integrity == "verified"
+        else (_("the data does not match its signature"), "failed")
+    )
+    if checks.chip_authenticated is None:
+        chip = (_("not checked"), "not_checked")
+    elif checks.chip_authenticated:
+        chip = (_("the chip signed our challenge"), "ok")
+    else:
+        chip = (_("the chip did not sign our challenge"), "failed")
+    chains = {
+        "verified": None,
+        "chain_invalid": _("no chain to a key or certificate the ward trusts"),
+        "signature_invalid": _("a signature on the chain does not verify"),
+        "expired": _("the certificate has expired"),
+        "revoked": _("the certificate is revoked"),
+        "not_checked": _("not checked"),
+    }
+
+    def chain(value: str, verified: str) -> tuple[str, str]:
+        if value == "verified":
+            return verified, "ok"
+        return chains.get(value) or value, "not_checked" if value == "not_checked" else "failed"
+
+    return [
+        (_("Data consistent"), *integrity),
+        (_("Chip present"), *chip),
+        (_("Card chain"), *chain(checks.card_chain, _("chain to the J-LIS key verified"))),
+        (
+            _("JPKI"),
+            *chain(
+                checks.jpki_chain,
+                _("user authentication certificate verified, signed with the resident's PIN"),
+            ),
+        ),
+    ]
+
+
 def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     lang = domain_language()
     with transaction(sessions()) as s:
@@ -93,6 +135,8 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         queue_label=_queue_label,
         counter_label=_counter_label,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
+        checks=card_check_rows(detail.card_checks),
+        **case_context(case_id),
     )
 
 
@@ -137,14 +181,17 @@ def refund(public_id: str) -> ResponseReturnValue:
     except ValidationError:
         flash(str(describe("invalid_field")[2]), "error")
         return back()
-    with transaction(sessions()) as s:
-        refund_payment(
-            s,
-            current_services().payments,
-            public_id[:64],
-            actor=actor(),
-            reason=asked.reason,
-            amount_yen=asked.amount_yen,
-        )
+    desks = current_services().counter_desk
+    assert desks is not None
+    # Through the provider that took it (the kiosk's or a counter's), or in cash from my
+    # counter's drawer (always so for a cash payment): ``application.counter_desk``.
+    desks.refund(
+        counter_code(),
+        public_id[:64],
+        staff=g.staff,
+        cash=request.form.get("method") == "cash",
+        reason=asked.reason,
+        amount_yen=asked.amount_yen,
+    )
     flash(_("The refund was made."), "ok")
     return back()
