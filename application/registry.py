@@ -20,6 +20,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -53,7 +54,9 @@ __all__ = [
     "build_card_reader",
     "build_payment_provider",
     "check_settings",
+    "checkout_return_url",
     "is_loopback",
+    "only_this_machine",
     "simulated_payments",
     "simulator_commands",
 ]
@@ -117,10 +120,12 @@ def check_settings(settings: Settings) -> None:
             )
         if settings.payments == "stripe_terminal" and not settings.stripe_reader_id:
             raise ConfigError("KIOSK_PAYMENTS=stripe_terminal: set KIOSK_STRIPE_READER_ID")
-        if settings.payments == "stripe_checkout" and not settings.stripe_return_url:
+        if settings.payments == "stripe_checkout" and not (
+            settings.stripe_return_url or settings.public_url
+        ):
             raise ConfigError(
-                "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_STRIPE_RETURN_URL (the page of "
-                "this service a resident's phone returns to, e.g. https://<service>/pay/done)"
+                "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_PUBLIC_URL (the return page is then "
+                "<KIOSK_PUBLIC_URL>/pay/done) or KIOSK_STRIPE_RETURN_URL"
             )
     if settings.mode != "production":
         return
@@ -139,6 +144,40 @@ def check_settings(settings: Settings) -> None:
             f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
             f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
         )
+    _check_public_addresses(settings)
+
+
+def _check_public_addresses(settings: Settings) -> None:
+    """Production: phones must be able to open what the QR codes and return pages say."""
+    if not settings.public_url:
+        raise ConfigError(
+            "KIOSK_MODE=production needs KIOSK_PUBLIC_URL: the address residents' phones "
+            "reach this service at (e.g. https://madoguchi.city.example.lg.jp)"
+        )
+    for variable, url in (
+        ("KIOSK_PUBLIC_URL", settings.public_url),
+        ("KIOSK_STRIPE_RETURN_URL", settings.stripe_return_url),
+    ):
+        host = urlsplit(url).hostname or ""
+        if url and only_this_machine(host):
+            raise ConfigError(
+                f"KIOSK_MODE=production refuses {variable}={url} (a loopback address: a "
+                "resident's phone cannot reach it): use the address phones reach"
+            )
+
+
+def only_this_machine(host: str) -> bool:
+    """Whether a URL's ``host`` can only be reached from this machine: a loopback name or
+    address (``localhost``, ``*.localhost``, ``127.0.0.0/8``, ``::1``) or the unspecified
+    address (``0.0.0.0``, ``::``)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def is_loopback(host: str) -> bool:
@@ -171,7 +210,10 @@ def build_card_reader(
     trust = _simulation_trust(settings, rig)
     if via_pcscd:
         return PcscCardReader(settings.reader_name or "Virtual PCD 00 00", trust=trust), rig
-    return DirectCardReader(rig.in_process_card, trust=trust), rig
+    return (
+        DirectCardReader(rig.in_process_card, trust=trust, card_events=lambda: rig.card_events),
+        rig,
+    )
 
 
 def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> CardTrust:
@@ -224,10 +266,16 @@ def build_payment_provider(
         StripeCheckoutProvider(
             connection,
             webhook_secret=settings.stripe_webhook_secret,
-            return_url=settings.stripe_return_url,
+            return_url=checkout_return_url(settings),
         ),
         None,
     )
+
+
+def checkout_return_url(settings: Settings) -> str:
+    """Where a phone lands after Stripe Checkout: ``KIOSK_STRIPE_RETURN_URL`` if set, else
+    ``<KIOSK_PUBLIC_URL>/pay/done``."""
+    return settings.stripe_return_url or f"{settings.public_base_url}/pay/done"
 
 
 def simulator_commands() -> click.Group:

@@ -12,6 +12,13 @@ The product's safety rule lives here, once: the kiosk never sends a PIN when the
 try left (:meth:`VisitWorkflow.pin_tries` and :meth:`VisitWorkflow.read_card`), so it can never
 be what locks a resident's card. (The card layer refuses such a VERIFY too, as a last line.)
 
+So does "one card, one visit": a visit only ever uses a card placed on the reader after it
+began. A card left behind by the previous resident (or placed before Start) is refused with
+:class:`CardFromEarlier` until it has been taken off and a card placed again: the reader's
+card event count (``ReaderStatus.card_events``, pcscd's event counter) tells the two apart,
+and where a reader cannot count, a card is new once the visit has seen the reader empty.
+A stranger's PIN attempts can then never use up another resident's tries.
+
 A visit's progress lives in :class:`VisitStore`, in this process: one service runs per kiosk
 PC (its card reader is local), so the store is as local as the reader. Card data is never in
 the store: it goes into the case (encrypted at rest by the domain). The PIN exists only in the
@@ -33,7 +40,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
-from cardreader.reader import CardReader
+from cardreader.reader import CardReader, ReaderStatus
 from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
@@ -54,6 +61,24 @@ log = logging.getLogger(__name__)
 
 class VisitEnded(Exception):
     """The visit timed out, was wiped, or never existed."""
+
+
+class CardFromEarlier(CardError):
+    """The card on the reader was already there when the visit began (the previous
+    resident's, or one placed before Start): it is not read, and no PIN is sent to it,
+    until it has been taken off and a card placed again."""
+
+    code = "card_from_earlier"
+    message_ja = "前から 置かれている カードです。いちど カードを 取って、もう一度 置いてください。"
+    message_en = (
+        "This card was on the reader before you started. Please take it off, then place "
+        "your card again."
+    )
+
+
+# Visit.card_before when a card was on the reader at the start and the reader cannot count
+# cards: any card is from earlier until the visit has seen the reader empty.
+UNCOUNTED_CARD = -1
 
 
 class NothingChosen(DomainError):
@@ -92,6 +117,9 @@ class Visit:
     payment_id: str | None = None
     ticket_token: str | None = None
     card_seen: bool = False
+    # The card on the reader when the visit began: its card event count (ReaderStatus.
+    # card_events), UNCOUNTED_CARD when the reader cannot count, None when there was none.
+    card_before: int | None = None
 
 
 class VisitStore:
@@ -165,15 +193,18 @@ class CardState(enum.Enum):
     PRESENT = "present"
     READING = "reading"
     REMOVED = "removed"  # a card seen earlier in this visit is gone
+    FROM_EARLIER = "from_earlier"  # on the reader since before the visit: take it off first
 
 
 @dataclass(frozen=True)
 class ReaderView:
-    """The reader as a front end may show it (``pin_tries_left`` None without a card)."""
+    """The reader as a front end may show it (``pin_tries_left`` None without a card, and
+    for a card from before the visit, which is not asked anything)."""
 
     reader_present: bool
     card_present: bool
     pin_tries_left: int | None
+    card_from_earlier: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,11 +290,23 @@ class VisitWorkflow:
     # --- the visit itself -------------------------------------------------------------------
 
     def start(self, language: str, *, replacing: str | None = None) -> Visit:
-        """A new visit; the visit ``replacing`` (this browser's previous one) is wiped."""
+        """A new visit; the visit ``replacing`` (this browser's previous one) is wiped. The
+        card on the reader now, if any, is noted: this visit will not use it (see
+        :class:`CardFromEarlier`)."""
         old = self.store.end(replacing)
         if old is not None:
             self.wipe(old, reason="restart")
-        return self.store.start(language)
+        status = self.reader.status()
+        visit = self.store.start(language)
+        if status.card_present:
+            visit.card_before = (
+                status.card_events if status.card_events is not None else UNCOUNTED_CARD
+            )
+        elif not status.reader_present:
+            # Nothing can be known of a card now: the first card seen counts as from earlier
+            # until the reader has been seen empty.
+            visit.card_before = UNCOUNTED_CARD
+        return visit
 
     def get(self, visit_id: str | None, *, touch: bool = True) -> Visit:
         """The live visit (touched: the resident is still there). Raises VisitEnded."""
@@ -299,6 +342,11 @@ class VisitWorkflow:
             except DomainError as e:
                 log.warning("visit wipe: case not cancelled (%s)", type(e).__name__)
         log.info("visit ended (%s)", reason)
+
+    def card_left_on_reader(self) -> bool:
+        """Whether a card is on the reader now: after a visit ends, the kiosk asks the
+        resident to take it (it will not serve the next visit anyway)."""
+        return self.reader.status().card_present
 
     def call_staff(self, screen: str) -> None:
         """The resident asked for a member of staff on ``screen`` (no personal data)."""
@@ -384,13 +432,19 @@ class VisitWorkflow:
         if not status.reader_present:
             return CardState.NO_READER
         if status.card_present:
+            if self._from_earlier(visit, status):
+                return CardState.FROM_EARLIER
             visit.card_seen = True
             return CardState.PRESENT
+        self._from_earlier(visit, status)
         return CardState.REMOVED if visit.card_seen else CardState.WAITING
 
     def reader_view(self, visit: Visit) -> ReaderView:
-        """Reader present, card present, PIN tries left (None without a readable card)."""
+        """Reader present, card present, PIN tries left (None without a readable card, and
+        for a card from before the visit: it is not asked)."""
         status = self.reader.status()
+        if status.card_present and self._from_earlier(visit, status):
+            return ReaderView(status.reader_present, True, None, card_from_earlier=True)
         tries = None
         if status.card_present:
             try:
@@ -399,13 +453,37 @@ class VisitWorkflow:
                 tries = None
         return ReaderView(status.reader_present, status.card_present, tries)
 
+    def _from_earlier(self, visit: Visit, status: ReaderStatus) -> bool:
+        """Whether the card on the reader (``status``) was there when the visit began. Once
+        the reader is seen empty, or the count moved on, no earlier card is left to refuse."""
+        if visit.card_before is None:
+            return False
+        if status.reader_present and not status.card_present:
+            visit.card_before = None  # taken off: whatever card comes next is new
+            return False
+        if not status.card_present:
+            return False
+        if visit.card_before == UNCOUNTED_CARD or status.card_events is None:
+            return True
+        if status.card_events != visit.card_before:
+            visit.card_before = None
+            return False
+        return True
+
+    def _refuse_card_from_earlier(self, visit: Visit) -> None:
+        """The "one card, one visit" rule, before anything is sent to a card."""
+        if self._from_earlier(visit, self.reader.status()):
+            raise CardFromEarlier()
+
     def pin_tries(self, visit: Visit) -> int:
         """Before the PIN pad: the tries left, when a PIN may be sent at all.
 
-        Raises NotYet("procedures"), PinWouldLock / PinLocked (the safety rule), any
-        CardError of the reader (no card, removed, not a My Number card, ...).
+        Raises NotYet("procedures"), CardFromEarlier (a card placed before the visit
+        began), PinWouldLock / PinLocked (the safety rule), any CardError of the reader (no
+        card, removed, not a My Number card, ...).
         """
         self._require_procedures(visit)
+        self._refuse_card_from_earlier(visit)
         tries = self.reader.pin_tries_left()
         visit.card_seen = True
         refuse_unsafe_tries(tries)
@@ -418,6 +496,7 @@ class VisitWorkflow:
         transaction) for the resident to check.
 
         Raises NotYet("procedures"), CaseNotEditable (a case is open already),
+        CardFromEarlier (a card placed before the visit began: nothing is sent to it),
         WrongPin (tries left > 1), PinWouldLock / PinLocked (the safety rule: also when a
         wrong PIN left one try or none), any other CardError, CardNotUsable,
         MissingIndividualNumber.
@@ -425,6 +504,7 @@ class VisitWorkflow:
         specs = self._require_procedures(visit)
         if visit.case_id is not None:
             raise CaseNotEditable("the card was read already")
+        self._refuse_card_from_earlier(visit)
         with_number = any(spec.needs_individual_number for spec in specs)
         try:
             with self.reader_activity.running():

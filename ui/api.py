@@ -376,12 +376,15 @@ def visit_fields(visit_id: str) -> ResponseReturnValue:
 
 @bp.get("/visits/<visit_id>/card")
 def visit_card(visit_id: str) -> ResponseReturnValue:
-    """The reader: present, a card on it, PIN tries left (``null`` without a card)."""
+    """The reader: present, a card on it, PIN tries left (``null`` without a card), and
+    whether the card was on the reader before the visit began (then it must be taken off
+    and placed again: a visit only uses a card placed after it began)."""
     view = _workflow().reader_view(_visit(visit_id))
     return jsonify(
         reader_present=view.reader_present,
         card_present=view.card_present,
         pin_tries_left=view.pin_tries_left,
+        card_from_earlier=view.card_from_earlier,
     )
 
 

@@ -153,6 +153,11 @@ CARD_ERROR_MESSAGES: dict[str, Any] = {
     "malformed_card": _l(
         "The data on the card could not be understood. Please ask a member of staff."
     ),
+    # A visit only uses a card placed after it began (application.visits.CardFromEarlier).
+    "card_from_earlier": _l(
+        "This card was on the reader before you started. Please take it off, then place your "
+        "card again."
+    ),
     # The JPKI user-authentication PIN is another PIN than the one above: say which.
     "jpki_bad_pin_format": _l("The PIN of the user authentication certificate is 4 digits."),
     "jpki_pin_locked": _l(

@@ -42,6 +42,7 @@ from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
 from ui.i18n import card_error_message, current_locale, domain_language, localized
 from ui.pickers import address_picker, date_picker, date_text
+from ui.public_links import phone_status_url
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
 
@@ -143,8 +144,8 @@ def _card_error(e: CardError) -> ResponseReturnValue:
     message = card_error_message(e.code, e.tries_left)
     if isinstance(e, PinLocked | PinWouldLock):
         return _page("stop.html", 409, step="pin", code=e.code, message=message)
-    if e.code in ("no_card", "card_removed"):
-        return _page("card.html", 409, step="card", message=message)
+    if e.code in ("no_card", "card_removed", "card_from_earlier"):
+        return _page("card.html", 409, step="card", message=message, code=e.code)
     return _page("problem.html", 409, message=message, code=e.code)
 
 
@@ -188,14 +189,33 @@ def start() -> ResponseReturnValue:
 
 @bp.post("/wipe")
 def wipe() -> ResponseReturnValue:
-    """Finish or abandon the visit: everything of it is removed, back to the welcome."""
+    """Finish or abandon the visit: everything of it is removed, back to the welcome; when a
+    card is still on the reader, first "Please take your card"."""
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
     _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
+    if _workflow().card_left_on_reader():
+        target = url_for("kiosk.take_card", ended=1 if reason == "timeout" else None)
     if _wants_json():
         return jsonify(state="ended", redirect=target)
     return redirect(target)
+
+
+@bp.get("/take-card")
+def take_card() -> ResponseReturnValue:
+    """After a visit: "Please take your card" (spoken too), until the reader is empty; then
+    the welcome screen. The card would not serve the next visit anyway (one card, one
+    visit), but it is someone's card: it must not stay behind."""
+    if not _workflow().card_left_on_reader():
+        return redirect(url_for("kiosk.welcome", ended=request.args.get("ended")))
+    return _page("take_card.html", ended=request.args.get("ended") == "1")
+
+
+@bp.get("/take-card/state")
+def take_card_state() -> ResponseReturnValue:
+    """Polled by the take-card screen: whether a card is still on the reader."""
+    return jsonify(card_present=_workflow().card_left_on_reader())
 
 
 @bp.post("/keepalive")
@@ -558,7 +578,7 @@ def ticket() -> ResponseReturnValue:
         return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
     found = _workflow().ticket(visit)
     queue = _catalog().queue(found.queue_code)
-    phone_url = url_for("phone.status", token=visit.ticket_token, _external=True)
+    phone_url = phone_status_url(visit.ticket_token)
     return _page(
         "ticket.html",
         step="ticket",

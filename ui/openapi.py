@@ -136,7 +136,16 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Reader and card state, PIN tries left",
                 "kiosk",
-                _ok(_obj({"reader_present": B, "card_present": B, "pin_tries_left": NI})),
+                _ok(
+                    _obj(
+                        {
+                            "reader_present": B,
+                            "card_present": B,
+                            "pin_tries_left": NI,
+                            "card_from_earlier": B,
+                        }
+                    )
+                ),
                 params=["visit_id"],
             )
         },

@@ -171,6 +171,15 @@ def _guides() -> dict[str, str]:
             "Sorry, this cannot be done here. Please call staff, or go back to the start.",
         ),
         "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
+        # One card, one visit (application.visits): said by themselves, not only on request.
+        "take_card": pgettext(
+            "speech", "Please take your My Number card from the card reader. Do not forget it."
+        ),
+        "card_from_earlier": pgettext(
+            "speech",
+            "A card was on the card reader before you started. Please take the card off once, "
+            "then place your card again.",
+        ),
     }
 
 
@@ -189,6 +198,8 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "stop",
     "problem",
     "staff_called",
+    "take_card",
+    "card_from_earlier",
 )
 
 

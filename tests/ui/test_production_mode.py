@@ -25,6 +25,10 @@ LIVE_STRIPE = {
     "stripe_reader_id": "tmr_x",
 }
 
+# What production needs besides real hardware: the address phones reach, and a real
+# ticket printer or none.
+PRODUCTION_ADDRESSES = {"public_url": "https://madoguchi.city.example.lg.jp", "printer": "none"}
+
 
 @pytest.mark.parametrize(
     ("settings", "named"),
@@ -62,7 +66,11 @@ def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
     """A real reader and live Stripe configuration start in production; /sim/ and its
     actions do not exist there, and the health report names no simulated persona."""
     app = make_app(
-        mode="production", card_reader="pcsc", reader_name="No Such Reader", **LIVE_STRIPE
+        mode="production",
+        card_reader="pcsc",
+        reader_name="No Such Reader",
+        **LIVE_STRIPE,
+        **PRODUCTION_ADDRESSES,
     )
     client = app.test_client()
     assert client.get("/sim/").status_code == 404
