@@ -41,12 +41,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from cardreader.reader import CardReader, ReaderStatus
-from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
 from kiosk.db import transaction
 from kiosk.errors import CaseNotEditable, DomainError, InvalidTransition, UnknownProcedure
+from kiosk.help import HelpAlert, help_state, raise_help
 from kiosk.models import Case, CaseStatus
 from kiosk.overview import TicketStatusView, ticket_status
 from kiosk.tickets import cancel_case, issue_ticket
@@ -348,10 +348,19 @@ class VisitWorkflow:
         resident to take it (it will not serve the next visit anyway)."""
         return self.reader.status().card_present
 
-    def call_staff(self, screen: str) -> None:
-        """The resident asked for a member of staff on ``screen`` (no personal data)."""
+    def call_staff(self, screen: str) -> str:
+        """The resident asked for a member of staff on ``screen``: an alert on every staff
+        console until someone acknowledges it (``kiosk.help``; no personal data). Returns
+        the request's token, with which this kiosk's screen follows it (pressing again
+        while it is open keeps the same request)."""
         with transaction(self.sessions) as s:
-            audit.record(s, self.actor, "kiosk.staff_called", detail={"screen": screen})
+            return raise_help(s, self.kiosk_id, screen).token
+
+    def help_state(self, token: str) -> HelpAlert:
+        """The help request this kiosk raised (``token``): open, or acknowledged (by whom,
+        when). Raises NotFound."""
+        with self.sessions() as s:
+            return help_state(s, token)
 
     # --- procedures and fields --------------------------------------------------------------
 

@@ -91,7 +91,17 @@ def init_error_handlers(app: Flask) -> None:
 
 def init_blueprints(app: Flask, services: Services) -> None:
     """Every surface; the simulator panel only in simulation mode with something simulated."""
-    from ui import api, board, health, kiosk, phone, staff, voice, webhooks
+    from ui import (
+        api,
+        api_help,  # noqa: F401 - adds its routes to the api blueprint
+        board,
+        health,
+        kiosk,
+        phone,
+        staff,
+        voice,
+        webhooks,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)

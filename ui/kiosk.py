@@ -35,16 +35,19 @@ from application.visits import (
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
-from kiosk.clock import business_day
+from kiosk.clock import business_day, utcnow
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
-from kiosk.errors import DomainError, UnknownProcedure
+from kiosk.errors import DomainError, NotFound, UnknownProcedure
+from kiosk.help import HelpAlert
 from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
 from ui.i18n import card_error_message, current_locale, domain_language, localized
+from ui.live_links import connect_sources, stream_url
 from ui.pickers import address_picker, date_picker, date_text
 from ui.public_links import phone_status_url
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
+from ui.voice import voice_guide_url
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,10 @@ def _visit(*, touch: bool = True) -> Visit:
 def _no_store(response: Response) -> Response:
     # Nothing of a visit may come back through the browser's history or cache.
     response.headers["Cache-Control"] = "no-store"
+    # connect-src: the answer to "Call staff" arrives on the event server's stream.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
+        "object-src 'none'; frame-ancestors 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -227,8 +232,10 @@ def keepalive() -> ResponseReturnValue:
 
 @bp.post("/call-staff")
 def call_staff() -> ResponseReturnValue:
-    """Ask for a member of staff: an audit row the staff console can show."""
-    _workflow().call_staff(_screen_name())
+    """Ask for a member of staff: an alert on every staff console until someone
+    acknowledges it; this screen follows it (``help_state``) and says when someone is
+    coming."""
+    session["help"] = _workflow().call_staff(_screen_name())
     message = _("A member of staff is coming. Please wait here.")
     if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
         return jsonify(message=message)
@@ -237,7 +244,43 @@ def call_staff() -> ResponseReturnValue:
 
 def _screen_name() -> str:
     screen = request.form.get("screen", "")
-    return screen if screen in {s for s, _ in STEPS} | {"welcome"} else "other"
+    return screen if screen in {s for s, _ in STEPS} | {"welcome", "take_card"} else "other"
+
+
+@bp.get("/help/state")
+def help_state() -> ResponseReturnValue:
+    """This kiosk's call for staff: ``none``, ``open`` (called, nobody acknowledged yet) or
+    ``acknowledged`` (someone is coming; for a few minutes after), with the words and the
+    voice to say it, and the stream to follow it live. Not a touch of any visit."""
+    token = session.get("help")
+    alert = None
+    if token:
+        try:
+            alert = _workflow().help_state(token)
+        except NotFound:
+            alert = None
+    if alert is None or (alert.acknowledged_at is not None and _acknowledged_long_ago(alert)):
+        session.pop("help", None)
+        return jsonify(state="none")
+    if alert.acknowledged_at is None:
+        return jsonify(
+            state="open",
+            message=_("Staff have been called. Please wait here."),
+            stream=stream_url(f"/kiosk/help/{token}/events"),
+        )
+    return jsonify(
+        state="acknowledged",
+        message=_("A member of staff is on the way to you now. Please wait here."),
+        voice=voice_guide_url("staff_coming") or "",
+    )
+
+
+HELP_SHOWN_S = 180  # how long "someone is coming" stays on the kiosk after the acknowledgement
+
+
+def _acknowledged_long_ago(alert: HelpAlert) -> bool:
+    assert alert.acknowledged_at is not None
+    return (utcnow() - alert.acknowledged_at).total_seconds() > HELP_SHOWN_S
 
 
 # --- procedures and fields --------------------------------------------------------------------

@@ -94,6 +94,17 @@ def document() -> dict[str, Any]:
     """The OpenAPI document (a fresh dict each call)."""
     visit = _ref("Visit")
     ticket_op = _obj({"ticket": {"oneOf": [_ref("Ticket"), {"type": "null"}]}})
+    help_alert = _obj(
+        {
+            "id": INT,
+            "kiosk_id": S,
+            "screen": S,
+            "raised_at": S,
+            "acknowledged_at": NS,
+            "acknowledged_by": NS,
+            "waited_s": INT,
+        }
+    )
     paths: dict[str, Any] = {
         "/api/catalog": {
             "get": _op("Procedures, fees, fields, queues, counters", "kiosk", _ok(_ref("Catalog")))
@@ -350,6 +361,47 @@ def document() -> dict[str, Any]:
                 auth=True,
             )
         },
+        # The kiosks' calls for staff (ui.api_help).
+        "/api/staff/alerts": {
+            "get": _op(
+                "Calls for staff nobody has acknowledged yet, oldest first",
+                "staff",
+                _ok(_obj({"alerts": {"type": "array", "items": help_alert}})),
+                auth=True,
+            )
+        },
+        "/api/staff/alerts/{alert_id}/acknowledge": {
+            "post": _op(
+                "Going to the kiosk: the alert leaves every console, the kiosk is told (audited)",
+                "staff",
+                _ok(_obj({"alert": help_alert, "acknowledged_now": B})),
+                params=["alert_id"],
+                auth=True,
+            )
+        },
+        "/api/staff/alerts/statistics": {
+            "get": _op(
+                "Calls for staff of a day and how long residents waited (supervisor or admin)",
+                "staff",
+                _ok(
+                    _obj(
+                        {
+                            "day": S,
+                            "calls": INT,
+                            "acknowledged": INT,
+                            "still_open": INT,
+                            "mean_wait_s": {"type": ["number", "null"]},
+                            "p90_wait_s": {"type": ["number", "null"]},
+                            "longest_wait_s": NI,
+                        }
+                    )
+                ),
+                query=[
+                    {"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}}
+                ],
+                auth=True,
+            )
+        },
         "/api/openapi.json": {"get": _op("This document", "meta", _ok({"type": "object"}))},
     }
     return {
@@ -380,6 +432,7 @@ def document() -> dict[str, Any]:
                 "public_id": {"name": "public_id", "in": "path", "required": True, "schema": S},
                 "ticket_id": {"name": "ticket_id", "in": "path", "required": True, "schema": INT},
                 "case_id": {"name": "case_id", "in": "path", "required": True, "schema": INT},
+                "alert_id": {"name": "alert_id", "in": "path", "required": True, "schema": INT},
                 "operation": {
                     "name": "operation",
                     "in": "path",

@@ -171,6 +171,9 @@ def _guides() -> dict[str, str]:
             "Sorry, this cannot be done here. Please call staff, or go back to the start.",
         ),
         "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
+        "staff_coming": pgettext(
+            "speech", "A member of staff is on the way to you now. Please wait here."
+        ),
         # One card, one visit (application.visits): said by themselves, not only on request.
         "take_card": pgettext(
             "speech", "Please take your My Number card from the card reader. Do not forget it."
@@ -200,6 +203,7 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "staff_called",
     "take_card",
     "card_from_earlier",
+    "staff_coming",
 )
 
 

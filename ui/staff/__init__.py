@@ -9,7 +9,8 @@ One blueprint (``staff``), its views in modules by concern:
 - :mod:`ui.staff.queue`: the counter, the queue overview and the ticket operations
   (``application.ticket_operations``, the same as the JSON API's);
 - :mod:`ui.staff.cases`: the case view, the A4 print, receipts and refunds;
-- :mod:`ui.staff.admin`: counters, accounts and statistics (with :mod:`ui.staff.charts`).
+- :mod:`ui.staff.admin`: counters, accounts and statistics (with :mod:`ui.staff.charts`);
+- :mod:`ui.staff.help_calls`: the kiosks' calls for staff, on every page, and acknowledging them.
 
 Views are thin: parse the form, call one operation, redirect with a flash message (or
 render). Every POST carries the session's CSRF token. Opening a case (screen or print) goes
@@ -24,4 +25,4 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 # The modules below add their routes and hooks to ``bp``.
-from ui.staff import admin, auth, cases, console, queue  # noqa: E402, F401
+from ui.staff import admin, auth, cases, console, help_calls, queue  # noqa: E402, F401

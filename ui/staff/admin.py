@@ -13,6 +13,7 @@ from sqlalchemy import select
 from kiosk.clock import business_day
 from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
+from kiosk.help import help_statistics
 from kiosk.models import AuditEvent, StaffRole
 from kiosk.staff import create_staff, get_staff, list_staff, update_staff
 from kiosk.statistics import day_statistics
@@ -119,6 +120,7 @@ def stats() -> ResponseReturnValue:
         day = business_day()
     with sessions()() as s:
         data = day_statistics(s, day)
+        help_stats = help_statistics(s, day)
     names = {q.code: localized(q.names) for q in catalog().queues}
     return render_template(
         "staff/stats.html",
@@ -126,5 +128,6 @@ def stats() -> ResponseReturnValue:
         names=names,
         hour_chart=hour_bars(data.per_hour),
         wait_chart=wait_bars(data.queues, names),
+        help_stats=help_stats,
         locale=current_locale(),
     )

@@ -34,6 +34,7 @@ from kiosk.staff import PermissionDenied, actor_of, get_staff, require_role
 from payments.provider import PaymentError
 from ui.errors import describe
 from ui.i18n import localized
+from ui.live_links import connect_sources
 from ui.services import current_services
 from ui.staff import bp
 
@@ -173,9 +174,11 @@ def _headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    # connect-src: the kiosks' calls for staff arrive on the event server's stream.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "object-src 'none'; frame-ancestors 'none'; form-action 'self'"
+        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
     )
     return response
 

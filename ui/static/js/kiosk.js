@@ -36,6 +36,7 @@
         var toast = document.getElementById("toast");
         toast.textContent = d.message; toast.hidden = false;
         setTimeout(function () { toast.hidden = true; }, 8000);
+        document.dispatchEvent(new CustomEvent("kiosk:staff-called", { detail: d }));
       }).catch(function () { form.submit(); });
     });
   });

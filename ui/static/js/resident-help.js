@@ -55,3 +55,57 @@
     });
   }
 })();
+
+/* --- "Call staff": the resident sees (and hears) when someone is coming ---------------- */
+(function () {
+  "use strict";
+  var bar = document.getElementById("help-status");
+  if (!bar) { return; }
+  var text = bar.querySelector(".help-status-text");
+  var icon = bar.querySelector(".help-status-icon");
+  var following = null;
+  var saidComing = false;
+
+  function show(d) {
+    document.body.setAttribute("data-help", d.state);
+    if (d.state === "none") { bar.hidden = true; return; }
+    bar.hidden = false;
+    bar.setAttribute("data-state", d.state);
+    text.textContent = d.message || "";
+    icon.textContent = d.state === "acknowledged" ? "✓" : "…";
+    if (d.state === "acknowledged" && !saidComing) {
+      saidComing = true;
+      if (window.kioskSay && d.voice) { window.kioskSay(d.voice); }
+    }
+  }
+  function check() {
+    return fetch(bar.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (d) { show(d); if (d.state === "open") { follow(d); } return d; })
+      .catch(function () { return null; });
+  }
+  function follow(d) {
+    if (following) { return; }
+    if (d.stream && window.EventSource) {
+      following = new EventSource(d.stream);
+      document.body.setAttribute("data-help-live", "stream");
+      following.addEventListener("help", function (e) {
+        if (JSON.parse(e.data).state === "acknowledged") { following.close(); check(); }
+      });
+      following.addEventListener("error", function () {
+        if (following.readyState === EventSource.CLOSED) { following = null; poll(); }
+      });
+    } else {
+      following = "poll";
+      poll();
+    }
+  }
+  function poll() {
+    document.body.setAttribute("data-help-live", "poll");
+    setTimeout(function () {
+      check().then(function (d) { if (d && d.state === "open") { poll(); } });
+    }, 3000);
+  }
+  check();
+  document.addEventListener("kiosk:staff-called", function () { check(); });
+})();
