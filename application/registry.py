@@ -1,9 +1,10 @@
 """The one registry: configuration names -> the real or simulated implementation.
 
-``KIOSK_CARD_READER`` and ``KIOSK_PAYMENTS`` name an implementation here, and nowhere else.
-This is the only production module that imports ``hardware_sim``: the simulated card (and
-its reader rig), the simulated payment terminal. Every entry says whether it is a
-simulator, so the production mode can refuse them all in one place.
+``KIOSK_CARD_READER``, ``KIOSK_PAYMENTS`` and ``KIOSK_PRINTER`` name an implementation here,
+and nowhere else. This is the only production module that imports ``hardware_sim``: the
+simulated card (and its reader rig), the simulated payment terminal, the simulated ticket
+printer. Every entry says whether it is a simulator, so the production mode can refuse
+them all in one place.
 
 ``KIOSK_MODE``:
 
@@ -24,9 +25,12 @@ from urllib.parse import urlsplit
 
 import click
 
+from application.printer import TicketPrinter, connect_printer
 from cardreader.reader import CardReader, DirectCardReader, PcscCardReader
 from cardreader.trust import CardTrust
 from hardware_sim.cli import command as _simulator_group
+from hardware_sim.printer import FAULTS as PRINTER_FAULTS
+from hardware_sim.printer import SimulatedPrinter
 from hardware_sim.rig import SimulatedReaderRig, UnknownPersona
 from hardware_sim.terminal import (
     RefundTooLarge,
@@ -36,7 +40,7 @@ from hardware_sim.terminal import (
     UnknownPayment,
 )
 from hardware_sim.trust import write_trust_files
-from kiosk.config import ConfigError, Settings
+from kiosk.config import ConfigError, Settings, parse_printer
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
 
@@ -45,7 +49,10 @@ __all__ = [
     "MODES",
     "PAYMENT_PROVIDERS",
     "LIVE_STRIPE_API_BASE",
+    "PRINTERS",
+    "PRINTER_FAULTS",
     "RefundTooLarge",
+    "SimulatedPrinter",
     "SimulatedReaderRig",
     "SimulatedTerminal",
     "Simulation",
@@ -53,6 +60,7 @@ __all__ = [
     "UnknownPersona",
     "build_card_reader",
     "build_payment_provider",
+    "build_printer",
     "check_settings",
     "checkout_return_url",
     "is_loopback",
@@ -78,6 +86,14 @@ CARD_READERS: dict[str, Implementation] = {
     "sim": Implementation("a simulated card plugged into pcscd through vpcd", simulated=True),
     "sim-direct": Implementation("a simulated card read in-process", simulated=True),
 }
+# KIOSK_PRINTER by kind (kiosk.config.parse_printer reads the address).
+PRINTERS: dict[str, Implementation] = {
+    "none": Implementation("no ticket printer", simulated=False),
+    "sim": Implementation("the simulated ticket printer", simulated=True),
+    "tcp": Implementation("a network ESC/POS printer", simulated=False),
+    "usb": Implementation("a USB ESC/POS printer", simulated=False),
+    "serial": Implementation("a serial ESC/POS printer", simulated=False),
+}
 PAYMENT_PROVIDERS: dict[str, Implementation] = {
     "stripe_terminal": Implementation("Stripe Terminal (card present)", simulated=False),
     "stripe_checkout": Implementation("Stripe Checkout shown as a QR code", simulated=False),
@@ -90,10 +106,12 @@ class Simulation:
     """What the simulator panel and staff training drive; present only in simulation mode
     and only when something is simulated. ``reader``: the simulated reader rig (insert and
     remove personas' cards, PIN tries, faults); ``terminal``: the simulated payment
-    terminal (approve, decline, time out, refund at the terminal)."""
+    terminal (approve, decline, time out, refund at the terminal); ``printer``: the
+    simulated ticket printer (the pages it printed, paper out, cover open, ...)."""
 
     reader: SimulatedReaderRig | None
     terminal: SimulatedTerminal | None
+    printer: SimulatedPrinter | None = None
 
 
 def _choice(variable: str, value: str, table: dict[str, Implementation]) -> Implementation:
@@ -143,6 +161,13 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(
             f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
             f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
+        )
+    printer = settings.printer_address
+    if printer is not None and PRINTERS[printer.kind].simulated:
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_PRINTER={settings.printer} "
+            f"({PRINTERS[printer.kind].description}): set tcp://HOST, usb:VID:PID, "
+            "serial:DEVICE or none"
         )
     _check_public_addresses(settings)
 
@@ -224,6 +249,34 @@ def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> CardTrust:
         return settings.card_trust()
     files = write_trust_files(Path(settings.data_dir) / "sim-trust", key_dir=rig.key_dir)
     return CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
+
+
+def build_printer(
+    settings: Settings, shutdown: list[Callable[[], None]]
+) -> tuple[TicketPrinter | None, SimulatedPrinter | None]:
+    """The ticket printer ``KIOSK_PRINTER`` names (None for ``none``), and the simulated
+    printer behind it (``sim``: started on a free 127.0.0.1 port, its pages in
+    ``<KIOSK_DATA_DIR>/printed/``, and driven by the real ESC/POS driver over TCP, as a
+    network printer would be). Nothing is opened on a real printer until the first print.
+    The caller's ``shutdown`` list stops the simulated printer."""
+    address = settings.printer_address
+    if address is None:
+        return None, None
+    width = settings.printer_width_dots
+    if address.kind != "sim":
+        return connect_printer(address, width, timeout_s=PRINTER_TIMEOUT_S), None
+    simulated, sim_address = SimulatedPrinter.start(
+        Path(settings.data_dir), paper_mm=settings.printer_paper_mm
+    )
+    shutdown.append(simulated.stop)
+    tcp = parse_printer(sim_address)
+    assert tcp is not None  # a tcp:// address
+    return connect_printer(tcp, width, timeout_s=PRINTER_TIMEOUT_S), simulated
+
+
+# A printer that does not answer within this long is reported as unreachable (a job, or the
+# health check's probe).
+PRINTER_TIMEOUT_S = 3.0
 
 
 def simulated_payments(terminal: SimulatedTerminal) -> SimulatedTerminalProvider:

@@ -4,8 +4,9 @@ the settings into one typed :class:`Services` object.
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
 schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the resident's visit workflow, offline
-speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
+provider from the registry, the payment reconciler, the ticket printer with its background
+print queue, the resident's visit workflow, offline speech and, in simulation, the simulator
+controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
 read it through ``ui.services.current_services()`` and never build anything themselves.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
 from application.live import LiveStreams
+from application.printing import PrintService
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
@@ -51,6 +53,9 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    # The kiosk's ticket printer and its print queue (None: KIOSK_PRINTER=none). The front
+    # end gives it its printouts (ui.printing) at start-up.
+    printer: PrintService | None = None
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -103,6 +108,11 @@ def build_services(
         reader, rig = registry.build_card_reader(settings, shutdown)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
+        ticket_printer, simulated_printer = registry.build_printer(settings, shutdown)
+        printer = None
+        if ticket_printer is not None:
+            printer = PrintService(ticket_printer, name=settings.printer).start()
+            shutdown.append(printer.close)
         reconciler = None
         if start_reconciler:
             # Repairs what a crash or a lost webhook left behind: once now, then periodically.
@@ -120,11 +130,18 @@ def build_services(
             payments=provider,
             store=VisitStore(settings.idle_timeout_s),
             kiosk_id=settings.kiosk_id,
+            printing=printer,
         )
+        if printer is not None:
+            # Paper out, cover open, a printer that does not answer: staff must come.
+            printer.on_problem = lambda _code: visits.call_staff("printer")
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
-        if settings.mode == "simulation" and (rig is not None or terminal is not None):
-            simulation = registry.Simulation(reader=rig, terminal=terminal)
+        simulated = (rig, terminal, simulated_printer)
+        if settings.mode == "simulation" and any(part is not None for part in simulated):
+            simulation = registry.Simulation(
+                reader=rig, terminal=terminal, printer=simulated_printer
+            )
     except BaseException:
         for step in reversed(shutdown):
             step()
@@ -140,5 +157,6 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        printer=printer,
         _shutdown=shutdown,
     )

@@ -39,6 +39,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from application.printing import PrintService, PrintState
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from cardreader.reader import CardReader, ReaderStatus
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
@@ -276,6 +277,7 @@ class VisitWorkflow:
         payments: PaymentProvider,
         store: VisitStore,
         kiosk_id: str,
+        printing: PrintService | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
@@ -283,6 +285,8 @@ class VisitWorkflow:
         self.payments = payments
         self.store = store
         self.kiosk_id = kiosk_id
+        # The kiosk's ticket printer: every ticket is printed once it is issued.
+        self.printing = printing
         self.actor = f"kiosk:{kiosk_id}"
         self.reader_activity = _ReaderActivity()
         store.on_expire = lambda visit: self.wipe(visit, reason="timeout")
@@ -561,9 +565,10 @@ class VisitWorkflow:
         with transaction(self.sessions) as s:
             case = get_case(s, visit.case_id)
             confirm_case(s, case, catalog=self.catalog, actor=self.actor)
-            if case.fee_yen == 0:
-                visit.ticket_token = issue_ticket(s, case, actor=self.actor).token
+            issued = issue_ticket(s, case, actor=self.actor).token if case.fee_yen == 0 else None
             fee = case.fee_yen
+        if issued is not None:
+            self._ticket_issued(visit, issued)
         return Confirmation(fee, visit.ticket_token)
 
     # --- payment ------------------------------------------------------------------------------
@@ -584,14 +589,26 @@ class VisitWorkflow:
         the ticket it issued. ``status`` is "none" before a payment was started."""
         if visit.payment_id is None:
             return PaymentView("none", None, visit.ticket_token)
+        issued = None
         with transaction(self.sessions) as s:
             refresh_payment(s, self.payments, visit.payment_id)
             if visit.ticket_token is None and visit.case_id is not None:
                 ticket = get_case(s, visit.case_id).ticket
                 if ticket is not None:
-                    visit.ticket_token = ticket.token
+                    issued = ticket.token
             payment = get_payment(s, visit.payment_id)
+        if issued is not None:
+            self._ticket_issued(visit, issued)
         return PaymentView(payment.status.value, payment, visit.ticket_token)
+
+    def _ticket_issued(self, visit: Visit, token: str) -> None:
+        """The visit's ticket exists (committed): keep it, and print it (with the receipt
+        when a fee was paid) on the kiosk's printer, in the background."""
+        if visit.ticket_token == token:
+            return
+        visit.ticket_token = token
+        if self.printing is not None:
+            self.printing.ticket_issued(token)
 
     def fee_and_status(self, visit: Visit) -> tuple[int, CaseStatus]:
         """The case's fee and status (the pay screen). NotYet("case")."""
@@ -602,6 +619,23 @@ class VisitWorkflow:
             return case.fee_yen, case.status
 
     # --- ticket and receipt ---------------------------------------------------------------------
+
+    def print_state(self, visit: Visit) -> PrintState | None:
+        """How the printing of the visit's ticket goes (None: the kiosk has no printer).
+        Raises NotYet("ticket")."""
+        if not visit.ticket_token:
+            raise NotYet("ticket")
+        return self.printing.state(visit.ticket_token) if self.printing is not None else None
+
+    def print_again(self, visit: Visit) -> PrintState | None:
+        """The resident asks for the ticket on paper again (after a printer problem, or a
+        lost slip): printed at most ``application.printing.MAX_PRINTS`` times. None: the
+        kiosk has no printer. Raises NotYet("ticket")."""
+        if not visit.ticket_token:
+            raise NotYet("ticket")
+        if self.printing is None:
+            return None
+        return self.printing.ticket_issued(visit.ticket_token)
 
     def ticket(self, visit: Visit) -> TicketView:
         """The visit's ticket. Raises NotYet("ticket")."""

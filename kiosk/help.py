@@ -40,6 +40,7 @@ SCREENS = frozenset(
         "pay",
         "ticket",
         "take_card",
+        "printer",  # raised by the kiosk itself: its ticket printer cannot print
         "other",
     }
 )

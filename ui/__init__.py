@@ -44,6 +44,7 @@ def create_app(
     init_error_handlers(app)
     init_body_limits(app)
     init_blueprints(app, services)
+    init_printing(app)
     return app
 
 
@@ -87,6 +88,18 @@ def init_error_handlers(app: Flask) -> None:
         return e
 
     app.register_error_handler(HTTPException, json_for_api)
+
+
+def init_printing(app: Flask) -> None:
+    """The ticket printer draws this app's printouts; without the CJK font it cannot, and
+    the service does not start (``ui.printing``)."""
+    from ui.printing import init_printing as init
+
+    try:
+        init(app)
+    except BaseException:
+        app.extensions[EXTENSION].close()  # nothing it started may outlive the refusal
+        raise
 
 
 def init_blueprints(app: Flask, services: Services) -> None:

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
+from application.printing import PrintState
 from application.services import Services
 from application.visits import (
     FieldsInvalid,
@@ -622,6 +623,7 @@ def ticket() -> ResponseReturnValue:
     found = _workflow().ticket(visit)
     queue = _catalog().queue(found.queue_code)
     phone_url = phone_status_url(visit.ticket_token)
+    printing = _workflow().print_state(visit)
     return _page(
         "ticket.html",
         step="ticket",
@@ -631,7 +633,49 @@ def ticket() -> ResponseReturnValue:
         qr=_qr_svg(phone_url),
         phone_url=phone_url,
         receipt_label=receipt_title(domain_language()) if found.has_receipt else None,
+        printing=printing,
+        print_message=_print_message(printing) if printing is not None else "",
     )
+
+
+def _print_message(printing: PrintState) -> str:
+    if printing.state in ("queued", "printing"):
+        return _("Printing your ticket…")
+    if printing.state == "printed":
+        return _("Your ticket is printed. Please take it from the printer.")
+    if printing.state == "failed":
+        return _(
+            "The ticket could not be printed. Please take a photo of the QR code with your "
+            "phone, or ask a member of staff."
+        )
+    return ""
+
+
+@bp.get("/ticket/print-state")
+def ticket_print_state() -> ResponseReturnValue:
+    """Polled by the ticket screen: how the printing goes (``no_printer``, ``queued``,
+    ``printing``, ``printed``, ``failed`` with the printer's reason) and what to tell the
+    resident. Not a touch of the visit."""
+    visit = _visit(touch=False)
+    printing = _workflow().print_state(visit)
+    if printing is None:
+        return jsonify(state="no_printer")
+    return jsonify(
+        state=printing.state,
+        problem=printing.problem,
+        message=_print_message(printing),
+        may_print_again=printing.may_print_again,
+    )
+
+
+@bp.post("/ticket/print")
+def ticket_print() -> ResponseReturnValue:
+    """Print the ticket again on the kiosk's printer (a few times at most)."""
+    visit = _visit()
+    _workflow().print_again(visit)
+    if _wants_json():
+        return ticket_print_state()
+    return redirect(url_for("kiosk.ticket"))
 
 
 @bp.get("/receipt")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -26,7 +26,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from application.registry import (
+    PRINTER_FAULTS,
     RefundTooLarge,
+    SimulatedPrinter,
     SimulatedReaderRig,
     SimulatedTerminal,
     Simulation,
@@ -45,6 +47,7 @@ bp = Blueprint("simulator", __name__, url_prefix="/sim")
 TEXT_PIN = 0x0011  # the card-info-input-support PIN the kiosk uses
 DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
 RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
+PRINTED_SHOWN = 3  # the simulated printer's last pages shown on the panel
 
 
 def _simulation() -> Simulation:
@@ -59,6 +62,10 @@ def _rig() -> SimulatedReaderRig | None:
 
 def _terminal() -> SimulatedTerminal | None:
     return _simulation().terminal
+
+
+def _printer() -> SimulatedPrinter | None:
+    return _simulation().printer
 
 
 def _reconciler() -> Any:
@@ -165,6 +172,9 @@ def panel() -> ResponseReturnValue:
         refundable=[p for p in taken if p.refundable_yen > 0],
         reconcile_every=format_timedelta(timedelta(seconds=interval_s), threshold=1),
         can_reconcile=_reconciler() is not None,
+        printer=_printer(),
+        printer_faults=PRINTER_FAULTS,
+        printed=_printer().last_pages(PRINTED_SHOWN) if _printer() is not None else [],
     )
 
 
@@ -289,3 +299,36 @@ def reconcile_now() -> ResponseReturnValue:
         )
     )
     return redirect(url_for("simulator.panel"))
+
+
+@bp.post("/printer")
+def printer_action() -> ResponseReturnValue:
+    """Inject a printer fault (paper out, cover open, offline, unplugged) or clear them all
+    (a new roll, the cover closed)."""
+    printer = _printer()
+    if printer is None:
+        raise BadRequest("no simulated printer")
+    action = request.form.get("action")
+    if action == "fault":
+        fault = request.form.get("fault", "")
+        if fault not in PRINTER_FAULTS:
+            raise BadRequest("unknown printer fault")
+        printer.set_fault(fault)
+    elif action == "clear":
+        printer.clear_fault()
+    else:
+        raise BadRequest("unknown action")
+    flash(_("Printer: done."))
+    return redirect(url_for("simulator.panel"))
+
+
+@bp.get("/printer/pages/<int:number>.png")
+def printed_page(number: int) -> ResponseReturnValue:
+    """One of the pages the simulated printer printed last, as it came out (PNG)."""
+    printer = _printer()
+    if printer is None:
+        abort(404)
+    for page in printer.last_pages(PRINTED_SHOWN * 10):
+        if page.number == number:
+            return send_file(page.png, mimetype="image/png", max_age=0)
+    abort(404)

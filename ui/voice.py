@@ -171,9 +171,6 @@ def _guides() -> dict[str, str]:
             "Sorry, this cannot be done here. Please call staff, or go back to the start.",
         ),
         "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
-        "staff_coming": pgettext(
-            "speech", "A member of staff is on the way to you now. Please wait here."
-        ),
         # One card, one visit (application.visits): said by themselves, not only on request.
         "take_card": pgettext(
             "speech", "Please take your My Number card from the card reader. Do not forget it."
@@ -203,14 +200,32 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "staff_called",
     "take_card",
     "card_from_earlier",
-    "staff_coming",
 )
 
 
+def _notices() -> dict[str, str]:
+    # Said by the kiosk by itself when something happens on a screen (not a screen's
+    # instruction): someone is coming, the ticket could not be printed.
+    return {
+        "staff_coming": pgettext(
+            "speech", "A member of staff is on the way to you now. Please wait here."
+        ),
+        "print_failed": pgettext(
+            "speech",
+            "The ticket could not be printed. Please take a photo of the QR code with your "
+            "smartphone, or ask a member of staff.",
+        ),
+    }
+
+
+SPOKEN_NOTICES: tuple[str, ...] = ("staff_coming", "print_failed")
+
+
 def guide_text(screen: str, language: str) -> str:
-    """The spoken instruction of kiosk ``screen`` in ``language`` (KeyError if unknown)."""
+    """The spoken instruction of kiosk ``screen`` (or the notice of that name, see
+    :data:`SPOKEN_NOTICES`) in ``language`` (KeyError if unknown)."""
     with force_locale(_babel_locale(language)):
-        return _guides()[screen]
+        return {**_guides(), **_notices()}[screen]
 
 
 def _babel_locale(language: str) -> str:
@@ -228,7 +243,7 @@ def speech() -> CachedSynthesizer:
 def voice_guide_url(screen: str) -> str | None:
     """URL of ``screen``'s spoken instruction in the request's language, or None when
     there is no voice (then the kiosk shows no read-aloud button)."""
-    if screen not in GUIDE_SCREENS or not speech().available():
+    if screen not in (*GUIDE_SCREENS, *SPOKEN_NOTICES) or not speech().available():
         return None
     return url_for("voice.guide", screen=screen, lang=html_lang())
 
@@ -306,6 +321,6 @@ def guide(screen: str) -> ResponseReturnValue:
     with force_locale(_babel_locale(language or "ja")):
         if language is None:
             return _error("bad_request", 400, _("The request was not understood."))
-        if screen not in GUIDE_SCREENS:
+        if screen not in (*GUIDE_SCREENS, *SPOKEN_NOTICES):
             return _error("not_found", 404, _("It was not found."))
         return _wav(guide_text(screen, language), language)

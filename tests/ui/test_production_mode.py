@@ -40,13 +40,15 @@ PRODUCTION_ADDRESSES = {"public_url": "https://madoguchi.city.example.lg.jp", "p
             {"card_reader": "pcsc", **LIVE_STRIPE, "stripe_api_base": "http://127.0.0.1:8421"},
             "KIOSK_STRIPE_API_BASE=http://127.0.0.1:8421",
         ),
+        ({"card_reader": "pcsc", **LIVE_STRIPE, "printer": "sim"}, "KIOSK_PRINTER=sim"),
     ],
 )
 def test_production_refuses_each_simulator_naming_the_variable(
     make_app: Callable[..., Flask], settings: dict[str, Any], named: str
 ) -> None:
-    """A simulated reader or card, the simulated terminal and a Stripe stand-in each stop
-    start-up with a single line that names the variable to change."""
+    """A simulated reader or card, the simulated terminal, a Stripe stand-in and the
+    simulated ticket printer each stop start-up with a single line that names the variable
+    to change."""
     with pytest.raises(ConfigError) as refused:
         make_app(mode="production", **settings)
     message = str(refused.value)

@@ -43,6 +43,7 @@ SCREEN_LABELS: dict[str, Any] = {
     "pay": _l("Paying"),
     "ticket": _l("Ticket"),
     "take_card": _l("Taking the card back"),
+    "printer": _l("The ticket printer cannot print"),
     "other": _l("Another screen"),
 }
 

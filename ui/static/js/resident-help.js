@@ -109,3 +109,36 @@
   check();
   document.addEventListener("kiosk:staff-called", function () { check(); });
 })();
+
+/* --- the printed ticket: printing, printed, or "photograph the QR code / ask staff" ---- */
+(function () {
+  "use strict";
+  var box = document.getElementById("print-state");
+  if (!box) { return; }
+  var again = document.getElementById("print-again-form");
+  var saidFailure = box.getAttribute("data-state") === "failed";
+  function show(d) {
+    if (d.state === "no_printer") { box.hidden = true; return; }
+    box.setAttribute("data-state", d.state);
+    box.setAttribute("data-problem", d.problem || "");
+    box.textContent = d.message || "";
+    if (again) { again.hidden = !d.may_print_again; }
+    if (d.state === "failed" && !saidFailure) {
+      saidFailure = true;
+      if (window.kioskSay) { window.kioskSay(box.getAttribute("data-voice-failed")); }
+    }
+  }
+  function poll() {
+    fetch(box.getAttribute("data-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (d) {
+        show(d);
+        if (d.state === "queued" || d.state === "printing") { setTimeout(poll, 700); }
+      })
+      .catch(function () { setTimeout(poll, 2000); });
+  }
+  if (box.getAttribute("data-state") === "failed") {
+    if (window.kioskSay) { window.kioskSay(box.getAttribute("data-voice-failed")); }
+  }
+  if (box.getAttribute("data-state") !== "printed") { poll(); }
+})();
