@@ -227,12 +227,14 @@ class PrintService:
                     self.printed_pages += 1
             except PrinterError as e:
                 log.warning("printer %s: %s (%s)", self.name, e.code, e)
-                self._set(token, "failed", e.code)
+                # Staff are called before the screen shows the failure: by the time the
+                # resident reads "ask staff", someone has been told.
                 if self.on_problem is not None:
                     try:
                         self.on_problem(e.code)
                     except Exception:  # noqa: BLE001 - telling staff must not stop printing
                         log.exception("printer %s: the problem could not be reported", self.name)
+                self._set(token, "failed", e.code)
                 continue
             self._set(token, "printed")
             log.info(

@@ -69,12 +69,7 @@ class CardFromEarlier(CardError):
     resident's, or one placed before Start): it is not read, and no PIN is sent to it,
     until it has been taken off and a card placed again."""
 
-    code = "card_from_earlier"
-    message_ja = "前から 置かれている カードです。いちど カードを 取って、もう一度 置いてください。"
-    message_en = (
-        "This card was on the reader before you started. Please take it off, then place "
-        "your card again."
-    )
+    code = "card_from_earlier"  # worded by ui.words.CARD_ERRORS
 
 
 # Visit.card_before when a card was on the reader at the start and the reader cannot count
@@ -310,6 +305,24 @@ class VisitWorkflow:
             # Nothing can be known of a card now: the first card seen counts as from earlier
             # until the reader has been seen empty.
             visit.card_before = UNCOUNTED_CARD
+        return visit
+
+    def open(
+        self,
+        language: str,
+        procedures: Sequence[str],
+        fields: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Visit:
+        """A new visit with its procedures and, optionally, their fields at once (a front
+        end that sends everything in one request): all or nothing, a refusal ends the visit
+        again. Raises what :meth:`choose_procedures` and :meth:`set_fields` raise."""
+        visit = self.start(language)
+        try:
+            self.choose_procedures(visit, procedures)
+            self.set_fields(visit, fields or {}, language)
+        except BaseException:
+            self.end(visit.id, reason="rejected")
+            raise
         return visit
 
     def get(self, visit_id: str | None, *, touch: bool = True) -> Visit:

@@ -67,9 +67,9 @@ def _kiosk_providers(kind: str, kiosks: int, latency_s: float):  # type: ignore[
             out.append((simulated_payments(terminal), terminal.approve))
         return out, None
     if kind == "stripe_terminal":
-        from hardware_sim.stripe_standin import StandinServer, StripeStandin
         from payments.stripe_common import StripeConnection
         from payments.stripe_terminal import StripeTerminalProvider
+        from tests.support.stripe_standin import StandinServer, StripeStandin
 
         readers = [f"tmr_bench{i}" for i in range(kiosks)]
         server = StandinServer(StripeStandin(readers=readers)).start()

@@ -13,7 +13,7 @@ own records), ``lost`` (issued tickets neither called exactly once nor still wai
 ``duplicate_numbers`` (same queue, day and number twice). Exit status 1 on any anomaly.
 The first summary line also gives ``statements_per_op``, the SQL statements per op.
 
-For PostgreSQL without ``--url`` a throwaway cluster is started (tests/pgcluster.py,
+For PostgreSQL without ``--url`` a throwaway cluster is started (tests/support/pgcluster.py,
 durability off as in the tests; ``--durable`` keeps fsync on) and removed afterwards.
 """
 
@@ -46,7 +46,7 @@ from kiosk.counters import get_counter, install_catalog  # noqa: E402
 from kiosk.db import make_engine, make_session_factory, transaction  # noqa: E402
 from kiosk.models import AuditEvent, Ticket, TicketStatus  # noqa: E402
 from kiosk.tickets import get_ticket, issue_ticket  # noqa: E402
-from tests.pgcluster import start_cluster  # noqa: E402
+from tests.support.pgcluster import start_cluster  # noqa: E402
 
 PROCEDURES = (["juminhyo"], ["tenkyo"], ["tax_certificate"], ["koseki"], ["tenkyo", "juminhyo"])
 FIELDS = {

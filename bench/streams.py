@@ -324,7 +324,7 @@ def main() -> int:
     cluster = None
     extra: dict[str, str] = {}
     if args.backend == "postgresql":
-        from tests.pgcluster import start_cluster
+        from tests.support.pgcluster import start_cluster
 
         cluster = start_cluster()
         extra = {

@@ -218,29 +218,16 @@ PARTS = ("town", "chome", "ban", "go", "building")
 
 
 class AddressRejected(Exception):
-    """A part of the address is not acceptable: ``code`` is a message code of the catalog,
-    ``params`` its parameters (mappings of languages are picked for the resident)."""
+    """A part of the address is not acceptable: ``code`` is a field error code of the
+    catalog, ``params`` its parameters (a part's code, numbers, the town's 丁目)."""
 
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)
         self.code, self.params = code, params
 
 
-# Names of the parts in the resident's messages and on the staff view.
-PART_LABELS: dict[str, dict[str, str]] = {
-    "town": {"ja": "町名", "en": "Town", "zh-Hans": "町名", "ko": "동네(町名)"},
-    "chome": {"ja": "丁目", "en": "Chōme", "zh-Hans": "丁目", "ko": "초메(丁目)"},
-    "ban": {"ja": "番", "en": "Block (ban)", "zh-Hans": "番", "ko": "번(番)"},
-    "go": {"ja": "号", "en": "Number (gō)", "zh-Hans": "号", "ko": "호(号)"},
-    "banchi": {"ja": "番地", "en": "Lot (banchi)", "zh-Hans": "番地", "ko": "번지(番地)"},
-    "eda": {"ja": "枝番", "en": "Sub-number", "zh-Hans": "支号", "ko": "가지번호"},
-    "building": {
-        "ja": "建物名・部屋番号",
-        "en": "Building and room",
-        "zh-Hans": "建筑物名称・房间号",
-        "ko": "건물명・호실",
-    },
-}
+# The parts, in the order the resident fills them in (their names are the ui's words).
+PART_CODES = ("town", "chome", "ban", "go", "banchi", "eda", "building")
 
 
 def is_empty_address(value: Any) -> bool:
@@ -271,7 +258,7 @@ def normalise_ward_address(
         raise AddressRejected(
             "bad_chome",
             town=town.name,
-            choices="、".join(chome_text(c) for c in town.chome),
+            choices=tuple(chome_text(c) for c in town.chome),
         )
     if not town.chome and chome is not None:
         raise AddressRejected("no_chome", town=town.name)
@@ -280,14 +267,14 @@ def normalise_ward_address(
     if ban is None or not 1 <= ban <= BAN_MAX[town.numbering]:
         raise AddressRejected(
             "bad_address_number",
-            part=PART_LABELS["ban" if jukyo else "banchi"],
+            part="ban" if jukyo else "banchi",
             max=BAN_MAX[town.numbering],
         )
     go = _number(value.get("go"), allow_blank=True)
     if (go is None and jukyo) or (go is not None and not 1 <= go <= GO_MAX[town.numbering]):
         raise AddressRejected(
             "bad_address_number",
-            part=PART_LABELS["go" if jukyo else "eda"],
+            part="go" if jukyo else "eda",
             max=GO_MAX[town.numbering],
         )
     building = value.get("building")
@@ -310,18 +297,18 @@ def normalise_ward_address(
     }
 
 
-def address_parts(value: Mapping[str, Any], language: str) -> list[tuple[str, str]]:
-    """The parts of a stored address as (label, text) in ``language``, for staff who key
-    them into the core system: 町名, 丁目, 番 and 号 (or 番地 and 枝番), building."""
-    lang = language if language in PART_LABELS["town"] else "ja"
+def address_parts(value: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The parts of a stored address as (part code, text), for staff who key them into the
+    core system: 町名, 丁目, 番 and 号 (or 番地 and 枝番), building (see PART_CODES)."""
     jukyo = value.get("numbering") != "chiban"
-    rows = [(PART_LABELS["town"][lang], str(value.get("town") or "—"))]
     chome = value.get("chome")
-    rows.append((PART_LABELS["chome"][lang], chome_text(chome) if chome else "—"))
-    rows.append((PART_LABELS["ban" if jukyo else "banchi"][lang], str(value.get("ban") or "—")))
-    rows.append((PART_LABELS["go" if jukyo else "eda"][lang], str(value.get("go") or "—")))
-    rows.append((PART_LABELS["building"][lang], str(value.get("building") or "—")))
-    return rows
+    return [
+        ("town", str(value.get("town") or "—")),
+        ("chome", chome_text(chome) if chome else "—"),
+        ("ban" if jukyo else "banchi", str(value.get("ban") or "—")),
+        ("go" if jukyo else "eda", str(value.get("go") or "—")),
+        ("building", str(value.get("building") or "—")),
+    ]
 
 
 def _blank(part: Any) -> bool:

@@ -28,7 +28,7 @@ from kiosk.addresses import (
     load_towns,
     normalise_ward_address,
 )
-from kiosk.eras import EraOutOfRange, format_japanese
+from kiosk.text import is_safe_text
 
 LANGUAGES = ("ja", "en", "zh-Hans", "ko")
 UNITS = ("case", "copy", "fiscal_year_copy")
@@ -40,7 +40,6 @@ DATE_WINDOW_MAX_DAYS = 366
 CARD_FIELDS = ("name", "address", "birth_date", "sex", "individual_number")
 # What the card gives is never asked of the resident again, and never editable.
 READ_ONLY_FIELDS = frozenset(CARD_FIELDS) | {"family_name", "given_name"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Kanji (CJK ideographs and their iteration/closing marks). espeak-ng's Japanese voice
 # cannot read them ("Chinese letter"), so Japanese spoken text is kana and digits only.
 _KANJI = re.compile(
@@ -62,215 +61,26 @@ class CatalogError(ValueError):
         super().__init__(f"{path}:{line if line is not None else '?'}: {reason}")
 
 
-# --- validation messages ------------------------------------------------------------------
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "required": {
-        "ja": "{label}を入力してください。",
-        "en": "Please enter {label}.",
-        "zh-Hans": "请输入{label}。",
-        "ko": "{label}을(를) 입력해 주세요.",
-    },
-    "not_integer": {
-        "ja": "{label}は数字で入力してください。",
-        "en": "{label} must be a whole number.",
-        "zh-Hans": "{label}请输入整数。",
-        "ko": "{label}은(는) 숫자로 입력해 주세요.",
-    },
-    "out_of_range": {
-        "ja": "{label}は{min}から{max}の間で入力してください。",
-        "en": "{label} must be between {min} and {max}.",
-        "zh-Hans": "{label}必须在{min}到{max}之间。",
-        "ko": "{label}은(는) {min}에서 {max} 사이로 입력해 주세요.",
-    },
-    "not_a_choice": {
-        "ja": "{label}の選択肢から選んでください。",
-        "en": "Please choose one of the options for {label}.",
-        "zh-Hans": "请从{label}的选项中选择。",
-        "ko": "{label}의 선택지 중에서 골라 주세요.",
-    },
-    "too_long": {
-        "ja": "{label}は{max}文字以内で入力してください。",
-        "en": "{label} must be at most {max} characters.",
-        "zh-Hans": "{label}不能超过{max}个字符。",
-        "ko": "{label}은(는) {max}자 이내로 입력해 주세요.",
-    },
-    "invalid_text": {
-        "ja": "{label}に使えない文字が含まれています。",
-        "en": "{label} contains characters that cannot be used.",
-        "zh-Hans": "{label}包含无法使用的字符。",
-        "ko": "{label}에 사용할 수 없는 문자가 있습니다.",
-    },
-    "not_boolean": {
-        "ja": "{label}は「はい」か「いいえ」で選んでください。",
-        "en": "Please answer yes or no for {label}.",
-        "zh-Hans": "{label}请选择“是”或“否”。",
-        "ko": "{label}은(는) 예 또는 아니요로 선택해 주세요.",
-    },
-    "not_a_date": {
-        "ja": "{label}は正しい日付で入力してください。",
-        "en": "{label} must be a valid date.",
-        "zh-Hans": "{label}请输入有效日期。",
-        "ko": "{label}은(는) 올바른 날짜로 입력해 주세요.",
-    },
-    "bad_fiscal_year": {
-        "ja": "{label}は{min}年度から{max}年度の間で選んでください。",
-        "en": "{label}: choose fiscal years from {min} to {max}.",
-        "zh-Hans": "{label}请在{min}年度至{max}年度之间选择。",
-        "ko": "{label}은(는) {min}년도부터 {max}년도 사이에서 골라 주세요.",
-    },
-    "too_many": {
-        "ja": "{label}は{max}つまで選べます。",
-        "en": "{label}: at most {max} can be chosen.",
-        "zh-Hans": "{label}最多可选{max}个。",
-        "ko": "{label}은(는) {max}개까지 고를 수 있습니다.",
-    },
-    "duplicate": {
-        "ja": "{label}に同じものが重複しています。",
-        "en": "{label} lists the same value twice.",
-        "zh-Hans": "{label}中有重复项。",
-        "ko": "{label}에 같은 값이 중복되어 있습니다.",
-    },
-    "unknown_field": {
-        "ja": "この手続きに「{label}」という項目はありません。",
-        "en": "This procedure has no field “{label}”.",
-        "zh-Hans": "此手续没有“{label}”项目。",
-        "ko": "이 절차에는 “{label}” 항목이 없습니다.",
-    },
-    "read_only": {
-        "ja": "{label}はカードから読み取った内容のため変更できません。",
-        "en": "{label} was read from the card and cannot be changed.",
-        "zh-Hans": "{label}读取自卡片，无法更改。",
-        "ko": "{label}은(는) 카드에서 읽은 내용이라 변경할 수 없습니다.",
-    },
-    "date_out_of_range": {
-        "ja": "{label}は{first}から{last}までの日を選んでください。",
-        "en": "{label} must be a day from {first} to {last}.",
-        "zh-Hans": "{label}请选择{first}至{last}之间的日期。",
-        "ko": "{label}은(는) {first}부터 {last}까지의 날짜로 골라 주세요.",
-    },
-    "not_an_address": {
-        "ja": "{label}は町名を選んで、番地を入力してください。",
-        "en": "{label}: please choose the town, then enter the numbers.",
-        "zh-Hans": "{label}：请选择町名，然后输入门牌号。",
-        "ko": "{label}: 동네(町名)를 고른 뒤 번지를 입력해 주세요.",
-    },
-    "unknown_town": {
-        "ja": "{label}の町名を一覧から選んでください。",
-        "en": "{label}: please choose the town from the list.",
-        "zh-Hans": "{label}：请从列表中选择町名。",
-        "ko": "{label}: 목록에서 동네(町名)를 골라 주세요.",
-    },
-    "bad_chome": {
-        "ja": "{label}：{town}の丁目を選んでください（{choices}）。",
-        "en": "{label}: please choose the chōme of {town} ({choices}).",
-        "zh-Hans": "{label}：请选择{town}的丁目（{choices}）。",
-        "ko": "{label}: {town}의 초메(丁目)를 골라 주세요({choices}).",
-    },
-    "no_chome": {
-        "ja": "{label}：{town}には丁目がありません。",
-        "en": "{label}: {town} has no chōme.",
-        "zh-Hans": "{label}：{town}没有丁目。",
-        "ko": "{label}: {town}에는 초메(丁目)가 없습니다.",
-    },
-    "bad_address_number": {
-        "ja": "{label}の{part}は1から{max}までの数字で入力してください。",
-        "en": "{label}: {part} must be a number from 1 to {max}.",
-        "zh-Hans": "{label}的{part}请输入1到{max}之间的数字。",
-        "ko": "{label}의 {part}은(는) 1에서 {max}까지의 숫자로 입력해 주세요.",
-    },
-    "building_invalid": {
-        "ja": "{label}の建物名・部屋番号に使えない文字があります。",
-        "en": "{label}: the building and room contain characters that cannot be used.",
-        "zh-Hans": "{label}的建筑物名称・房间号包含无法使用的字符。",
-        "ko": "{label}의 건물명・호실에 사용할 수 없는 문자가 있습니다.",
-    },
-    "building_too_long": {
-        "ja": "{label}の建物名・部屋番号は{max}文字以内で入力してください。",
-        "en": "{label}: the building and room must be at most {max} characters.",
-        "zh-Hans": "{label}的建筑物名称・房间号不能超过{max}个字符。",
-        "ko": "{label}의 건물명・호실은 {max}자 이내로 입력해 주세요.",
-    },
-}
-
-_MONTHS_EN = (
-    "January February March April May June July August September October November December"
-).split()
-
-
-def written_date(d: date, language: str) -> str:
-    """A date written out for a resident's message, never as an ambiguous 12/02/2026:
-    ``令和8年12月2日`` (ja, 和暦), ``2 December 2026``, ``2026年12月2日``, ``2026년 12월 2일``."""
-    if language == "ja":
-        try:
-            return format_japanese(d)
-        except EraOutOfRange:
-            return f"{d.year}年{d.month}月{d.day}日"
-    if language == "en":
-        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
-    if language == "ko":
-        return f"{d.year}년 {d.month}월 {d.day}일"
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def _message_param(value: Any, language: str) -> Any:
-    """A message parameter in the resident's language: dates written out, per-language
-    mappings (the name of an address part) picked."""
-    if isinstance(value, date):
-        return written_date(value, language)
-    if isinstance(value, Mapping):
-        return value.get(language) or value.get("ja") or ""
-    return value
-
-
-CARD_FIELD_LABELS: dict[str, dict[str, str]] = {
-    "name": {"ja": "氏名", "en": "Name", "zh-Hans": "姓名", "ko": "성명"},
-    "family_name": {"ja": "氏", "en": "Family name", "zh-Hans": "姓", "ko": "성"},
-    "given_name": {"ja": "名", "en": "Given name", "zh-Hans": "名", "ko": "이름"},
-    "address": {"ja": "住所", "en": "Address", "zh-Hans": "地址", "ko": "주소"},
-    "birth_date": {
-        "ja": "生年月日",
-        "en": "Date of birth",
-        "zh-Hans": "出生日期",
-        "ko": "생년월일",
-    },
-    "sex": {"ja": "性別", "en": "Sex", "zh-Hans": "性别", "ko": "성별"},
-    "individual_number": {
-        "ja": "個人番号",
-        "en": "Individual number",
-        "zh-Hans": "个人编号",
-        "ko": "개인번호",
-    },
-}
-
-
 @dataclass(frozen=True)
 class FieldError:
-    """One rejected resident field; ``message(lang)`` renders it for the resident."""
+    """One rejected resident field: a stable ``code`` and its ``params`` (numbers, dates,
+    codes: no words; the front end words them, ``ui.words.field_message``). ``label`` is
+    the field's name per language from the catalog (empty for a field the card gives)."""
 
     field: str
     code: str
     label: Mapping[str, str]
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def message(self, language: str) -> str:
-        lang = language if language in LANGUAGES else "ja"
-        label = self.label.get(lang) or self.label.get("ja") or self.field
-        params = {k: _message_param(v, lang) for k, v in self.params.items()}
-        return MESSAGES[self.code][lang].format(label=label, **params)
-
 
 class ValidationFailed(ValueError):
     """Resident input was rejected. ``errors`` has one FieldError per bad field;
-    ``messages()`` gives them in ``language`` (the case's language)."""
+    ``language`` is the language the resident was using (the case's or the visit's)."""
 
     def __init__(self, errors: Sequence[FieldError], language: str = "ja") -> None:
         self.errors = list(errors)
         self.language = language
         super().__init__("; ".join(f"{e.field}: {e.code}" for e in self.errors))
-
-    def messages(self, language: str | None = None) -> dict[str, str]:
-        return {e.field: e.message(language or self.language) for e in self.errors}
 
 
 # --- the catalog as values ------------------------------------------------------------------
@@ -342,6 +152,8 @@ class FieldSpec:
                     return False
                 raise _Reject("not_boolean")
             case "date":
+                if not isinstance(value, str):
+                    raise _Reject("not_a_date")
                 try:
                     day = date.fromisoformat(str(value))
                 except ValueError:
@@ -372,12 +184,14 @@ class FieldSpec:
                     raise _Reject("too_many", max=self.max_count)
                 return sorted(y for y in years if y is not None)
             case _:  # text
-                text = str(value).strip()
+                if not isinstance(value, str):
+                    raise _Reject("not_text")
+                text = value.strip()
                 if not text:
                     if self.required:
                         raise _Reject("required")
                     return None
-                if _CONTROL.search(text):
+                if not is_safe_text(text):
                     raise _Reject("invalid_text")
                 if self.max_length is not None and len(text) > self.max_length:
                     raise _Reject("too_long", max=self.max_length)
@@ -447,7 +261,7 @@ class ProcedureSpec:
         errors: list[FieldError] = []
         for name in values:
             if name in READ_ONLY_FIELDS:
-                errors.append(FieldError(name, "read_only", CARD_FIELD_LABELS.get(name, {})))
+                errors.append(FieldError(name, "read_only", {}))
             elif self.field_spec(name) is None:
                 errors.append(FieldError(name, "unknown_field", {}))
         result: dict[str, Any] = {}
@@ -625,7 +439,7 @@ class _Loader:
                 raise self.fail(here, f"spoken: unknown language {lang!r}")
             if not isinstance(text, str) or not text.strip():
                 raise self.fail(here, f"spoken.{lang} must be a non-empty string")
-            if _CONTROL.search(text) or len(text) > SPOKEN_MAX_LENGTH:
+            if not is_safe_text(text) or len(text) > SPOKEN_MAX_LENGTH:
                 raise self.fail(
                     here, f"spoken.{lang}: control characters or over {SPOKEN_MAX_LENGTH} long"
                 )
@@ -702,7 +516,7 @@ class _Loader:
         names = self._names(table, "names", where)
         for key in ("address_prefix", "addressee", "towns"):
             text = self._get(table, key, str, where)
-            if not text.strip() or _CONTROL.search(text) or len(text) > 200:
+            if not text.strip() or not is_safe_text(text) or len(text) > 200:
                 raise self.fail(where + (key,), f"{key} must be a short non-empty text")
         # Relative to the catalog: a ward's catalog and its town list travel together.
         towns_path = Path(self.path).parent / table["towns"]

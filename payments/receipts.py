@@ -1,16 +1,16 @@
-"""Receipts: one for every taken payment, as JSON and as a printable page.
+"""Receipts: one for every taken payment, as data.
 
 The document's title is the ward's choice (``Settings.receipt_title``: 利用明細 or 領収書);
-labels follow the resident's language (ja, en, zh-Hans, ko); amounts are whole yen. A
-receipt names no person and holds no card data: ward, procedures, amount, method and the
-provider's reference (to find the payment in the provider's dashboard).
+amounts are whole yen. A receipt names no person and holds no card data: ward, procedures,
+amount, method and the provider's reference (to find the payment in the provider's
+dashboard). Its words (labels, the title in other languages, the method) are the front
+end's: ``ui.receipts`` and one template, ``templates/receipt/_document.html``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,74 +21,7 @@ from kiosk.errors import DomainError
 from payments.models import PaymentStatus
 from payments.states import get_payment
 
-LABELS: dict[str, dict[str, str]] = {
-    "ja": {
-        "ward": "発行",
-        "number": "番号",
-        "date": "日時",
-        "procedure": "手続き",
-        "units": "数量",
-        "unit_fee": "単価",
-        "fee": "金額",
-        "total": "合計",
-        "refunded": "返金済み",
-        "method": "お支払い方法",
-        "reference": "決済番号",
-        "yen": "{:,}円",
-    },
-    "en": {
-        "ward": "Issued by",
-        "number": "No.",
-        "date": "Date",
-        "procedure": "Procedure",
-        "units": "Qty",
-        "unit_fee": "Unit fee",
-        "fee": "Amount",
-        "total": "Total",
-        "refunded": "Refunded",
-        "method": "Payment method",
-        "reference": "Payment reference",
-        "yen": "¥{:,}",
-    },
-    "zh-Hans": {
-        "ward": "发行",
-        "number": "编号",
-        "date": "日期",
-        "procedure": "手续",
-        "units": "数量",
-        "unit_fee": "单价",
-        "fee": "金额",
-        "total": "合计",
-        "refunded": "已退款",
-        "method": "支付方式",
-        "reference": "支付编号",
-        "yen": "{:,}日元",
-    },
-    "ko": {
-        "ward": "발행",
-        "number": "번호",
-        "date": "일시",
-        "procedure": "절차",
-        "units": "수량",
-        "unit_fee": "단가",
-        "fee": "금액",
-        "total": "합계",
-        "refunded": "환불됨",
-        "method": "결제 방법",
-        "reference": "결제 번호",
-        "yen": "{:,}엔",
-    },
-}
-METHODS: dict[str, dict[str, str]] = {
-    "card_present": {"ja": "クレジットカード", "en": "Card", "zh-Hans": "信用卡", "ko": "카드"},
-    "card": {"ja": "クレジットカード", "en": "Card", "zh-Hans": "信用卡", "ko": "카드"},
-    "paypay": {"ja": "PayPay", "en": "PayPay", "zh-Hans": "PayPay", "ko": "PayPay"},
-}
-# The title is a legal document name chosen by the ward; translations for the other labels.
-TITLES = {
-    "利用明細": {"en": "Statement", "zh-Hans": "使用明细", "ko": "이용 명세"},
-    "領収書": {"en": "Receipt", "zh-Hans": "收据", "ko": "영수증"},
-}
+LANGUAGES = ("ja", "en", "zh-Hans", "ko")
 
 
 class ReceiptNotAvailable(DomainError):
@@ -106,8 +39,12 @@ class ReceiptLine:
 
 @dataclass(frozen=True)
 class Receipt:
+    """A taken payment's receipt as data: ``title`` is the ward's document name as set
+    (利用明細 or 領収書), ``method`` the payment method's code (``card_present``, ``card``,
+    ``paypay``, ...), ``language`` the language its procedure names are in. The front end
+    words the title, the method and the labels (``ui.receipts``)."""
+
     title: str
-    title_ja: str
     language: str
     ward_name: str
     number: str
@@ -147,7 +84,7 @@ def build_receipt(
         raise ReceiptNotAvailable(f"payment {public_id} is {payment.status.value}")
     case = payment.case
     lang = language or case.language
-    if lang not in LABELS:
+    if lang not in LANGUAGES:
         lang = "ja"
     lines = []
     for line in case.procedures:
@@ -159,10 +96,8 @@ def build_receipt(
             ReceiptLine(line.procedure_code, name, line.units, line.unit_fee_yen, line.fee_yen)
         )
     paid_at: datetime = payment.succeeded_at or payment.updated_at
-    method = METHODS.get(payment.method or "", {}).get(lang, payment.method or "-")
     return Receipt(
-        title=title if lang == "ja" else TITLES.get(title, {}).get(lang, title),
-        title_ja=title,
+        title=title,
         language=lang,
         ward_name=ward_name,
         number=payment.public_id,
@@ -171,46 +106,7 @@ def build_receipt(
         lines=tuple(lines),
         total_yen=payment.amount_yen,
         refunded_yen=payment.refunded_yen,
-        method=method,
+        method=payment.method or "",
         provider=payment.provider,
         provider_reference=payment.payment_intent_id or payment.provider_ref or "",
     )
-
-
-def render_html(receipt: Receipt) -> str:
-    """A self-contained printable page (inline CSS, no external fonts or scripts)."""
-    t = LABELS[receipt.language]
-    yen = t["yen"].format
-    rows = "\n".join(
-        f"<tr><td>{escape(line.name)}</td><td class=n>{line.units}</td>"
-        f"<td class=n>{yen(line.unit_fee_yen)}</td><td class=n>{yen(line.fee_yen)}</td></tr>"
-        for line in receipt.lines
-    )
-    refunded = (
-        f"<tr><th colspan=3>{t['refunded']}</th><td class=n>-{yen(receipt.refunded_yen)}</td></tr>"
-        if receipt.refunded_yen
-        else ""
-    )
-    return f"""<!doctype html>
-<html lang="{escape(receipt.language)}"><head><meta charset="utf-8">
-<title>{escape(receipt.title)}</title>
-<style>
-body{{font-family:"Noto Sans CJK JP","IPAexGothic",sans-serif;max-width:80mm;margin:0 auto}}
-h1{{font-size:1.4em;text-align:center;border-bottom:2px solid #000}}
-table{{width:100%;border-collapse:collapse}} td,th{{padding:2px 4px;text-align:left}}
-.n{{text-align:right}} .total th,.total td{{border-top:1px solid #000;font-weight:bold}}
-@media print{{button{{display:none}}}}
-</style></head><body>
-<h1>{escape(receipt.title)}</h1>
-<p>{t["ward"]}: {escape(receipt.ward_name)}<br>
-{t["number"]}: {escape(receipt.number)}<br>{t["date"]}: {escape(receipt.paid_at)}</p>
-<table><thead><tr><th>{t["procedure"]}</th><th class=n>{t["units"]}</th>
-<th class=n>{t["unit_fee"]}</th><th class=n>{t["fee"]}</th></tr></thead><tbody>
-{rows}
-<tr class=total><th colspan=3>{t["total"]}</th><td class=n>{yen(receipt.total_yen)}</td></tr>
-{refunded}
-</tbody></table>
-<p>{t["method"]}: {escape(receipt.method)}<br>
-{t["reference"]}: {escape(receipt.provider_reference)}</p>
-</body></html>
-"""

@@ -106,7 +106,6 @@ def init_blueprints(app: Flask, services: Services) -> None:
     """Every surface; the simulator panel only in simulation mode with something simulated."""
     from ui import (
         api,
-        api_help,  # noqa: F401 - adds its routes to the api blueprint
         board,
         health,
         kiosk,

@@ -7,7 +7,9 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from cardreader.errors import CardError
+from application.visits import CardFromEarlier
+from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
+from cardreader.errors import BadPinFormat, CardError, WrongPin
 from kiosk.catalog import ValidationFailed
 from kiosk.errors import (
     CardNotUsable,
@@ -54,7 +56,17 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "payment_error": (502, _l("The payment could not be processed.")),
     "card_error": (409, _l("The card could not be read.")),
     "conflict": (409, _l("This cannot be done now.")),
+    "no_receipt": (404, _l("There is no receipt: nothing was paid for this visit.")),
+    "voice_unavailable": (503, _l("Voice guidance is not available right now.")),
     "internal": (500, _l("Something went wrong. Please try again.")),
+}
+
+# Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
+# (malformed or wrong) is input to correct, 422; the card's state is a conflict, 409 (also
+# a card placed before the visit began: application.visits' one-card-one-visit rule).
+CARD_STATUSES: dict[str, int] = {
+    code: 422 if code in (WrongPin.code, BadPinFormat.code) else 409
+    for code in (CardError.code, *CARD_ERROR_CODES, CardFromEarlier.code)
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
@@ -88,10 +100,17 @@ def code_for(error: BaseException) -> str:
     return "internal"
 
 
+def status_of(code: str) -> int:
+    """The HTTP status of an error code (card codes included); 500 for an unknown code."""
+    if code in CARD_STATUSES:
+        return CARD_STATUSES[code]
+    return MESSAGES.get(code, MESSAGES["internal"])[0]
+
+
 def describe(error: BaseException | str) -> tuple[str, int, str]:
     """(code, HTTP status, message in the current language) for an error or a code."""
     code = error if isinstance(error, str) else code_for(error)
     if isinstance(error, CardError):
-        return code, 409, card_error_message(error.code, error.tries_left)
+        return code, status_of(code), card_error_message(error.code, error.tries_left)
     status, message = MESSAGES.get(code, MESSAGES["internal"])
     return code, status, str(message)

@@ -23,12 +23,13 @@ from flask_babel import (
     format_date,
     format_datetime,
     get_locale,
+    gettext,
     ngettext,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from ui.services import current_services
+from ui.words import CARD_ERRORS, WRONG_PIN
 
 log = logging.getLogger(__name__)
 
@@ -132,85 +133,37 @@ def wait_minutes(seconds: int) -> str:
     return ngettext("About %(num)d minute", "About %(num)d minutes", minutes)
 
 
-# Card errors keyed by cardreader.errors code: the UI gives them in all four languages.
-CARD_ERROR_MESSAGES: dict[str, Any] = {
-    "card_error": _l("The card could not be read. Please ask a member of staff."),
-    "no_reader": _l("No card reader was found. Please ask a member of staff."),
-    "no_card": _l("There is no card on the reader. Please place your My Number card on it."),
-    "card_removed": _l(
-        "The card was taken away while it was being read. Please place it on the reader again."
-    ),
-    "not_my_number_card": _l("This is not a My Number card. Please use your My Number card."),
-    "bad_pin_format": _l("The PIN is 4 digits."),
-    "pin_locked": _l(
-        "The PIN of this card is locked. Please go to the counter with an identity document "
-        "to unlock it."
-    ),
-    "pin_would_lock": _l(
-        "Only one PIN try is left. A wrong PIN now would lock the card. "
-        "For your safety, please go to the counter."
-    ),
-    "malformed_card": _l(
-        "The data on the card could not be understood. Please ask a member of staff."
-    ),
-    # A visit only uses a card placed after it began (application.visits.CardFromEarlier).
-    "card_from_earlier": _l(
-        "This card was on the reader before you started. Please take it off, then place your "
-        "card again."
-    ),
-    # The JPKI user-authentication PIN is another PIN than the one above: say which.
-    "jpki_bad_pin_format": _l("The PIN of the user authentication certificate is 4 digits."),
-    "jpki_pin_locked": _l(
-        "The PIN of the user authentication certificate is locked. "
-        "Please go to the counter to unlock it."
-    ),
-    "jpki_pin_would_lock": _l(
-        "Only one try is left for the PIN of the user authentication certificate. "
-        "A wrong PIN now would lock it. For your safety, please go to the counter."
-    ),
-}
-
-
 def card_error_message(code: str, tries_left: int | None = None) -> str:
     """The resident's message for a card error ``code`` in the current language."""
-    if code == "wrong_pin":
-        n = tries_left or 0
-        return ngettext(
-            "The PIN is not correct. %(num)d try left.",
-            "The PIN is not correct. %(num)d tries left.",
-            n,
+    if code in WRONG_PIN:
+        singular, plural = WRONG_PIN[code]
+        return ngettext(singular, plural, tries_left or 0)
+    return gettext(CARD_ERRORS.get(code, CARD_ERRORS["card_error"]))
+
+
+class TranslationsNotCompiled(RuntimeError):
+    """A language's catalog was never compiled (``scripts/setup.sh`` compiles them)."""
+
+
+def require_compiled(directory: Path = TRANSLATIONS_DIR) -> None:
+    """Refuse to start when a language's ``.mo`` is missing: a fresh clone has none (they
+    are build output, git-ignored, compiled by ``scripts/setup.sh``), and without them every
+    screen would silently be in English. Nothing is compiled at run time."""
+    missing = [
+        po.parent.parent.name
+        for po in sorted(directory.glob("*/LC_MESSAGES/*.po"))
+        if not po.with_suffix(".mo").exists()
+    ]
+    if missing:
+        raise TranslationsNotCompiled(
+            f"translations not compiled for {', '.join(missing)}: run scripts/setup.sh "
+            "(or pybabel compile -d ui/translations)"
         )
-    if code == "jpki_wrong_pin":
-        return ngettext(
-            "The PIN of the user authentication certificate is not correct. %(num)d try left.",
-            "The PIN of the user authentication certificate is not correct. %(num)d tries left.",
-            tries_left or 0,
-        )
-    return str(CARD_ERROR_MESSAGES.get(code, CARD_ERROR_MESSAGES["card_error"]))
-
-
-def ensure_compiled(directory: Path = TRANSLATIONS_DIR) -> None:
-    """Compile any ``.po`` newer than its ``.mo`` (a fresh clone has no ``.mo``: they are
-    build output, git-ignored; ``scripts/setup.sh`` compiles them too)."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    for po in directory.glob("*/LC_MESSAGES/*.po"):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        try:
-            with po.open("rb") as f:
-                catalog = read_po(f)
-            with mo.open("wb") as f:
-                write_mo(f, catalog)
-        except OSError as e:  # a read-only install: setup.sh must have compiled them
-            log.warning("cannot compile %s: %s", po, e)
 
 
 def init_i18n(app: Flask) -> None:
     """Flask-Babel with :func:`select_locale`; template helpers for every blueprint."""
-    ensure_compiled()
+    require_compiled()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Tokyo")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)

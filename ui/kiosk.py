@@ -49,6 +49,7 @@ from ui.public_links import phone_status_url
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
 from ui.voice import voice_guide_url
+from ui.words import field_messages
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def fields_submit() -> ResponseReturnValue:
     try:
         _workflow().set_fields(visit, submitted, language)
     except FieldsInvalid as e:
-        errors = {code: failure.messages(language) for code, failure in e.failures.items()}
+        errors = {code: field_messages(failure, language) for code, failure in e.failures.items()}
         return _fields_page(visit, submitted, errors, 422)
     return redirect(url_for("kiosk.check" if visit.case_id else "kiosk.card"))
 

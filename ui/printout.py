@@ -5,7 +5,7 @@ here, with a local CJK font (Debian ``fonts-noto-cjk``), and printed as a raster
 (``application.printer``). Widths are in dots at 203 dpi: 384 for 58 mm paper, 576 for
 80 mm. The ticket's words are gettext strings (the resident's language, through
 Flask-Babel: render inside the app); the receipt reads as the kiosk's receipt
-(``payments.receipts.LABELS``, ``kiosk/_receipt.html``).
+(``ui.receipts.document``, ``receipt/_document.html``).
 
 The number is drawn as large as the paper allows and never wraps: its size is chosen to
 fit the width on one line.
@@ -27,8 +27,9 @@ from flask_babel import force_locale, format_date, format_time, ngettext
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
 
-from payments.receipts import LABELS, Receipt
+from payments.receipts import Receipt
 from ui.i18n import normalise_locale
+from ui.receipts import document
 
 # Where Debian's fonts-noto-cjk puts its collections; the first that exists is used.
 FONT_DIRS = (Path("/usr/share/fonts/opentype/noto"),)
@@ -335,12 +336,12 @@ def render_receipt(receipt: Receipt, *, width_dots: int) -> Printout:
     """The receipt in its own language (``receipt.language``), with the content of the
     kiosk's receipt: title, ward, number, date, each procedure with units, unit fee and
     amount, total, refunded part, payment method and the provider's reference. Its words
-    are the receipt's own (``payments.receipts.LABELS``): no app needed."""
-    labels = LABELS[receipt.language]
-    yen = labels["yen"].format
+    are the same as on the screens (``ui.receipts.document``): no app needed."""
+    doc = document(receipt)
+    labels, yen = doc.labels, doc.yen
     c = _Canvas(width_dots, receipt.language)
     body = c.px(26, smallest=22)
-    c.text(receipt.title, c.px(44, smallest=30), bold=True, align="center", name="title")
+    c.text(doc.title, c.px(44, smallest=30), bold=True, align="center", name="title")
     c.rule(thickness=3)
     c.pair(labels["ward"], receipt.ward_name, body, name="ward")
     c.pair(labels["number"], receipt.number, body, name="number")
@@ -359,7 +360,7 @@ def render_receipt(receipt: Receipt, *, width_dots: int) -> Printout:
     if receipt.refunded_yen:
         c.pair(labels["refunded"], f"-{yen(receipt.refunded_yen)}", body, name="refunded")
     c.rule()
-    c.text(f"{labels['method']}: {receipt.method}", body, name="method")
+    c.text(f"{labels['method']}: {doc.method}", body, name="method")
     c.text(
         f"{labels['reference']}: {receipt.provider_reference}",
         c.px(22, smallest=20),

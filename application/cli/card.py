@@ -68,7 +68,10 @@ def read(reader_substring: str, with_number: bool, as_json: bool) -> None:
 
 
 def _fail(error: CardError, as_json: bool) -> NoReturn:
-    click.echo(f"{error.message('ja')} / {error.message('en')}", err=True)
+    from ui.words import card_error_text  # the words of the card errors: the gettext catalogs
+
+    ja, en = (card_error_text(error.code, error.tries_left, lang) for lang in ("ja", "en"))
+    click.echo(f"{ja} / {en}", err=True)
     if as_json:
         click.echo(json.dumps({"error": error.code, "tries_left": error.tries_left}))
     sys.exit(1)

@@ -32,6 +32,7 @@ def command(host: str | None, port: int | None, threads: int, events_port: int |
     from application.schema import SchemaOutdated
     from ui import create_app
     from ui.event_server import start_live_updates
+    from ui.i18n import TranslationsNotCompiled
     from ui.services import services_of
 
     logging.basicConfig(
@@ -48,7 +49,7 @@ def command(host: str | None, port: int | None, threads: int, events_port: int |
     except ConfigError as e:
         click.echo(f"kiosk: configuration error: {e}", err=True)
         sys.exit(2)
-    except SchemaOutdated as e:
+    except (SchemaOutdated, TranslationsNotCompiled) as e:
         click.echo(f"kiosk: {e}", err=True)
         sys.exit(2)
     services = services_of(app)

@@ -6,7 +6,6 @@ tampering wrapper) "in the reader" and offers the matching :class:`CardReader`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from cardreader.trust import CardTrust
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona, load_personas
 from hardware_sim.trust import write_trust_files
+from tests.support.waiting import wait_until
 
 VPCD_READER = "Virtual PCD 00 00"
 
@@ -101,12 +101,13 @@ class ForeignCard:
 
 def wait_for_presence(present: bool, timeout: float = 15.0) -> None:
     """Poll pcscd until the vpcd reader reports the card (in)present."""
-    deadline = time.monotonic() + timeout
     name = find_reader(VPCD_READER)
-    while card_present(name) != present:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"pcscd never saw the card {'in' if present else 'out'}")
-        time.sleep(0.01)
+    wait_until(
+        lambda: card_present(name) == present,
+        timeout_s=timeout,
+        interval_s=0.01,
+        message=f"pcscd seeing the card {'in' if present else 'out'}",
+    )
 
 
 class DirectRig:

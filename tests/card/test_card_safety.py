@@ -15,6 +15,7 @@ from cardreader.mynumber import read_card
 from cardreader.reader import DirectCardReader
 from hardware_sim.card import SimulatedCard
 from hardware_sim.personas import Persona, load_personas
+from ui.words import card_error_text
 
 from .conftest import CountingCard
 
@@ -64,7 +65,8 @@ def _exception_texts(error: BaseException) -> list[str]:
     while seen is not None:
         texts += [str(seen), repr(seen), repr(seen.args), repr(vars(seen))]
         if isinstance(seen, CardError):
-            texts += [seen.message("ja"), seen.message("en"), str(seen.detail)]
+            words = [card_error_text(seen.code, seen.tries_left, lang) for lang in ("ja", "en")]
+            texts += [*words, str(seen.detail)]
         seen = seen.__cause__ or seen.__context__
     return texts
 

@@ -3,7 +3,7 @@
 ``db`` runs each test on SQLite and on PostgreSQL, each time on a fresh database copied
 from a migrated template (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
 PostgreSQL), so tests use real commits across connections, as concurrency tests need.
-The PostgreSQL cluster is started by the tests themselves (``tests/pgcluster.py``); if it
+The PostgreSQL cluster is started by the tests themselves (``tests/support/pgcluster.py``); if it
 cannot start the tests fail rather than skip.
 """
 
@@ -30,7 +30,7 @@ from kiosk.counters import install_catalog
 from kiosk.db import make_engine, make_session_factory, transaction
 from kiosk.models import Case, Priority, Ticket
 from kiosk.tickets import get_ticket, issue_ticket
-from tests.pgcluster import PgCluster, PgClusterError, start_cluster
+from tests.support.pgcluster import PgCluster, PgClusterError, start_cluster
 
 # 09:30 in Tokyo on 2026-04-01 (a Wednesday).
 NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)

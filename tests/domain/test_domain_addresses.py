@@ -11,13 +11,13 @@ import pytest
 
 from kiosk.addresses import (
     TownListError,
-    address_parts,
     kana_row,
     kanji_number,
     load_towns,
     normalise_ward_address,
 )
 from kiosk.catalog import CatalogError, ValidationFailed, load_catalog
+from ui.words import address_part_rows, field_message, field_messages
 
 TODAY = date(2026, 12, 2)
 KASUMIGASEKI = {"town": "霞が関", "chome": 1, "ban": 1, "go": 1}
@@ -37,7 +37,7 @@ def rejected(address: object, language: str = "ja") -> tuple[str, str]:
         tenkyo(address, language=language)
     [error] = info.value.errors
     assert error.field == "new_address"
-    return error.code, error.message(language)
+    return error.code, field_message(error, language)
 
 
 def test_shipped_town_list_is_the_demo_ward() -> None:
@@ -132,7 +132,7 @@ def test_stored_value_has_the_parts_and_normalises_to_itself() -> None:
         "numbering": "jukyo",
     }
     assert normalise_ward_address(value, ward) == value
-    assert address_parts(value, "en") == [
+    assert address_part_rows(value, "en") == [
         ("Town", "霞が関"),
         ("Chōme", "一丁目"),
         ("Block (ban)", "1"),
@@ -251,7 +251,7 @@ def test_a_date_outside_the_window_is_explained_with_written_dates(
     ambiguous 12/02/2026."""
     with pytest.raises(ValidationFailed) as info:
         tenkyo(KASUMIGASEKI, "2026-12-25", language)
-    assert info.value.messages(language) == {"moving_date": message}
+    assert field_messages(info.value, language) == {"moving_date": message}
 
 
 def test_moving_out_keeps_free_text_and_allows_a_planned_date() -> None:

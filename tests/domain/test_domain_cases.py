@@ -23,6 +23,7 @@ from kiosk.errors import (
 from kiosk.models import AuditEvent, CaseStatus
 from kiosk.tickets import cancel_case, issue_ticket, mark_refunded
 from tests.domain.conftest import INDIVIDUAL_NUMBER, KIOSK, NOW, STAFF, TODAY, Db, make_card
+from ui.words import field_messages
 
 
 def test_card_prefills_the_case(db: Db) -> None:
@@ -105,7 +106,7 @@ def test_resident_fields_validated_in_case_language(db: Db) -> None:
                 actor=KIOSK,
                 now=NOW,
             )
-        messages = info.value.messages()
+        messages = field_messages(info.value)
         assert messages["copies"] == "매수은(는) 1에서 10 사이로 입력해 주세요."
         assert messages["name"] == "성명은(는) 카드에서 읽은 내용이라 변경할 수 없습니다."
         assert case.procedures[0].resident_fields["copies"] == 1

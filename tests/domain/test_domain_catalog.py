@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.catalog import LANGUAGES, CatalogError, ValidationFailed, load_catalog
 from kiosk.config import load_settings
+from ui.words import field_messages
 
 TODAY = date(2026, 4, 1)
 
@@ -153,7 +154,7 @@ def test_validation_messages_in_resident_language(language: str, expected: str) 
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"copies": 11}, language, today=TODAY)
-    assert info.value.messages() == {"copies": expected}
+    assert field_messages(info.value) == {"copies": expected}
 
 
 def test_validation_rejects_bad_values_all_at_once() -> None:
@@ -188,7 +189,7 @@ def test_card_fields_cannot_be_given_by_the_resident() -> None:
     spec = load_catalog().procedure("juminhyo")
     with pytest.raises(ValidationFailed) as info:
         spec.validate_fields({"address": "somewhere else"}, "en", today=TODAY)
-    assert info.value.messages() == {
+    assert field_messages(info.value) == {
         "address": "Address was read from the card and cannot be changed."
     }
 
@@ -197,3 +198,57 @@ def test_full_width_digits_are_accepted() -> None:
     """Copies typed with full-width digits (３) count as numbers."""
     spec = load_catalog().procedure("juminhyo")
     assert spec.validate_fields({"copies": "３"}, today=TODAY)["copies"] == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u202e003",  # right-to-left override: the A4 form would print "300" backwards
+        "a\u2066b\u2069",  # isolates
+        "a\u200fb",  # right-to-left mark
+        "a\udfffb",  # a lone surrogate (JSON "\udfff"): not storable as UTF-8
+        "a\x00b",
+        "a\nb",  # the fields are single lines
+        "a\tb",
+        "a\x85b",  # C1 control
+    ],
+)
+def test_free_text_refuses_control_bidi_and_surrogate_characters(text: str) -> None:
+    """A procedure's free text with a control, bidi-control or surrogate character is
+    refused with invalid_text in the resident's language, never normalised into a case."""
+    spec = load_catalog().procedure("juminhyo")
+    with pytest.raises(ValidationFailed) as info:
+        spec.validate_fields({"purpose": text}, "en", today=TODAY)
+    assert field_messages(info.value) == {
+        "purpose": "Purpose contains characters that cannot be used."
+    }
+
+
+@pytest.mark.parametrize("value", [["就職"], {"a": 1}, 5, True])
+def test_free_text_must_be_text(value: object) -> None:
+    """A list, an object, a number or true where free text is expected is refused, not
+    turned into its Python spelling."""
+    spec = load_catalog().procedure("juminhyo")
+    with pytest.raises(ValidationFailed) as info:
+        spec.validate_fields({"purpose": value}, "ja", today=TODAY)
+    assert field_messages(info.value) == {"purpose": "使用目的は文字で入力してください。"}
+
+
+def test_free_text_keeps_japanese_and_characters_outside_the_bmp() -> None:
+    """Ordinary Japanese, full-width forms, 𠮷 and spaces inside the text are kept (ends
+    trimmed)."""
+    spec = load_catalog().procedure("juminhyo")
+    text = "𠮷田家の 就職　（ＡＢＣ社）"
+    assert spec.validate_fields({"purpose": f"  {text} "}, today=TODAY)["purpose"] == text
+
+
+def test_a_date_must_be_written_as_text() -> None:
+    """A number where a date is expected is refused (20261120 is not taken as a day)."""
+    spec = load_catalog().procedure("tenshutsu")
+    with pytest.raises(ValidationFailed) as info:
+        spec.validate_fields(
+            {"destination_address": "大阪府大阪市北区1-1", "moving_date": 20261120},
+            "en",
+            today=TODAY,
+        )
+    assert [e.code for e in info.value.errors] == ["not_a_date"]

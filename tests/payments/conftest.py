@@ -2,7 +2,7 @@
 
 Databases come from the domain fixtures (SQLite and PostgreSQL, fresh per test). Stripe is
 never reached: the Stripe providers talk through the real stripe SDK to the stand-in in
-``hardware_sim.stripe_standin`` (served on 127.0.0.1 per test) and, for what localstripe
+``tests.support.stripe_standin`` (served on 127.0.0.1 per test) and, for what localstripe
 does well (PaymentIntents, refunds, signed webhooks), to localstripe started as a separate
 process (see ``test_pay_localstripe.py``).
 """
@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from application.registry import simulated_payments
-from hardware_sim.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
 from hardware_sim.terminal import SimulatedTerminal
 from kiosk.models import Case, Ticket
 from payments.provider import PaymentProvider, ProviderPayment
@@ -38,6 +37,7 @@ from tests.domain.conftest import (  # noqa: F401  (fixtures re-exported for pyt
     pg_template,
     sqlite_template,
 )
+from tests.support.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
 
 WEBHOOK_SECRET = "whsec_test_kiosk"
 API_KEY = "sk_test_kiosk"

@@ -38,6 +38,7 @@ from tests.payments.conftest import (
     connection,
     tickets_of,
 )
+from tests.support.waiting import wait_until
 
 SECRET = "whsec_localstripe_test"
 
@@ -149,13 +150,12 @@ def _paid_through_webhook(db: Db, provider: StripeTerminalProvider) -> tuple[int
         payment = create_payment(s, case_id, provider_name=provider.name, actor=KIOSK)
         public_id = payment.public_id
     pi_id = _charge(provider, public_id, 300)
-    deadline = time.monotonic() + 15
-    while True:
+
+    def paid() -> bool:
         with db.tx() as s:
-            if tickets_of(s, case_id) == 1:
-                break
-        assert time.monotonic() < deadline, "the webhook never paid the case"
-        time.sleep(0.2)
+            return tickets_of(s, case_id) == 1
+
+    wait_until(paid, timeout_s=15, interval_s=0.2, message="the webhook paying the case")
     return case_id, public_id, pi_id
 
 
@@ -212,9 +212,7 @@ def test_localstripe_signature_with_another_secret_is_rejected(
         )
         resp.close()
         _charge(provider, "pay_ls3", 300)
-        deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: received, timeout_s=10, interval_s=0.1, message="a signed webhook")
     finally:
         server.shutdown()
         server.server_close()

@@ -48,8 +48,9 @@ from typing import IO, Any
 import pytest
 import requests
 
-from hardware_sim.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
 from tests.payments.conftest import API_KEY, WEBHOOK_SECRET
+from tests.support.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +67,7 @@ def _free_port() -> int:
 
 
 def _wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
+    wait_until(check, timeout_s=timeout_s, interval_s=0.05, message=what)
 
 
 class KioskService:

@@ -74,12 +74,11 @@ def ticket(language: str = "ja", number: str = "A-017") -> TicketPrintout:
 def receipt(language: str = "ja") -> Receipt:
     """A paid receipt of two procedures (three copies), as payments.receipts builds it."""
     names = {
-        "ja": ("住民票の写し", "印鑑登録証明書", "利用明細", "クレジットカード"),
-        "en": ("Certificate of residence", "Seal registration certificate", "Statement", "Card"),
+        "ja": ("住民票の写し", "印鑑登録証明書"),
+        "en": ("Certificate of residence", "Seal registration certificate"),
     }[language]
     return Receipt(
-        title=names[2],
-        title_ja="利用明細",
+        title="利用明細",
         language=language,
         ward_name="みなと区役所",
         number="pay_7Kq2x9Lm4Np8",
@@ -91,7 +90,7 @@ def receipt(language: str = "ja") -> Receipt:
         ),
         total_yen=900,
         refunded_yen=0,
-        method=names[3],
+        method="card_present",
         provider="sim",
         provider_reference="pi_3QdemoABCDEFGHIJ",
     )

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.pgcluster import PgCluster, PgClusterError, start_cluster
 from tests.security.conftest import (
     RunningService,
     add_staff_and_login,
     issue_tickets,
     start_service,
 )
+from tests.support.pgcluster import PgCluster, PgClusterError, start_cluster
 from tests.ui.livekit import SseClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -13,6 +13,7 @@ from hardware_sim.faults import FaultPlan, FaultyCard
 from hardware_sim.vpcd import VirtualCardClient
 from tests.sim.apdu import JPKI_AID, TEXT_AID, apdu, select_aid, select_ef, sw
 from tests.sim.fake_vpcd import FakeVpcd
+from tests.support.waiting import wait_until
 
 SELECT_TEXT = bytes.fromhex("00A4040C0A" + TEXT_AID)
 
@@ -128,10 +129,7 @@ def test_vpcd_remove_after_closes_socket(fake_vpcd: FakeVpcd, yamada: SimulatedC
         fake_vpcd.accept()
         assert fake_vpcd.transmit(SELECT_TEXT) == b"\x90\x00"
         assert fake_vpcd.transmit(SELECT_TEXT) is None
-        deadline = time.monotonic() + 5
-        while client.inserted and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not client.inserted
+        wait_until(lambda: not client.inserted, message="the card leaving the reader")
         fake_vpcd.drop_client()
         client.insert(yamada)
         fake_vpcd.accept()

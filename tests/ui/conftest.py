@@ -12,6 +12,7 @@ from flask import Flask
 from application.schema import upgrade
 from kiosk import db
 from kiosk.privacy import load_data_key
+from tests.ui.api_contract import ContractCheckedClient
 from ui.services import services_of
 
 
@@ -38,6 +39,7 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
             settings["database_url"] = upgraded_database(tmp_path)
         app = create_app(settings)
         app.config["TESTING"] = True
+        app.test_client_class = ContractCheckedClient  # every /api response is checked
         apps.append(app)
         return app
 

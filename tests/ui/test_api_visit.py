@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from sqlalchemy import select
 
 from kiosk.models import AuditEvent
+from tests.support.waiting import wait_until
 from tests.ui.cards import place_card_after_start
 from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, paid_ticket
 from ui.services import services_of
@@ -54,12 +54,12 @@ def test_whole_visit_through_the_api(app):
     assert client.post(f"/api/visits/{vid}/confirm").get_json()["fee_yen"] == 600
     payment = client.post(f"/api/visits/{vid}/payment")
     assert payment.status_code == 201
-    status = {}
-    for _ in range(50):
-        status = client.get(f"/api/visits/{vid}/payment").get_json()
-        if status["ticket_token"]:
-            break
-        time.sleep(0.05)
+    status = wait_until(
+        lambda: (
+            (body := client.get(f"/api/visits/{vid}/payment").get_json())["ticket_token"] and body
+        ),
+        message="the ticket of the paid visit",
+    )
     assert status["status"] == "succeeded" and status["ticket_token"]
     ticket = client.get(f"/api/visits/{vid}/ticket").get_json()
     assert re.fullmatch(r"A-\d{3}", ticket["number"]) and ticket["status"] == "waiting"

@@ -81,8 +81,9 @@ def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
 
 
 def test_simulation_with_nothing_simulated_has_no_panel(make_app: Callable[..., Flask]) -> None:
-    """Real reader and real payments in simulation mode: nothing to simulate, no /sim/."""
-    app = make_app(card_reader="pcsc", reader_name="No Such Reader", **LIVE_STRIPE)
+    """Real reader, real payments and no printer in simulation mode: nothing to simulate,
+    no /sim/."""
+    app = make_app(card_reader="pcsc", reader_name="No Such Reader", printer="none", **LIVE_STRIPE)
     assert app.test_client().get("/sim/").status_code == 404
 
 

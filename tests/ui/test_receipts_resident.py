@@ -11,6 +11,7 @@ from flask import Flask
 
 from kiosk.models import Ticket
 from payments.models import Payment
+from tests.support.waiting import wait_until
 from tests.ui.cards import place_card_after_start
 from tests.ui.moving import move_fields, move_form
 from tests.ui.test_kiosk_screens import KioskActions
@@ -57,8 +58,12 @@ def free_visit(app: Flask, lang: str) -> KioskActions:
     ("lang", "title", "texts"),
     [
         ("ja", "利用明細", ["千代田区役所", "住民票の写し", "300円", "お支払い方法", "決済番号"]),
-        ("en", "Statement", [WARD["en"], "Copy of residence record", "¥300", "Payment method"]),
-        ("ko", "이용 명세", ["지요다구청", "주민표 사본", "300엔", "결제 방법"]),
+        (
+            "en",
+            "Statement of fees paid",
+            [WARD["en"], "Copy of residence record", "¥300", "Payment method"],
+        ),
+        ("ko", "이용 명세서", ["지요다구청", "주민표 사본", "300엔", "결제 방법"]),
     ],
 )
 def test_kiosk_ticket_has_a_printable_receipt(
@@ -145,8 +150,8 @@ def api_visit(client: Any, lang: str, procedure: str, fields: dict[str, Any]) ->
     ("lang", "title", "name", "method"),
     [
         ("ja", "利用明細", "住民票の写し", "クレジットカード"),
-        ("en", "Statement", "Copy of residence record", "Card"),
-        ("zh-Hans", "使用明细", "住民票副本", "信用卡"),
+        ("en", "Statement of fees paid", "Copy of residence record", "Card"),
+        ("zh-Hans", "缴费明细", "住民票副本", "信用卡"),
     ],
 )
 def test_api_receipt_of_a_paid_visit(
@@ -158,9 +163,10 @@ def test_api_receipt_of_a_paid_visit(
     vid = api_visit(client, lang, "juminhyo", {})
     assert client.get(f"/api/visits/{vid}/receipt").status_code == 404  # not paid yet
     client.post(f"/api/visits/{vid}/payment")
-    for _ in range(50):
-        if client.get(f"/api/visits/{vid}/payment").get_json()["ticket_token"]:
-            break
+    wait_until(
+        lambda: client.get(f"/api/visits/{vid}/payment").get_json()["ticket_token"],
+        message="the ticket of the paid visit",
+    )
     receipt = client.get(f"/api/visits/{vid}/receipt")
     assert receipt.status_code == 200, receipt.get_json()
     body = receipt.get_json()
@@ -170,7 +176,10 @@ def test_api_receipt_of_a_paid_visit(
         {"code": "juminhyo", "name": name, "units": 1, "unit_fee_yen": 300, "fee_yen": 300}
     ]
     assert body["method"] == method and body["provider_reference"]
-    assert client.get(f"/api/visits/{vid}/receipt?lang=en").get_json()["title"] == "Statement"
+    assert (
+        client.get(f"/api/visits/{vid}/receipt?lang=en").get_json()["title"]
+        == "Statement of fees paid"
+    )
 
 
 @pytest.mark.parametrize(

@@ -67,3 +67,18 @@ def test_jpki_pin_errors_name_their_pin_in_every_language(
             "pin_would_lock", 1
         )
         assert card_error_message("jpki_bad_pin_format") != card_error_message("bad_pin_format")
+
+
+def test_the_service_refuses_to_start_without_compiled_translations(tmp_path) -> None:
+    """A language whose catalog was never compiled stops start-up with the command that
+    compiles it (nothing is compiled at run time)."""
+    import shutil
+
+    from ui.i18n import TRANSLATIONS_DIR, TranslationsNotCompiled, require_compiled
+
+    copy = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS_DIR, copy)
+    require_compiled(copy)
+    (copy / "ko" / "LC_MESSAGES" / "messages.mo").unlink()
+    with pytest.raises(TranslationsNotCompiled, match="ko: run scripts/setup.sh"):
+        require_compiled(copy)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from application.schema import SchemaOutdated, schema_is_current
 from kiosk import db
 from kiosk.config import ConfigError
 from kiosk.privacy import load_data_key
+from tests.support.waiting import wait_until
 from ui.services import services_of
 
 
@@ -67,11 +67,11 @@ def test_healthz_sees_the_simulated_card_through_pcscd(make_app, pcscd, vpcd_por
     """In ``sim`` mode the demo card is plugged into pcscd and seen through PC/SC."""
     app = make_app(card_reader="sim", sim_vpcd_port=vpcd_port)
     client = app.test_client()
-    deadline = time.monotonic() + 10
-    body = client.get("/healthz").get_json()
-    while not body["card_reader"]["card_present"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-        body = client.get("/healthz").get_json()
+    body = wait_until(
+        lambda: (b := client.get("/healthz").get_json())["card_reader"]["card_present"] and b,
+        timeout_s=10,
+        message="the card in pcscd's reader",
+    )
     assert body["card_reader"]["reader"] == pcscd
     assert body["card_reader"]["card_present"] is True
     assert services_of(app).card_reader.pin_tries_left() == 3

@@ -4,7 +4,6 @@ visit leaves the same cases, payments, tickets and PIN counters behind, whicheve
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,11 +13,13 @@ from flask.testing import FlaskClient
 
 from kiosk.models import Case, CaseStatus, Ticket
 from payments.models import Payment, PaymentStatus
+from tests.support.waiting import wait_until
 from tests.ui.cards import place_card_after_start
 from tests.ui.moving import move_fields
 from ui.services import services_of
 
 TEXT_PIN = 0x0011
+FINAL = ("succeeded", "failed", "cancelled", "expired")
 
 
 class Resident(Protocol):
@@ -83,14 +84,11 @@ class KioskScreens:
 
     def pay(self) -> str:
         self.client.post("/kiosk/pay")
-        for _ in range(100):
-            state = self.client.get("/kiosk/pay/state").get_json()["state"]
-            if state == "succeeded":
-                return "ok"
-            if state in ("failed", "cancelled", "expired"):
-                return state
-            time.sleep(0.02)
-        return "timeout"
+        state = wait_until(
+            lambda: (s := self.client.get("/kiosk/pay/state").get_json()["state"]) in FINAL and s,
+            message="the payment's outcome on the kiosk",
+        )
+        return "ok" if state == "succeeded" else state
 
     def ticket_number(self) -> str | None:
         response = self.client.get("/kiosk/ticket")
@@ -142,14 +140,14 @@ class JsonApi:
 
     def pay(self) -> str:
         self.client.post(f"/api/visits/{self.visit}/payment")
-        for _ in range(100):
+
+        def outcome() -> str | None:
             state = self.client.get(f"/api/visits/{self.visit}/payment").get_json()
-            if state["status"] == "succeeded" and state["ticket_token"]:
-                return "ok"
-            if state["status"] in ("failed", "cancelled", "expired"):
-                return state["status"]
-            time.sleep(0.02)
-        return "timeout"
+            if state["status"] == "succeeded":
+                return "ok" if state["ticket_token"] else None
+            return state["status"] if state["status"] in FINAL else None
+
+        return wait_until(outcome, message="the payment's outcome through the API")
 
     def ticket_number(self) -> str | None:
         response = self.client.get(f"/api/visits/{self.visit}/ticket")

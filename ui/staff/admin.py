@@ -3,11 +3,10 @@ the statistics of a day (supervisors)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from kiosk.clock import business_day
@@ -17,6 +16,7 @@ from kiosk.help import help_statistics
 from kiosk.models import AuditEvent, StaffRole
 from kiosk.staff import create_staff, get_staff, list_staff, update_staff
 from kiosk.statistics import day_statistics
+from ui.api.request_models import StatsQuery
 from ui.i18n import current_locale, localized
 from ui.services import current_services
 from ui.staff import bp
@@ -114,9 +114,10 @@ def admin_staff_update(staff_id: int) -> ResponseReturnValue:
 @role_required(StaffRole.SUPERVISOR)
 def stats() -> ResponseReturnValue:
     """Tickets per hour and waits per queue of a day (``?day=YYYY-MM-DD``), as inline SVG."""
+    # The JSON API's rule for ``day`` (StatsQuery); a day it cannot read shows today.
     try:
-        day = date.fromisoformat(request.args.get("day", "")[:10])
-    except ValueError:
+        day = StatsQuery.model_validate_strings(request.args.to_dict()).day or business_day()
+    except ValidationError:
         day = business_day()
     with sessions()() as s:
         data = day_statistics(s, day)

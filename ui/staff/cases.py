@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, g, render_template, request
+from flask import flash, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from pydantic import ValidationError
 
-from kiosk.addresses import address_parts
 from kiosk.cases import view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
-from payments.receipts import METHODS, render_html
 from payments.refunds import refund_payment
 from payments.states import payments_of_case
+from ui.api.request_models import RefundRequest
 from ui.errors import describe
 from ui.i18n import domain_language, localized
 from ui.kiosk import OPTION_LABELS
-from ui.receipts import receipt_for_payment
+from ui.receipts import receipt_context, receipt_for_payment
 from ui.services import current_services
 from ui.staff import bp
 from ui.staff.console import actor, back, catalog, role_required, sessions
+from ui.words import address_part_rows, payment_method
 
 
 def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tuple[str, str]]]]:
@@ -50,7 +51,7 @@ def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tupl
             elif isinstance(value, dict) and field is not None and field.kind == "ward_address":
                 rows.append((label, str(value.get("address") or "—")))
                 if parts:
-                    parts_of = address_parts(value, domain_language())
+                    parts_of = address_part_rows(value, domain_language())
                     rows.extend((f"{label}: {part}", text) for part, text in parts_of)
                 continue
             else:
@@ -70,7 +71,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
                 "status": p.status.value,
                 "amount_yen": p.amount_yen,
                 "refunded_yen": p.refunded_yen,
-                "method": METHODS.get(p.method or "", {}).get(lang, p.method or ""),
+                "method": payment_method(p.method or "", lang),
                 "provider": p.provider,
                 "has_receipt": p.status.value in ("succeeded", "partially_refunded", "refunded"),
             }
@@ -106,17 +107,19 @@ def case_print(case_id: int) -> ResponseReturnValue:
 @bp.get("/payments/<public_id>/receipt")
 def receipt(public_id: str) -> ResponseReturnValue:
     """The printable receipt of a payment (no personal data on it)."""
-    html = render_html(receipt_for_payment(public_id[:64], domain_language()))
-    return Response(html, mimetype="text/html")
+    receipt = receipt_for_payment(public_id[:64], domain_language())
+    return render_template("staff/receipt.html", **receipt_context(receipt))
 
 
 @bp.post("/payments/<public_id>/refund")
 @role_required(StaffRole.SUPERVISOR)
 def refund(public_id: str) -> ResponseReturnValue:
     """Refund (all, or ``amount_yen``) with a reason: supervisors and admins only."""
-    reason = request.form.get("reason", "").strip()[:200]
-    amount_text = request.form.get("amount_yen", "").strip()
-    if not reason or (amount_text and not (amount_text.isdigit() and len(amount_text) < 9)):
+    # The JSON API's refund model reads the form too: one rule for reason and amount.
+    form = {key: request.form.get(key, "").strip() for key in ("reason", "amount_yen")}
+    try:
+        asked = RefundRequest.model_validate_strings({k: v for k, v in form.items() if v})
+    except ValidationError:
         flash(str(describe("invalid_field")[2]), "error")
         return back()
     with transaction(sessions()) as s:
@@ -125,8 +128,8 @@ def refund(public_id: str) -> ResponseReturnValue:
             current_services().payments,
             public_id[:64],
             actor=actor(),
-            reason=reason,
-            amount_yen=int(amount_text) if amount_text else None,
+            reason=asked.reason,
+            amount_yen=asked.amount_yen,
         )
     flash(_("The refund was made."), "ok")
     return back()

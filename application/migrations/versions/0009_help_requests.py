@@ -1,6 +1,6 @@
 """help requests: "Call staff" at a kiosk, until a member of staff acknowledges it
 
-Revision ID: 0006
+Revision ID: 0009
 Revises: 0005
 Create Date: 2026-12-03 10:00:00
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0009"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,515 @@
+"""What the JSON API (``/api``) answers, as pydantic models: the views build them, the
+operation decorator serialises them (``ui.api.protocol``) and ``ui.api.document``
+publishes them.
+
+Each model lists exactly the keys the API sends (``additionalProperties: false``); a key
+that exists only in some states (``fee_yen`` of a visit, the details of an error) is left
+out rather than sent as ``null`` (:func:`omitted_when_absent`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from application.ticket_operations import TicketOutcome
+from kiosk.catalog import FIELD_KINDS, UNITS, Catalog
+from kiosk.models import CaseStatus, StaffRole, TicketStatus
+from payments.models import PaymentStatus
+
+
+class ResponseModel(BaseModel):
+    """A response body: exactly these keys (``additionalProperties: false``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omitted_when_absent(description: str) -> Any:
+    """A key sent only when it has a value (typed ``X | SkipJsonSchema[None]``): documented
+    as optional, never as ``null``."""
+    return Field(
+        default=None, exclude_if=_is_none, description=description, json_schema_extra=_no_default
+    )
+
+
+Names = Annotated[dict[str, str], Field(description="by language: ja, en, zh-Hans, ko")]
+StoredValue = bool | int | str | list[int] | dict[str, int | str | None] | None
+StoredFields = Annotated[
+    dict[str, StoredValue], Field(description="field name -> value as the catalog normalised it")
+]
+
+
+class CatalogField(ResponseModel):
+    name: str
+    kind: Literal[FIELD_KINDS]  # type: ignore[valid-type]
+    label: Names
+    required: bool
+    default: StoredValue
+    min: int | None
+    max: int | None
+    options: list[str]
+    max_length: int | None
+    min_days: int | None = Field(description="dates: earliest day, relative to today")
+    max_days: int | None = Field(description="dates: latest day, relative to today")
+
+
+class CatalogProcedure(ResponseModel):
+    code: str
+    names: Names
+    queue: str
+    fee_yen: int = Field(description="per unit, at the kiosk")
+    unit: Literal[UNITS]  # type: ignore[valid-type]
+    needs_individual_number: bool
+    fields: list[CatalogField]
+
+
+class CatalogQueue(ResponseModel):
+    code: str
+    prefix: str
+    names: Names
+
+
+class CatalogCounter(ResponseModel):
+    code: str
+    names: Names
+    queues: list[str]
+
+
+class CatalogTown(ResponseModel):
+    name: str = Field(description="the town (町名) in kanji, as the ward writes it")
+    kana: str = Field(description="its reading in hiragana")
+    chome: list[int] = Field(description="the 丁目 it has (empty: none)")
+    numbering: str = Field(description="jukyo (住居表示: 番・号) or banchi (番地)")
+
+
+class CatalogWard(ResponseModel):
+    names: Names
+    address_prefix: str = Field(description="e.g. 東京都千代田区")
+    towns: list[CatalogTown] = Field(
+        description="what a ward_address field accepts; its value is "
+        "{town, chome, ban, go, building}"
+    )
+
+
+class CatalogView(ResponseModel):
+    """Procedures with their fees and fields, queues and counters, and the ward."""
+
+    procedures: list[CatalogProcedure]
+    queues: list[CatalogQueue]
+    counters: list[CatalogCounter]
+    ward: CatalogWard | None
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> CatalogView:
+        return cls(
+            procedures=[
+                CatalogProcedure(
+                    code=p.code,
+                    names=dict(p.names),
+                    queue=p.queue,
+                    fee_yen=p.unit_fee("kiosk"),
+                    unit=p.unit,
+                    needs_individual_number=p.needs_individual_number,
+                    fields=[
+                        CatalogField(
+                            name=f.name,
+                            kind=f.kind,
+                            label=dict(f.label),
+                            required=f.required,
+                            default=f.default,
+                            min=f.min,
+                            max=f.max,
+                            options=list(f.options),
+                            max_length=f.max_length,
+                            min_days=f.min_days,
+                            max_days=f.max_days,
+                        )
+                        for f in p.fields
+                    ],
+                )
+                for p in catalog.procedures
+            ],
+            queues=[
+                CatalogQueue(code=q.code, prefix=q.prefix, names=dict(q.names))
+                for q in catalog.queues
+            ],
+            counters=[
+                CatalogCounter(code=c.code, names=dict(c.names), queues=list(c.queues))
+                for c in catalog.counters
+            ],
+            ward=None
+            if catalog.ward is None
+            else CatalogWard(
+                names=dict(catalog.ward.names),
+                address_prefix=catalog.ward.address_prefix,
+                towns=[
+                    CatalogTown(
+                        name=t.name, kana=t.kana, chome=list(t.chome), numbering=t.numbering
+                    )
+                    for t in catalog.ward.towns
+                ],
+            ),
+        )
+
+
+class BoardCall(ResponseModel):
+    number: str
+    counter: str
+    counter_names: Names
+    called_at: str = Field(description="ISO 8601")
+    call_count: int
+
+
+class BoardWaiting(ResponseModel):
+    queue: str
+    prefix: str
+    names: Names
+    waiting: int
+
+
+class BoardView(ResponseModel):
+    """The display board: the latest calls (newest first) and how many wait per queue."""
+
+    calls: list[BoardCall]
+    waiting: list[BoardWaiting]
+
+
+class TicketStatusView(ResponseModel):
+    """A ticket as its phone page shows it (no personal data)."""
+
+    number: str
+    status: TicketStatus
+    people_ahead: int
+    estimated_wait_s: int
+    quoted_wait_s: int
+    counter: Names | None = Field(description="the counter's names once called")
+
+    @staticmethod
+    def fields_of(view: Any) -> dict[str, Any]:
+        """The fields of ``kiosk.overview.TicketStatusView`` ``view``."""
+        return {
+            "number": view.number,
+            "status": view.status,
+            "people_ahead": view.people_ahead,
+            "estimated_wait_s": view.estimated_wait_s,
+            "quoted_wait_s": view.quoted_wait_s,
+            "counter": view.counter,
+        }
+
+
+class VisitTicket(TicketStatusView):
+    """The visit's ticket and the token of its phone page (``/t/<token>``)."""
+
+    token: str
+
+
+class VisitView(ResponseModel):
+    """A resident's visit (the id is its bearer, like the kiosk's cookie)."""
+
+    visit_id: str
+    language: str
+    procedures: list[str]
+    fields: dict[str, StoredFields]
+    case_id: int | None
+    payment_id: str | None
+    ticket_token: str | None
+    fee_yen: int | SkipJsonSchema[None] = omitted_when_absent(
+        "the case's fee: sent once the case exists (fields after the card read, confirm)"
+    )
+
+
+class ReaderState(ResponseModel):
+    """The kiosk's card reader (``pin_tries_left`` is null without a readable card).
+    ``card_from_earlier``: the card was on the reader before the visit began; it must be
+    taken off and placed again (a visit only uses a card placed after it began)."""
+
+    reader_present: bool
+    card_present: bool
+    pin_tries_left: int | None
+    card_from_earlier: bool
+
+
+class PrefilledLine(ResponseModel):
+    code: str
+    units: int
+    fee_yen: int
+    fields: StoredFields
+
+
+class Prefilled(ResponseModel):
+    """The draft case prefilled from the card, for the resident to check at the kiosk."""
+
+    case_id: int
+    status: CaseStatus
+    name: str | None
+    address: str | None
+    birth_date: date | None
+    sex: str | None
+    fee_yen: int
+    procedures: list[PrefilledLine]
+
+
+class PaymentView(ResponseModel):
+    payment_id: str
+    status: PaymentStatus
+    amount_yen: int
+    refunded_yen: int
+    display_url: str | None = Field(description="the QR checkout's page, if any")
+    failure_code: str | None
+
+    @classmethod
+    def of(cls, payment: Any) -> PaymentView:
+        """The view of ``payments.models.Payment`` ``payment``."""
+        return cls(**cls.fields_of(payment))
+
+    @staticmethod
+    def fields_of(payment: Any) -> dict[str, Any]:
+        """The fields of ``payments.models.Payment`` ``payment``."""
+        return {
+            "payment_id": payment.public_id,
+            "status": payment.status,
+            "amount_yen": payment.amount_yen,
+            "refunded_yen": payment.refunded_yen,
+            "display_url": payment.display_url,
+            "failure_code": payment.failure_code,
+        }
+
+
+class PaymentProgress(PaymentView):
+    """The visit's payment as last read from the provider; the ticket once paid."""
+
+    ticket_token: str | None
+
+
+class ReceiptLine(ResponseModel):
+    code: str
+    name: str
+    units: int
+    unit_fee_yen: int
+    fee_yen: int
+
+
+class ReceiptView(ResponseModel):
+    """A taken payment's receipt (no personal data): ward, procedures, amount, method and
+    the provider's reference. ``title_ja`` is the ward's choice of document."""
+
+    title: str
+    title_ja: Literal["利用明細", "領収書"]
+    language: Literal["ja", "en", "zh-Hans", "ko"]
+    ward_name: str
+    number: str
+    case_id: int
+    paid_at: str = Field(description="ISO 8601, Asia/Tokyo")
+    lines: list[ReceiptLine]
+    total_yen: int
+    refunded_yen: int
+    method: str
+    provider: str
+    provider_reference: str
+
+
+class StaffToken(ResponseModel):
+    """A bearer token for ``Authorization: Bearer <token>``."""
+
+    token: str
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="seconds")
+    role: StaffRole
+
+
+class StaffIdentity(ResponseModel):
+    username: str
+    role: StaffRole
+
+
+class QueueCount(ResponseModel):
+    queue: str
+    prefix: str
+    waiting: int
+    held: int
+    called: int
+    serving: int
+    no_show: int
+    done: int
+
+
+class OpenTicket(ResponseModel):
+    id: int
+    number: str
+    status: TicketStatus
+    queue: str
+    counter: str | None
+    case_id: int
+
+
+class QueueOverview(ResponseModel):
+    """Today's counts per queue and the open tickets in calling order."""
+
+    queues: list[QueueCount]
+    tickets: list[OpenTicket]
+
+
+class CounterState(ResponseModel):
+    counter: str
+    open: bool
+
+
+class TicketView(ResponseModel):
+    id: int
+    number: str
+    status: TicketStatus
+    case_id: int
+    counter_id: int | None
+
+    @classmethod
+    def of(cls, outcome: TicketOutcome) -> TicketView:
+        return cls(
+            id=outcome.id,
+            number=outcome.number,
+            status=TicketStatus(outcome.status),
+            case_id=outcome.case_id,
+            counter_id=outcome.counter_id,
+        )
+
+
+class TicketResult(ResponseModel):
+    """The ticket after the operation."""
+
+    ticket: TicketView
+
+
+class CalledTicket(ResponseModel):
+    """The ticket called, or null when nobody waits."""
+
+    ticket: TicketView | None
+
+
+class CaseLine(ResponseModel):
+    code: str
+    names: Names
+    units: int
+    fee_yen: int
+    fields: StoredFields
+
+
+class CaseView(ResponseModel):
+    """The case in clear for the counter (every read is audited) with its payments."""
+
+    id: int
+    status: CaseStatus
+    language: str
+    name: str | None
+    address: str | None
+    birth_date: date | None
+    birth_date_japanese: str
+    sex: str | None
+    individual_number: str | None
+    fee_yen: int
+    ticket: str | None = Field(description="the ticket's number")
+    procedures: list[CaseLine]
+    payments: list[PaymentView]
+
+
+class RefundDone(ResponseModel):
+    refund_id: int
+    amount_yen: int
+    payment: PaymentView
+
+
+class QueueDayStats(ResponseModel):
+    queue: str
+    issued: int
+    served: int
+    no_show: int
+    mean_wait_s: float | None
+    p90_wait_s: float | None
+    mean_service_s: float | None
+
+
+class DayStats(ResponseModel):
+    """Tickets issued per hour (Tokyo, 24 buckets) and waits per queue of one day."""
+
+    day: date
+    per_hour: Annotated[list[int], Field(min_length=24, max_length=24)]
+    queues: list[QueueDayStats]
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class ErrorDetail(ResponseModel):
+    code: str = Field(description="stable; the codes each operation can answer are listed")
+    message: str = Field(description="in the request's language")
+    field: str | SkipJsonSchema[None] = omitted_when_absent(
+        "invalid_field: the path of the value refused (keys and list indices, dotted)"
+    )
+    fields: dict[str, str | dict[str, str]] | SkipJsonSchema[None] = omitted_when_absent(
+        "validation_failed: a message per field (per procedure code, then per field name)"
+    )
+    tries_left: int | SkipJsonSchema[None] = omitted_when_absent(
+        "card errors: the PIN tries left on the card, when known"
+    )
+
+
+class ErrorBody(ResponseModel):
+    """Every error of the API: a stable code and a message in the request's language."""
+
+    error: ErrorDetail
+
+
+# --- the document itself -------------------------------------------------------------------------
+
+
+class _Open(BaseModel):
+    # Parts of an OpenAPI document have more keys than are listed here.
+    model_config = ConfigDict(extra="allow")
+
+
+class OpenApiInfo(_Open):
+    title: str
+    version: str
+    description: str
+
+
+class OpenApiResponse(_Open):
+    description: str
+
+
+class OpenApiOperation(_Open):
+    operationId: str
+    summary: str
+    tags: list[str]
+    responses: dict[str, OpenApiResponse]
+
+
+class OpenApiSchema(_Open):
+    title: str
+
+
+class OpenApiSecurityScheme(_Open):
+    type: str
+
+
+class OpenApiComponents(_Open):
+    schemas: dict[str, OpenApiSchema]
+    securitySchemes: dict[str, OpenApiSecurityScheme]
+
+
+class OpenApiDocument(_Open):
+    """This API's OpenAPI 3.1 document."""
+
+    openapi: Annotated[str, Field(pattern=r"^3\.1\.[0-9]+$")]
+    info: OpenApiInfo
+    paths: dict[str, dict[str, OpenApiOperation]]
+    components: OpenApiComponents
