@@ -20,8 +20,9 @@ pytestmark = BROWSER_MARKS
 
 def test_printed_ticket_then_paper_out(serve: Callable[..., Served], page: Any) -> None:
     """The ticket screen says the ticket is printed; the simulator panel shows the printed
-    ticket and receipt, the ticket's QR code decodes to the public phone page; with the
-    paper out, "Print ticket" ends in the message to photograph the QR code or ask staff."""
+    ticket and receipt; the QR codes on paper and on the screen decode to the phone page at
+    KIOSK_PUBLIC_URL; with the paper out, "Print ticket" ends in the message to photograph
+    the QR code or ask staff."""
     served = serve(public_url=PUBLIC, sim_terminal_auto="approve")
     start_and_choose(page, served, "ja", "ja-print")
     served.rig.insert("yamada")
@@ -44,6 +45,8 @@ def test_printed_ticket_then_paper_out(serve: Callable[..., Served], page: Any) 
     with services_of(served.app).sessions() as s:
         token = s.query(Ticket).one().token
     assert qr_texts(ticket.png) == [f"{PUBLIC}/t/{token}"]
+    on_screen = page.locator(".ticket-qr").screenshot(path=str(ARTIFACTS / "screen-qr-ja.png"))
+    assert on_screen and qr_texts(ARTIFACTS / "screen-qr-ja.png") == [f"{PUBLIC}/t/{token}"]
 
     panel = page.context.new_page()
     panel.goto(f"{served.url}/sim/?lang=ja")

@@ -20,6 +20,15 @@
   function remember(ids) {
     try { window.sessionStorage.setItem(KEY, JSON.stringify(ids.slice(-50))); } catch (e) { /* private mode */ }
   }
+  // The live stream sends the alerts as the domain has them (codes, UTC times): the words
+  // for a screen come with the page, and times are shown in the ward's time zone.
+  var labels = JSON.parse(box.getAttribute("data-labels") || "{}");
+  function label(alert) { return alert.screen_label || labels[alert.screen] || labels.other || ""; }
+  function clock(shown, iso) {
+    if (shown) { return shown; }
+    if (!iso) { return ""; }
+    return new Date(iso).toLocaleTimeString("ja-JP", { timeZone: "Asia/Tokyo", hour12: false });
+  }
   function text(name, values) {
     var t = box.getAttribute("data-text-" + name) || "";
     Object.keys(values || {}).forEach(function (k) { t = t.split("{" + k + "}").join(values[k]); });
@@ -72,18 +81,18 @@
       li.appendChild(document.createTextNode("✓ "));
       li.appendChild(kiosk);
       var going = document.createElement("span");
-      going.textContent = " " + text("going", { name: alert.acknowledged_by || "", time: alert.acknowledged_time || "" });
+      going.textContent = " " + text("going", { name: alert.acknowledged_by || "", time: clock(alert.acknowledged_time, alert.acknowledged_at) });
       li.appendChild(going);
       return li;
     }
     li.className = "s-help-open";
     var bell = document.createElement("span");
-    bell.className = "s-help-bell"; bell.setAttribute("aria-hidden", "true"); bell.textContent = "🔔";
+    bell.className = "s-help-bell"; bell.setAttribute("aria-hidden", "true"); bell.textContent = "!";
     kiosk.className = "s-help-kiosk";
     var screen = document.createElement("span");
-    screen.className = "s-help-screen"; screen.textContent = alert.screen_label;
+    screen.className = "s-help-screen"; screen.textContent = label(alert);
     var since = document.createElement("span");
-    since.className = "s-help-since"; since.textContent = text("since", { time: alert.raised_time });
+    since.className = "s-help-since"; since.textContent = text("since", { time: clock(alert.raised_time, alert.raised_at) });
     var form = document.createElement("form");
     form.method = "post"; form.className = "s-inline";
     form.action = box.getAttribute("data-ack").replace(/\/0\/acknowledge$/, "/" + alert.id + "/acknowledge");
@@ -108,7 +117,7 @@
     box.classList.toggle("s-help-active", open.length > 0);
     if (fresh.length) {
       remember(before.concat(fresh.map(function (a) { return a.id; })));
-      announce.textContent = fresh.map(function (a) { return text("new", { kiosk: a.kiosk_id }) + " " + a.screen_label; }).join(" ");
+      announce.textContent = fresh.map(function (a) { return text("new", { kiosk: a.kiosk_id }) + " " + label(a); }).join(" ");
       ring();
     }
     known = {};
