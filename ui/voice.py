@@ -171,6 +171,12 @@ def _guides() -> dict[str, str]:
             "Sorry, this cannot be done here. Please call staff, or go back to the start.",
         ),
         "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
+        # The ticket screen when the kiosk's printer could not print (application.printing).
+        "print_failed": pgettext(
+            "speech",
+            "The ticket could not be printed. Please take a photo of the QR code with your "
+            "smartphone, or ask a member of staff.",
+        ),
         # One card, one visit (application.visits): said by themselves, not only on request.
         "take_card": pgettext(
             "speech", "Please take your My Number card from the card reader. Do not forget it."
@@ -200,25 +206,37 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "staff_called",
     "take_card",
     "card_from_earlier",
+    "print_failed",
 )
 
 
 def _notices() -> dict[str, str]:
     # Said by the kiosk by itself when something happens on a screen (not a screen's
-    # instruction): someone is coming, the ticket could not be printed.
+    # instruction): someone is coming; what the number keypad typed.
     return {
         "staff_coming": pgettext(
             "speech", "A member of staff is on the way to you now. Please wait here."
         ),
-        "print_failed": pgettext(
+        # The physical number keypad on the PIN screen (resident-help.js): how to use it,
+        # and how many digits are in (never which).
+        "pin_keypad": pgettext(
             "speech",
-            "The ticket could not be printed. Please take a photo of the QR code with your "
-            "smartphone, or ask a member of staff.",
+            "You can use the number keys. Enter the four digits of your PIN, then press "
+            "Enter. The Backspace key erases one digit.",
         ),
+        "pin_digits_0": pgettext("speech", "No digits entered."),
+        "pin_digits_1": pgettext("speech", "One digit entered."),
+        "pin_digits_2": pgettext("speech", "Two digits entered."),
+        "pin_digits_3": pgettext("speech", "Three digits entered."),
+        "pin_digits_4": pgettext("speech", "Four digits entered. Press Enter."),
     }
 
 
-SPOKEN_NOTICES: tuple[str, ...] = ("staff_coming", "print_failed")
+SPOKEN_NOTICES: tuple[str, ...] = (
+    "staff_coming",
+    "pin_keypad",
+    *(f"pin_digits_{n}" for n in range(5)),
+)
 
 
 def guide_text(screen: str, language: str) -> str:

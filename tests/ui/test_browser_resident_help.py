@@ -112,3 +112,39 @@ def test_a_card_left_on_the_reader_is_not_the_next_residents(
     page.wait_for_url(re.compile(r"/kiosk/pin$"))
     shot(page, "ja-card-03-placed-again-pin")
     assert served.rig.card.tries_left(TEXT_PIN) == tries_before
+
+
+def test_keypad_only_pin_entry_with_voice(serve: Callable[..., Served], page: Any) -> None:
+    """On the PIN screen a USB number keypad alone enters the PIN: "+" says how to use it,
+    each key says how many digits are in (never which), Backspace erases one, Enter with
+    four digits reads the card; the on-screen pad is never touched."""
+    served = serve()
+    page.goto(f"{served.url}/kiosk/?lang=ja")
+    page.click("#start")
+    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
+    page.click("label.choice-card:has(input[value='juminhyo'])")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/fields$"))
+    page.click("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    served.rig.insert("yamada")
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+
+    def spoken() -> str:
+        return str(page.get_attribute("body", "data-spoken") or "")
+
+    page.keyboard.press("NumpadAdd")
+    assert spoken().startswith("/api/voice/guide/pin_keypad")
+    for key, digits in (("1", 1), ("2", 2), ("9", 3), ("Backspace", 2), ("3", 3), ("4", 4)):
+        page.keyboard.press(key)
+        assert spoken().startswith(f"/api/voice/guide/pin_digits_{digits}"), key
+    assert page.locator(".pin-dots span.filled").count() == 4
+    assert page.eval_on_selector("#pin", "el => el.value") == "1234"
+    shot(page, "ja-keypad-01-four-digits")
+    wav = page.request.get(served.url + spoken())
+    assert wav.ok and wav.headers["content-type"].startswith("audio/")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/kiosk/check$"))
+    assert "山田" in page.inner_text(".from-card")
+    shot(page, "ja-keypad-02-card-read")
+    assert served.rig.card.tries_left(TEXT_PIN) == 3

@@ -142,3 +142,46 @@
   }
   if (box.getAttribute("data-state") !== "printed") { poll(); }
 })();
+
+/* --- the physical number keypad on the PIN screen, with voice (as bank ATMs offer) -------
+   A USB keypad arrives as key events: digits type on the PIN pad, Backspace/Delete erase one
+   digit, "-" clears, Enter confirms four digits, "+" (or "*") says how to use the keypad.
+   After each key the kiosk says how many digits are in, never which. */
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-keypad]");
+  if (!form) { return; }
+  var pin = document.getElementById("pin");
+  var ok = document.getElementById("pin-ok");
+  function press(selector) {
+    var key = form.querySelector(selector);
+    if (key) { key.click(); }
+  }
+  function sayCount() {
+    if (window.kioskSay) { window.kioskSay(form.getAttribute("data-voice-digits-" + pin.value.length)); }
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.altKey || e.metaKey) { return; }
+    var k = e.key;
+    var t = e.target;
+    // Enter on a focused link or button (keyboard navigation) keeps doing what it does.
+    if (k === "Enter" && t && (t.tagName === "A" || (t.tagName === "BUTTON" && !t.closest(".pinpad")))) { return; }
+    if (/^[0-9]$/.test(k)) {
+      press(".pinpad [data-digit='" + k + "']");
+      sayCount();
+    } else if (k === "Backspace" || k === "Delete") {
+      press(".pinpad [data-back]");
+      sayCount();
+    } else if (k === "-") {
+      press(".pinpad [data-clear]");
+      sayCount();
+    } else if (k === "Enter") {
+      if (pin.value.length === 4 && ok && !ok.disabled) { ok.click(); } else { sayCount(); }
+    } else if (k === "+" || k === "*") {
+      if (window.kioskSay) { window.kioskSay(form.getAttribute("data-voice-keypad")); }
+    } else {
+      return;
+    }
+    e.preventDefault();
+  }, true);
+})();
