@@ -307,7 +307,7 @@ def _serial_printer_class() -> type:
     (pyserial's inter-byte timeout does not shorten that on POSIX)."""
     from escpos.printer import Serial
 
-    class OneByteAnswerSerial(Serial):  # type: ignore[misc]
+    class OneByteAnswerSerial(Serial):
         def _read(self) -> bytes:
             return bytes(self.device.read(1))
 

@@ -18,6 +18,7 @@ them all in one place.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from hardware_sim.trust import write_trust_files
 from kiosk.config import ConfigError, Settings, parse_printer
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
+from payments.states import CRASH_AT_ENV
 
 __all__ = [
     "CARD_READERS",
@@ -168,6 +170,10 @@ def check_settings(settings: Settings) -> None:
             f"KIOSK_MODE=production refuses KIOSK_PRINTER={settings.printer} "
             f"({PRINTERS[printer.kind].description}): set tcp://HOST, usb:VID:PID, "
             "serial:DEVICE or none"
+        )
+    if os.environ.get(CRASH_AT_ENV):
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
         )
     _check_public_addresses(settings)
 

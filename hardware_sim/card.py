@@ -18,6 +18,11 @@ Choices where the spec says UNCONFIRMED (documented so readers of the tests know
   GP ISD, JPKI AP, Surface AP, Text AP.
 * READ BINARY at an offset equal to the file size answers ``6B 00``; extended-length READ
   BINARY answers ``67 00`` (short APDUs only).
+
+Why one module of this size: it is one APDU processor whose commands share the card's
+security state (selected application, verified PINs, retry counters); split across modules
+that state would have to be passed around in the open. Personas, the test PKI and the
+fault injection are modules of their own.
 * A resident under 15 has no signature certificate, key or password: JPKI ``0001``,
   ``001A`` and ``001B`` answer ``6A 82`` on SELECT.
 * The Text AP has the three keys of spec 5.2: the CVC key (EF ``0004``) signs EF ``0003``

@@ -18,13 +18,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from kiosk.clock import aware
+from kiosk.db import inserted_id, table_of
 from kiosk.models import AuditEvent
 
 # "staff:<id>", "kiosk:<id>", "counter:<code>", "payment:<provider>", or "system".
 _ACTOR = re.compile(r"^(system|(staff|kiosk|counter|payment|cli):[\w.@-]{1,48})$")
 
 
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(table_of(AuditEvent))
 _BATCH = "kiosk.audit.batch"
 
 
@@ -70,7 +71,7 @@ def record(
     # On the session's connection, not session.execute: that would autoflush pending
     # changes first and split a transition's one UPDATE per row into several.
     result = session.connection().execute(_INSERT, values)
-    return AuditEvent(id=result.inserted_primary_key[0], **values)
+    return AuditEvent(id=inserted_id(result), **values)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from cardreader.model import CardInfo, Integrity
 from kiosk import audit
 from kiosk.catalog import LANGUAGES, Catalog
 from kiosk.clock import aware, business_day
-from kiosk.db import write_row
+from kiosk.db import inserted_id, table_of, write_row
 from kiosk.eras import EraOutOfRange, format_japanese
 from kiosk.errors import (
     CardNotUsable,
@@ -147,8 +147,8 @@ _LOCK_CASE = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_CASES = Case.__table__
-_LINES = CaseProcedure.__table__
+_CASES = table_of(Case)
+_LINES = table_of(CaseProcedure)
 # The columns a case transition reads or writes; never the personal (encrypted) ones.
 STATE_COLUMNS = ("status", "fee_yen", "priority", "updated_at", "closed_at")
 _LOCK_CASE_STATE = (
@@ -292,7 +292,7 @@ def open_case(
     # the objects join the session as if loaded, relationships included: no unit-of-work
     # flush, and no lazy load when the caller reads case.procedures or case.ticket.
     connection = session.connection()
-    case_id = connection.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    case_id = inserted_id(connection.execute(_INSERT_CASE, values))
     for line in line_values:
         line["case_id"] = case_id
     line_ids = connection.execute(_INSERT_LINES, line_values).scalars().all()

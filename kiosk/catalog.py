@@ -7,14 +7,19 @@ app passes to domain functions.
 
 Resident fields are validated by ``ProcedureSpec.validate_fields``, which raises
 ``ValidationFailed`` whose messages come in the resident's language.
+
+Why one module of this size: the catalog's value types and the loader that builds them
+from TOML are one concern (every check of the loader is about a field of these types, and
+errors name the TOML line of the value); the ward's addresses live in ``kiosk.addresses``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -70,7 +75,7 @@ class FieldError:
     field: str
     code: str
     label: Mapping[str, str]
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class ValidationFailed(ValueError):
@@ -112,7 +117,7 @@ class FieldSpec:
     min_days: int | None = None
     max_days: int | None = None
     # ward_address: the catalog's ward (its towns and the prefix of its addresses).
-    ward: Ward | None = field(default=None, repr=False)
+    ward: Ward | None = dataclasses.field(default=None, repr=False)
 
     def date_window(self, today: date) -> tuple[date, date] | None:
         """The first and last day a ``date`` field accepts on business day ``today``, or
@@ -226,7 +231,7 @@ class ProcedureSpec:
     needs_individual_number: bool
     card_fields: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
-    channel_fees: Mapping[str, int] = field(default_factory=dict)
+    channel_fees: Mapping[str, int] = dataclasses.field(default_factory=dict)
     counter_note: str = ""
 
     @property
@@ -292,7 +297,7 @@ class CounterSpec:
     code: str
     names: Mapping[str, str]
     queues: tuple[str, ...]
-    spoken: Mapping[str, str] = field(default_factory=dict)
+    spoken: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,20 @@ def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 _UPDATE_BY_ID: dict[Table, Any] = {}
 
 
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's Core table (``__table__`` is typed as a bare FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table), model
+    return table
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the one row a Core INSERT wrote."""
+    key = result.inserted_primary_key
+    assert key is not None, "not a single-row INSERT"
+    return int(key[0])
+
+
 def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     """Write ``values`` to ``obj``'s row now (one Core UPDATE by id, bound through the column
     types, so encrypted columns stay encrypted) and record them on the object as loaded, so

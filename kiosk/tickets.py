@@ -43,7 +43,7 @@ from kiosk import audit
 from kiosk.cases import STATE_COLUMNS, lock_case, lock_case_state, refusal, transition_case
 from kiosk.clock import aware, business_day
 from kiosk.counters import get_queue
-from kiosk.db import write_row
+from kiosk.db import inserted_id, table_of, write_row
 from kiosk.errors import InvalidTransition, NotFound
 from kiosk.models import Case, CaseProcedure, CaseStatus, Queue, Ticket, TicketStatus
 from kiosk.numbering import next_number
@@ -209,7 +209,7 @@ _LOCK_CASE_FOR_ISSUE = (
     .with_for_update(of=Case)
     .execution_options(populate_existing=True)
 )
-_INSERT_TICKET = insert(Ticket.__table__)
+_INSERT_TICKET = insert(table_of(Ticket))
 _TICKET_NULLS = (
     "target_counter_id",
     "counter_id",
@@ -283,7 +283,7 @@ def issue_ticket(
     # A Core insert, then the object joins the session as if loaded (every column set):
     # no unit-of-work flush for the busiest insert.
     result = session.connection().execute(_INSERT_TICKET, values)
-    ticket = Ticket(id=result.inserted_primary_key[0], **values)
+    ticket = Ticket(id=inserted_id(result), **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
     with audit.batched(session):

@@ -9,7 +9,7 @@ and refunds made on the terminal itself are found by reconciliation (``refunds``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -29,22 +29,31 @@ T = TypeVar("T")
 
 
 class TerminalPayment(Protocol):
-    """A payment as the simulated terminal shows it."""
+    """A payment as the simulated terminal shows it (read-only: the terminal's own record)."""
 
-    ref: str
-    status: str
-    amount_yen: int
-    method: str | None
-    decline_code: str | None
-    refunded_yen: int
+    @property
+    def ref(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_yen(self) -> int: ...
+    @property
+    def method(self) -> str | None: ...
+    @property
+    def decline_code(self) -> str | None: ...
+    @property
+    def refunded_yen(self) -> int: ...
 
 
 class TerminalRefund(Protocol):
     """A refund the simulated terminal gave."""
 
-    ref: str
-    amount_yen: int
-    status: str
+    @property
+    def ref(self) -> str: ...
+    @property
+    def amount_yen(self) -> int: ...
+    @property
+    def status(self) -> str: ...
 
 
 class SimulatedTerminalPort(Protocol):
@@ -62,7 +71,7 @@ class SimulatedTerminalPort(Protocol):
 
     def refund(self, ref: str, amount_yen: int, idempotency_key: str) -> str: ...
 
-    def refunds_of(self, ref: str) -> list[TerminalRefund]: ...
+    def refunds_of(self, ref: str) -> Sequence[TerminalRefund]: ...
 
 
 @dataclass(frozen=True)

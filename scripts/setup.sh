@@ -3,7 +3,8 @@
 #   scripts/setup.sh            the service's needs: PC/SC stack, virtual reader driver, offline
 #                               voice (espeak-ng), CJK font for printed tickets, venv
 #   scripts/setup.sh --test     also what the test suite needs (PostgreSQL server, ...)
-# Fast when nothing is missing: it only checks dpkg and a hash of pyproject.toml.
+# Fast when nothing is missing: it only checks dpkg and a hash of pyproject.toml and
+# constraints.txt (the exact versions every dependency is installed at).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,12 +46,12 @@ fi
 extras=""
 [ "$want_test" = 1 ] && extras="[test]"
 stamp="$venv/.installed$extras"
-digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+digest="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 installed_with() { [ -f "$venv/.installed$1" ] && [ "$(cat "$venv/.installed$1")" = "$digest" ]; }
 # A test install also satisfies the service; only install when neither matches this pyproject.
 if ! installed_with "$extras" && ! installed_with "[test]"; then
     say "installing the package into .venv (pip install -e .$extras)"
-    if ! "$venv/bin/pip" install --disable-pip-version-check --config-settings editable_mode=compat -e ".$extras" >"$venv/pip.log" 2>&1; then
+    if ! "$venv/bin/pip" install --disable-pip-version-check --config-settings editable_mode=compat -c constraints.txt -e ".$extras" >"$venv/pip.log" 2>&1; then
         tail -n 40 "$venv/pip.log" >&2
         say "pip install failed (full log: .venv/pip.log)"
         exit 1

@@ -35,6 +35,7 @@ from application.visits import (
 )
 from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
 from kiosk.addresses import PARTS as ADDRESS_PARTS
+from kiosk.addresses import Ward
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
 from kiosk.clock import business_day, utcnow
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
@@ -97,6 +98,14 @@ def _workflow() -> VisitWorkflow:
 
 def _catalog() -> Catalog:
     return current_services().catalog
+
+
+def _ward() -> Ward:
+    """The catalog's ward (its loader always reads one: the address picker needs it)."""
+    ward = _catalog().ward
+    if ward is None:
+        raise RuntimeError("the catalog has no [ward] table")
+    return ward
 
 
 def _visit(*, touch: bool = True) -> Visit:
@@ -390,7 +399,7 @@ def _fields_page(
         option_labels=OPTION_LABELS,
         fiscal_year_options=_fiscal_year_options,
         date_picker=lambda spec: date_picker(spec, business_day()),
-        address_picker=lambda: address_picker(_catalog().ward),
+        address_picker=lambda: address_picker(_ward()),
     )
 
 

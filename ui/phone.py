@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, Response, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, get_translations, gettext
 
@@ -33,7 +33,7 @@ REFRESH_S = 15
 
 
 @bp.after_request
-def _headers(response):  # type: ignore[no-untyped-def]
+def _headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"

@@ -241,7 +241,7 @@ class _Canvas:
                 break
             size -= 2
         font = self.font(size, bold=True)
-        left, top, right, bottom = font.getbbox(text)
+        left, top, right, bottom = (int(edge) for edge in font.getbbox(text))
         self.room(bottom - top)
         x = (self.width - (right - left)) / 2 - left
         self.draw.text((x, self.y - top), text, font=font, fill=0)

@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -107,6 +117,8 @@ def _recent_payments(session: Session, provider: str, terminal: Any) -> list[Tak
     )
     found = []
     for payment, number in session.execute(stmt):
+        if payment.provider_ref is None:
+            continue
         try:
             on_terminal = terminal.get(payment.provider_ref)
         except TerminalError:
@@ -142,7 +154,7 @@ def _only_here_or_staff() -> ResponseReturnValue | None:
 
 
 @bp.after_request
-def _no_store(response):  # type: ignore[no-untyped-def]
+def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 

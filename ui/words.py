@@ -257,7 +257,7 @@ def card_error_text(code: str, tries_left: int | None, language: str) -> str:
 
 def translate_in(language: str, message: tuple[str, str], **params: Any) -> str:
     """A message marked with :func:`NP_` (context, id) in ``language``."""
-    text = translations(language).pgettext(*message)
+    text = str(translations(language).pgettext(*message))
     return text % params if params else text
 
 

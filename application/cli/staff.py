@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from application.schema import SchemaOutdated, require_current_schema
 from kiosk.config import ConfigError, load_settings
@@ -14,7 +16,7 @@ from kiosk.privacy import PrivacyError
 from kiosk.staff import StaffError, create_staff, list_staff
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> tuple[Engine, sessionmaker[Session]]:
     try:
         settings = load_settings()
         engine = engine_from_settings(settings, pool_size=1)

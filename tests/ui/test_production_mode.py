@@ -56,6 +56,19 @@ def test_production_refuses_each_simulator_naming_the_variable(
     assert "\n" not in message
 
 
+def test_production_refuses_the_tests_crash_points(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KIOSK_TEST_CRASH_AT makes the process kill itself at a payment transition (the crash
+    tests): a production service refuses to start with it set."""
+    monkeypatch.setenv("KIOSK_TEST_CRASH_AT", "after_intent_created")
+    with pytest.raises(ConfigError) as refused:
+        make_app(mode="production", card_reader="pcsc", reader_name="No Such Reader", **LIVE_STRIPE)
+    assert str(refused.value) == (
+        "KIOSK_MODE=production refuses KIOSK_TEST_CRASH_AT (the tests' crash points): unset it"
+    )
+
+
 def test_an_unknown_mode_is_refused(make_app: Callable[..., Flask]) -> None:
     """KIOSK_MODE accepts simulation or production, nothing else."""
     with pytest.raises(ConfigError, match="KIOSK_MODE='demo'"):

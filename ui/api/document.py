@@ -162,7 +162,7 @@ VOICE_OPERATIONS: dict[str, Operation] = {
         errors=_VOICE_ERRORS,
         path={
             "screen": PathParameter(
-                Literal[GUIDE_SCREENS],  # type: ignore[valid-type]
+                Literal[GUIDE_SCREENS],
                 "the kiosk screen whose instruction is spoken",
             )
         },

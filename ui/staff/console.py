@@ -103,7 +103,7 @@ def counter_code() -> str | None:
     return session.get("counter")
 
 
-def back(default: str = "staff.overview") -> Response:
+def back(default: str = "staff.overview") -> ResponseReturnValue:
     target = request.form.get("next", "")
     parts = urlsplit(target)
     if target.startswith("/staff") and not parts.scheme and not parts.netloc:
