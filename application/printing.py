@@ -98,7 +98,7 @@ class PrintService:
         printer: TicketPrinter,
         *,
         name: str,
-        on_problem: Callable[[str], None] | None = None,
+        on_problem: Callable[[str], object] | None = None,
         health_timeout_s: float = 1.5,
     ) -> None:
         self.printer = printer

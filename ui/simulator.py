@@ -162,7 +162,7 @@ def _no_store(response: Response) -> Response:
 @bp.get("/")
 def panel() -> ResponseReturnValue:
     """Reader, card, faults and terminal at a glance."""
-    rig, terminal = _rig(), _terminal()
+    rig, terminal, printer = _rig(), _terminal(), _printer()
     card = rig.card if rig is not None else None
     taken: list[TakenPayment] = []
     if terminal is not None:
@@ -184,9 +184,9 @@ def panel() -> ResponseReturnValue:
         refundable=[p for p in taken if p.refundable_yen > 0],
         reconcile_every=format_timedelta(timedelta(seconds=interval_s), threshold=1),
         can_reconcile=_reconciler() is not None,
-        printer=_printer(),
+        printer=printer,
         printer_faults=PRINTER_FAULTS,
-        printed=_printer().last_pages(PRINTED_SHOWN) if _printer() is not None else [],
+        printed=printer.last_pages(PRINTED_SHOWN) if printer is not None else [],
     )
 
 
