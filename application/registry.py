@@ -164,16 +164,16 @@ def check_settings(settings: Settings) -> None:
             f"KIOSK_MODE=production refuses KIOSK_STRIPE_API_BASE={settings.stripe_api_base} "
             f"(a stand-in of Stripe's API): unset it to use {LIVE_STRIPE_API_BASE}"
         )
+    if os.environ.get(CRASH_AT_ENV):
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
+        )
     printer = settings.printer_address
     if printer is not None and PRINTERS[printer.kind].simulated:
         raise ConfigError(
             f"KIOSK_MODE=production refuses KIOSK_PRINTER={settings.printer} "
             f"({PRINTERS[printer.kind].description}): set tcp://HOST, usb:VID:PID, "
             "serial:DEVICE or none"
-        )
-    if os.environ.get(CRASH_AT_ENV):
-        raise ConfigError(
-            f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
         )
     _check_public_addresses(settings)
 
