@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from application.visits import CardState, VisitStore, VisitWorkflow
 from cardreader.reader import DirectCardReader
+from tests.support.waiting import wait_until
 from tests.ui.moving import move_form
 from ui.services import services_of
 
@@ -224,8 +225,10 @@ def test_pcsc_left_card_then_a_new_visit(
 def test_pcsc_card_put_back_quickly_is_a_new_card(
     make_app: Callable[..., Flask], pcscd: str, vpcd_port: int
 ) -> None:
-    """pcscd counts the card leaving and coming back even when no poll of ours saw the
-    reader empty: the same card placed again is usable."""
+    """pcscd counts the card leaving and coming back even when no poll of the visit saw the
+    reader empty: the same card placed again is usable. (pcscd itself polls the reader: a
+    card out and in again between two of its polls is not seen, and stays "from earlier",
+    the safe side; the test waits until pcscd has counted the removal.)"""
     app = make_app(card_reader="sim", sim_vpcd_port=vpcd_port, sim_persona="yamada")
     client = app.test_client()
     deadline = time.monotonic() + 10
@@ -234,5 +237,9 @@ def test_pcsc_card_put_back_quickly_is_a_new_card(
         time.sleep(0.1)
     _start(client)
     assert _state(client) == "from_earlier"
-    _rig(app).insert("yamada")  # off and on again in one go
+    reader = services_of(app).card_reader
+    before = reader.status().card_events
+    _rig(app).remove()
+    wait_until(lambda: reader.status().card_events != before, message="pcscd counting the removal")
+    _rig(app).insert("yamada")  # on again: no poll of the visit saw the reader empty
     assert _wait_state(client, "present") == "present"
