@@ -49,6 +49,7 @@ from payments.states import CRASH_AT_ENV
 __all__ = [
     "CARD_READERS",
     "MODES",
+    "CardReaderChoice",
     "PAYMENT_PROVIDERS",
     "LIVE_STRIPE_API_BASE",
     "PRINTERS",
@@ -221,16 +222,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_card_reader(
-    settings: Settings, shutdown: list[Callable[[], None]]
-) -> tuple[CardReader, SimulatedReaderRig | None]:
-    """The card reader ``KIOSK_CARD_READER`` names, and the simulated reader rig behind it
-    (None for a real reader). ``pcsc``: a real reader. ``sim``: the simulator plugs the demo
-    persona's card into pcscd (vpcd driver) and the production PC/SC path reads it.
-    ``sim-direct``: the simulated card is read in-process (no pcscd)."""
+@dataclass(frozen=True)
+class CardReaderChoice:
+    """What :func:`build_card_reader` built: the reader, the simulated reader rig behind it
+    (None for a real reader), and the trust anchors the reader checks cards against, with
+    where they came from (``configured``: the ward's files; ``simulator``: the simulator's
+    own test keys, for simulated cards only)."""
+
+    reader: CardReader
+    rig: SimulatedReaderRig | None
+    trust: CardTrust
+    trust_source: str
+
+
+def build_card_reader(settings: Settings, shutdown: list[Callable[[], None]]) -> CardReaderChoice:
+    """The card reader ``KIOSK_CARD_READER`` names, the simulated reader rig behind it and its
+    trust anchors. ``pcsc``: a real reader. ``sim``: the simulator plugs the demo persona's
+    card into pcscd (vpcd driver) and the production PC/SC path reads it. ``sim-direct``: the
+    simulated card is read in-process (no pcscd)."""
     _choice("KIOSK_CARD_READER", settings.card_reader, CARD_READERS)
     if settings.card_reader == "pcsc":
-        return PcscCardReader(settings.reader_name, trust=settings.card_trust()), None
+        trust = settings.card_trust()
+        return CardReaderChoice(
+            PcscCardReader(settings.reader_name, trust=trust), None, trust, "configured"
+        )
     via_pcscd = settings.card_reader == "sim"
     rig = SimulatedReaderRig(
         settings.data_dir, via_pcscd=via_pcscd, vpcd_port=settings.sim_vpcd_port
@@ -238,23 +253,27 @@ def build_card_reader(
     shutdown.append(rig.close)
     if settings.sim_persona:
         rig.insert(settings.sim_persona)
-    trust = _simulation_trust(settings, rig)
+    trust, source = _simulation_trust(settings, rig)
     if via_pcscd:
-        return PcscCardReader(settings.reader_name or "Virtual PCD 00 00", trust=trust), rig
-    return (
-        DirectCardReader(rig.in_process_card, trust=trust, card_events=lambda: rig.card_events),
-        rig,
-    )
+        reader: CardReader = PcscCardReader(
+            settings.reader_name or "Virtual PCD 00 00", trust=trust
+        )
+    else:
+        reader = DirectCardReader(
+            rig.in_process_card, trust=trust, card_events=lambda: rig.card_events
+        )
+    return CardReaderChoice(reader, rig, trust, source)
 
 
-def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> CardTrust:
+def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> tuple[CardTrust, str]:
     """The trust anchors for simulated cards: the configured files if any, else the
     simulator's own test keys (written into the data dir), so the genuine-card checks run
     in simulation exactly as a ward configures them with J-LIS keys."""
     if settings.card_trust_keys or settings.jpki_trust_anchors or settings.jpki_crl:
-        return settings.card_trust()
+        return settings.card_trust(), "configured"
     files = write_trust_files(Path(settings.data_dir) / "sim-trust", key_dir=rig.key_dir)
-    return CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
+    trust = CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
+    return trust, "simulator"
 
 
 def build_printer(

@@ -3,8 +3,10 @@ the settings into one typed :class:`Services` object.
 
 ``build_services(settings)`` runs a short, ordered list of steps: check the settings against
 the registry (production mode refuses simulators), the database (refusing an outdated
-schema), the catalog (its queues and counters installed), the card reader and the payment
-provider from the registry, the payment reconciler, the ticket printer with its background
+schema), the catalog (its queues and counters installed), the card reader (one card operation at a
+time) and the payment provider from the registry (and the card policy, checked against the
+reader's trust anchors), the recovery of what a crash of the last run left
+(``application.recovery``), the payment reconciler, the ticket printer with its background
 print queue, the resident's visit workflow, offline speech and, in simulation, the simulator
 controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
@@ -21,17 +23,23 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
+from application.card_policy import CardPolicy
+from application.device import DeviceCredential, load_device_credential
 from application.live import LiveStreams
 from application.printing import PrintService
+from application.rate_limits import AddressRateLimits
+from application.recovery import recover_kiosk
 from application.schema import require_current_schema
 from application.speech import CachedSynthesizer, EspeakSynthesizer, SpeechSynthesizer
 from application.visits import VisitStore, VisitWorkflow
+from cardreader.exclusive import ExclusiveCardReader
 from cardreader.reader import CardReader
+from cardreader.trust import CardTrust
 from kiosk import db
 from kiosk.catalog import Catalog, load_catalog
 from kiosk.config import Settings
 from kiosk.counters import install_catalog
-from kiosk.privacy import load_data_key
+from kiosk.privacy import load_data_key, make_private_dir
 from payments.provider import PaymentProvider
 from payments.reconcile import Reconciler
 
@@ -53,6 +61,15 @@ class Services:
     visits: VisitWorkflow
     speech: CachedSynthesizer
     simulation: registry.Simulation | None
+    #: this kiosk's device credential: visits and card operations need it (issue 10)
+    device: DeviceCredential
+    #: per-address budgets of card reads, log-in attempts and speech (issue 10)
+    rate_limits: AddressRateLimits
+    # The genuine-card checks: what cards are checked against (and whether those are the
+    # ward's files or the simulator's test keys), and which checks a card must pass.
+    card_trust: CardTrust
+    card_trust_source: str
+    card_policy: CardPolicy
     # The kiosk's ticket printer and its print queue (None: KIOSK_PRINTER=none). The front
     # end gives it its printouts (ui.printing) at start-up.
     printer: PrintService | None = None
@@ -94,6 +111,8 @@ def build_services(
     Whatever was started before a failure is stopped again.
     """
     registry.check_settings(settings)
+    # The data folder holds the SQLite database, the keys and the simulator's state: 0700.
+    make_private_dir(settings.data_dir)
     shutdown: list[Callable[[], None]] = []
     try:
         engine = db.make_engine(
@@ -105,7 +124,14 @@ def build_services(
         catalog = load_catalog(settings.catalog or None)
         with db.transaction(sessions) as session:
             install_catalog(session, catalog)
-        reader, rig = registry.build_card_reader(settings, shutdown)
+        chosen = registry.build_card_reader(settings, shutdown)
+        rig = chosen.rig
+        # One card operation at a time: a concurrent one is refused as "reader busy".
+        reader: CardReader = ExclusiveCardReader(chosen.reader)
+        device = load_device_credential(settings)
+        # A policy the trust cannot meet would refuse every card: refuse to start instead.
+        policy = CardPolicy.from_settings(settings)
+        policy.check_trust(chosen.trust, catalog)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
         ticket_printer, simulated_printer = registry.build_printer(settings, shutdown)
@@ -115,6 +141,10 @@ def build_services(
             shutdown.append(printer.close)
         reconciler = None
         if start_reconciler:
+            # This process just started: every visit of this kiosk died with the last one.
+            # Settle or cancel what they left open and free the payment reader now (issue
+            # 10: a reader left busy refused every resident for about five minutes).
+            recover_kiosk(sessions, provider, kiosk_id=settings.kiosk_id)
             # Repairs what a crash or a lost webhook left behind: once now, then periodically.
             reconciler = Reconciler(
                 sessions,
@@ -131,6 +161,7 @@ def build_services(
             store=VisitStore(settings.idle_timeout_s),
             kiosk_id=settings.kiosk_id,
             printing=printer,
+            policy=policy,
         )
         if printer is not None:
             # Paper out, cover open, a printer that does not answer: staff must come.
@@ -157,6 +188,11 @@ def build_services(
         visits=visits,
         speech=speech,
         simulation=simulation,
+        device=device,
+        rate_limits=AddressRateLimits(settings),
+        card_trust=chosen.trust,
+        card_trust_source=chosen.trust_source,
+        card_policy=policy,
         printer=printer,
         _shutdown=shutdown,
     )

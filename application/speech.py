@@ -33,6 +33,10 @@ class SpeechUnavailable(SpeechError):
     """No speech engine is installed or configured: voice is off, nothing is broken."""
 
 
+class SpeechBusy(SpeechError):
+    """Too many syntheses are running at once; try again in a moment (nothing is broken)."""
+
+
 class SpeechFailed(SpeechError):
     """The engine is there but failed or timed out on this text."""
 
@@ -128,10 +132,24 @@ class EspeakSynthesizer:
 class CachedSynthesizer:
     """A :class:`SpeechSynthesizer` that keeps recent WAVs in memory, least recently used
     first out, at most ``max_bytes`` in all. Failures are not cached. Two requests missing
-    the same text at the same moment may both synthesize it (harmless, and rare)."""
+    the same text at the same moment may both synthesize it (harmless, and rare).
 
-    def __init__(self, inner: SpeechSynthesizer, max_bytes: int = CACHE_BYTES) -> None:
+    At most ``max_running`` syntheses run at once (each is an ``espeak-ng`` process); a miss
+    that cannot start within ``wait_s`` raises :class:`SpeechBusy`. Sixteen parallel
+    misses from the LAN used to slow every page about tenfold (issue 10); cache hits never
+    wait."""
+
+    def __init__(
+        self,
+        inner: SpeechSynthesizer,
+        max_bytes: int = CACHE_BYTES,
+        *,
+        max_running: int = 2,
+        wait_s: float = 3.0,
+    ) -> None:
         self.inner = inner
+        self._running = threading.BoundedSemaphore(max_running)
+        self.wait_s = wait_s
         self.name = inner.name
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -152,7 +170,12 @@ class CachedSynthesizer:
                 self.hits += 1
                 return wav
             self.misses += 1
-        wav = self.inner.synthesize(text, voice)
+        if not self._running.acquire(timeout=self.wait_s):
+            raise SpeechBusy("too many syntheses at once; try again")
+        try:
+            wav = self.inner.synthesize(text, voice)
+        finally:
+            self._running.release()
         if len(wav) <= self.max_bytes:
             with self._lock:
                 if key not in self._entries:

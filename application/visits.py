@@ -11,6 +11,13 @@ below. Front ends parse input, call one method and render; they hold no rule.
 The product's safety rule lives here, once: the kiosk never sends a PIN when the card has one
 try left (:meth:`VisitWorkflow.pin_tries` and :meth:`VisitWorkflow.read_card`), so it can never
 be what locks a resident's card. (The card layer refuses such a VERIFY too, as a last line.)
+The same rule holds for the JPKI user-authentication PIN (:meth:`VisitWorkflow.jpki_pin_tries`),
+a PIN of its own that is asked for only when a chosen procedure wants the JPKI check and is
+only ever sent to the JPKI application.
+
+The ward's card policy (:mod:`application.card_policy`) applies in
+:meth:`VisitWorkflow.read_card`: a card that fails a required genuine-card check opens no case
+(:class:`~application.card_policy.CardNotGenuine`, with an audit row without personal data).
 
 So does "one card, one visit": a visit only ever uses a card placed on the reader after it
 began. A card left behind by the previous resident (or placed before Start) is refused with
@@ -22,7 +29,7 @@ A stranger's PIN attempts can then never use up another resident's tries.
 A visit's progress lives in :class:`VisitStore`, in this process: one service runs per kiosk
 PC (its card reader is local), so the store is as local as the reader. Card data is never in
 the store: it goes into the case (encrypted at rest by the domain). The PIN exists only in the
-call of :meth:`VisitWorkflow.read_card`.
+call of :meth:`VisitWorkflow.read_card` (so does the JPKI PIN).
 """
 
 from __future__ import annotations
@@ -39,9 +46,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from application.card_policy import CardPolicy, JpkiPinNotWanted, JpkiPinRequired
 from application.printing import PrintService, PrintState
-from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from cardreader.errors import (
+    CardError,
+    JpkiPinLocked,
+    JpkiPinWouldLock,
+    JpkiWrongPin,
+    PinLocked,
+    PinWouldLock,
+    WrongPin,
+)
 from cardreader.reader import CardReader, ReaderStatus
+from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
@@ -55,7 +72,7 @@ from payments.collect import cancel_payment, refresh_payment
 from payments.collect import start_payment as start_case_payment
 from payments.models import Payment
 from payments.provider import PaymentError, PaymentProvider
-from payments.states import TAKEN, get_payment, payments_of_case
+from payments.states import TAKEN, crash_point, get_payment, payments_of_case
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +212,16 @@ class CardState(enum.Enum):
 @dataclass(frozen=True)
 class ReaderView:
     """The reader as a front end may show it (``pin_tries_left`` None without a card, and
-    for a card from before the visit, which is not asked anything)."""
+    for a card from before the visit, which is not asked anything).
+
+    ``jpki_pin_wanted``: the chosen procedures want the JPKI check (a second PIN);
+    ``jpki_pin_tries_left``: its tries (None when not wanted or without a card)."""
 
     reader_present: bool
     card_present: bool
     pin_tries_left: int | None
+    jpki_pin_wanted: bool = False
+    jpki_pin_tries_left: int | None = None
     card_from_earlier: bool = False
 
 
@@ -250,17 +272,22 @@ class _ReaderActivity:
                 self.count -= 1
 
 
-def refuse_unsafe_tries(tries_left: int) -> None:
+def refuse_unsafe_tries(tries_left: int, *, jpki: bool = False) -> None:
     """The product's safety rule: with one try left (or none) no PIN is sent; the resident
-    goes to the counter. Raises PinWouldLock (1) or PinLocked (0)."""
-    if tries_left <= 1:
-        raise PinLocked() if tries_left <= 0 else PinWouldLock()
+    goes to the counter. Raises PinWouldLock (1) or PinLocked (0); for the JPKI
+    user-authentication PIN (``jpki``) JpkiPinWouldLock or JpkiPinLocked."""
+    if tries_left > 1:
+        return
+    if jpki:
+        raise JpkiPinLocked() if tries_left <= 0 else JpkiPinWouldLock()
+    raise PinLocked() if tries_left <= 0 else PinWouldLock()
 
 
 class VisitWorkflow:
     """The resident's visit over the domain, the card reader and the payment provider.
 
     ``actor`` names this kiosk in audit rows (``kiosk:<id>``), ``kiosk_id`` in payments.
+    ``policy``: the genuine-card checks a card must pass (``KIOSK_CARD_CHECKS``).
     """
 
     def __init__(
@@ -273,10 +300,12 @@ class VisitWorkflow:
         store: VisitStore,
         kiosk_id: str,
         printing: PrintService | None = None,
+        policy: CardPolicy | None = None,
     ) -> None:
         self.sessions = sessions
         self.catalog = catalog
         self.reader = reader
+        self.policy = policy or CardPolicy()
         self.payments = payments
         self.store = store
         self.kiosk_id = kiosk_id
@@ -467,17 +496,21 @@ class VisitWorkflow:
 
     def reader_view(self, visit: Visit) -> ReaderView:
         """Reader present, card present, PIN tries left (None without a readable card, and
-        for a card from before the visit: it is not asked)."""
+        for a card from before the visit: it is not asked); when the chosen procedures want
+        the JPKI check, the JPKI PIN's tries too."""
         status = self.reader.status()
+        tries = jpki_tries = None
+        jpki = bool(visit.procedures) and self.wants_jpki(visit)
         if status.card_present and self._from_earlier(visit, status):
-            return ReaderView(status.reader_present, True, None, card_from_earlier=True)
-        tries = None
+            return ReaderView(status.reader_present, True, None, jpki, card_from_earlier=True)
         if status.card_present:
             try:
                 tries = self.reader.pin_tries_left()
+                if jpki:
+                    jpki_tries = self.reader.jpki_pin_tries_left()
             except CardError:
-                tries = None
-        return ReaderView(status.reader_present, status.card_present, tries)
+                pass
+        return ReaderView(status.reader_present, status.card_present, tries, jpki, jpki_tries)
 
     def _from_earlier(self, visit: Visit, status: ReaderStatus) -> bool:
         """Whether the card on the reader (``status``) was there when the visit began. Once
@@ -515,31 +548,87 @@ class VisitWorkflow:
         refuse_unsafe_tries(tries)
         return tries
 
-    def read_card(self, visit: Visit, pin: str, *, language: str | None = None) -> Case:
+    def wants_jpki(self, visit: Visit) -> bool:
+        """Whether the chosen procedures (or the ward) want the JPKI check, and so the
+        resident's JPKI user-authentication PIN. Raises NotYet("procedures")."""
+        return self.policy.wants_jpki(self._require_procedures(visit))
+
+    def jpki_pin_tries(self, visit: Visit) -> int | None:
+        """Before the JPKI PIN is asked for: its tries left, when a PIN may be sent at all;
+        None when no chosen procedure wants the JPKI check (then no JPKI PIN is asked).
+
+        Raises NotYet("procedures"), JpkiPinWouldLock / JpkiPinLocked (the safety rule),
+        any CardError of the reader.
+        """
+        if not self.wants_jpki(visit):
+            return None
+        tries = self.reader.jpki_pin_tries_left()
+        refuse_unsafe_tries(tries, jpki=True)
+        return tries
+
+    def decline_jpki(self, visit: Visit) -> None:
+        """The resident does not give the JPKI PIN (does not know it, or does not want the
+        check): an audit row without personal data; the kiosk sends them to the counter."""
+        procedures = [s.code for s in self._require_procedures(visit) if s.jpki_check]
+        with transaction(self.sessions) as s:
+            audit.record(s, self.actor, "kiosk.jpki_declined", detail={"procedures": procedures})
+
+    def read_card(
+        self,
+        visit: Visit,
+        pin: str,
+        *,
+        jpki_pin: str | None = None,
+        language: str | None = None,
+    ) -> Case:
         """Read the card with ``pin`` (used in this call only, never kept) and open the draft
         case with the chosen procedures and fields, prefilled from the card, in ``language``
-        (the screen's now; default the visit's). Returns the case (loaded, usable after the
+        (the screen's now; default the visit's). ``jpki_pin``: the JPKI user-authentication
+        PIN, given exactly when a chosen procedure wants the JPKI check (:meth:`wants_jpki`);
+        only ever sent to the JPKI application. The card must pass the ward's policy
+        (:mod:`application.card_policy`). Returns the case (loaded, usable after the
         transaction) for the resident to check.
 
         Raises NotYet("procedures"), CaseNotEditable (a case is open already),
         CardFromEarlier (a card placed before the visit began: nothing is sent to it),
-        WrongPin (tries left > 1), PinWouldLock / PinLocked (the safety rule: also when a
-        wrong PIN left one try or none), any other CardError, CardNotUsable,
-        MissingIndividualNumber.
+        JpkiPinRequired / JpkiPinNotWanted (nothing sent), WrongPin / JpkiWrongPin (tries
+        left > 1), PinWouldLock / PinLocked / JpkiPinWouldLock / JpkiPinLocked (the safety
+        rule: also when a wrong PIN left one try or none), any other CardError,
+        CardNotGenuine (a required check failed: audited, no case), MissingIndividualNumber.
         """
         specs = self._require_procedures(visit)
         if visit.case_id is not None:
             raise CaseNotEditable("the card was read already")
+        jpki = self.policy.wants_jpki(specs)
+        if jpki and not jpki_pin:
+            raise JpkiPinRequired("the chosen procedures want the JPKI check")
+        if not jpki and jpki_pin:
+            raise JpkiPinNotWanted("no chosen procedure wants the JPKI check")
         self._refuse_card_from_earlier(visit)
         with_number = any(spec.needs_individual_number for spec in specs)
         try:
             with self.reader_activity.running():
-                # The reader asks the card for its tries before the VERIFY and refuses with
-                # PinWouldLock at one try left: no second round trip for the rule here.
-                info = self.reader.read(pin, with_number=with_number)
+                # The reader asks the card for each PIN's tries before its VERIFY and refuses
+                # at one try left: no second round trip for the rule here.
+                info = self.reader.read(
+                    pin,
+                    with_number=with_number,
+                    checks=self.policy.checks_wanted(jpki=jpki),
+                    jpki_pin=jpki_pin if jpki else None,
+                )
         except WrongPin as e:
             refuse_unsafe_tries(e.tries_left)
             raise
+        except JpkiWrongPin as e:
+            refuse_unsafe_tries(e.tries_left, jpki=True)
+            raise
+        refused = self.policy.refusal(info, jpki=jpki)
+        if refused is not None:
+            detail = self.policy.audit_detail(refused, info, visit.procedures, jpki=jpki)
+            with transaction(self.sessions) as s:
+                audit.record(s, self.actor, "card.refused", detail=detail)
+            log.warning("card refused: %s %s", refused.check, refused.result)
+            raise refused
         with transaction(self.sessions) as s:
             case = open_case(
                 s,
@@ -551,6 +640,7 @@ class VisitWorkflow:
             )
             for code, values in visit.fields.items():
                 set_resident_fields(s, case, code, values, catalog=self.catalog, actor=self.actor)
+        crash_point("after_case_opened")
         visit.case_id = case.id
         return case
 
@@ -580,6 +670,7 @@ class VisitWorkflow:
             confirm_case(s, case, catalog=self.catalog, actor=self.actor)
             issued = issue_ticket(s, case, actor=self.actor).token if case.fee_yen == 0 else None
             fee = case.fee_yen
+        crash_point("after_ticket_issued" if issued else "after_case_confirmed")
         if issued is not None:
             self._ticket_issued(visit, issued)
         return Confirmation(fee, visit.ticket_token)

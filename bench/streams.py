@@ -57,6 +57,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+DEVICE_KEY = "bench-streams-device-key-0123456789abcdef"
+
+
 def start_service(
     base: Path, extra: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
@@ -70,6 +73,8 @@ def start_service(
         "KIOSK_HOST": "127.0.0.1",
         "KIOSK_PORT": str(port),
         "KIOSK_EVENTS_PORT": str(events_port),
+        # The kiosk walkers below are the kiosk's own screen (issue 10: its device key).
+        "KIOSK_DEVICE_KEY": DEVICE_KEY,
         **extra,
     }
     subprocess.run([str(KIOSK), "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -172,6 +177,7 @@ def kiosk_load(url: str, workers: int, seconds: float, results: Any) -> None:
             ("post", "/kiosk/wipe", None),
         ]
         with requests.Session() as http:
+            http.headers["X-Kiosk-Device"] = DEVICE_KEY
             while time.monotonic() < deadline:
                 for method, path, data in steps:
                     started = time.monotonic()

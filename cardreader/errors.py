@@ -122,6 +122,13 @@ class MalformedCard(CardError):
     code = "malformed_card"
 
 
+class ReaderBusy(CardError):
+    """Another card operation is using the reader right now (``cardreader.exclusive``);
+    nothing was sent to the card (no PIN try was used). Try again in a moment."""
+
+    code = "reader_busy"
+
+
 ERROR_CODES: tuple[str, ...] = (
     ReaderUnavailable.code,
     NoCard.code,
@@ -132,6 +139,7 @@ ERROR_CODES: tuple[str, ...] = (
     PinWouldLock.code,
     BadPinFormat.code,
     MalformedCard.code,
+    ReaderBusy.code,
     JpkiWrongPin.code,
     JpkiPinLocked.code,
     JpkiPinWouldLock.code,

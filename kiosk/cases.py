@@ -265,6 +265,12 @@ def open_case(
         "updated_at": now,
         "closed_at": None,
         "card_integrity": card.integrity.value,
+        "card_chip_authenticated": (
+            card.checks.chip_authenticated if card.checks.chip_checked else None
+        ),
+        "card_chain": card.checks.card_chain.value,
+        "card_jpki_chain": card.checks.jpki_chain.value,
+        "card_genuine": card.checks.genuine.value,
         "family_name": card.family_name,
         "given_name": card.given_name,
         "address": card.address,
@@ -469,6 +475,30 @@ class ProcedureLine:
 
 
 @dataclass(frozen=True)
+class CardCheckRecord:
+    """The checks of the case's card read, as stored (no personal data): ``integrity``
+    (*consistent*), ``chip_authenticated`` (*present*; None: not checked, or before these
+    checks were recorded), and the results of the card chain, the JPKI chain and overall
+    (``cardreader.model.Genuine`` values)."""
+
+    integrity: str
+    chip_authenticated: bool | None
+    card_chain: str
+    jpki_chain: str
+    genuine: str
+
+    @classmethod
+    def of(cls, case: Case) -> CardCheckRecord:
+        return cls(
+            case.card_integrity,
+            case.card_chip_authenticated,
+            case.card_chain,
+            case.card_jpki_chain,
+            case.card_genuine,
+        )
+
+
+@dataclass(frozen=True)
 class CaseDetail:
     """The staff case view: personal data in clear. Only ``view_case`` builds it."""
 
@@ -487,6 +517,7 @@ class CaseDetail:
     priority: int
     procedures: tuple[ProcedureLine, ...]
     ticket: str | None
+    card_checks: CardCheckRecord
 
     def __repr__(self) -> str:
         return f"CaseDetail(id={self.id}, status={self.status}, <personal data hidden>)"
@@ -551,6 +582,7 @@ def view_case(
         priority=case.priority,
         procedures=tuple(lines),
         ticket=case.ticket.display_number if case.ticket else None,
+        card_checks=CardCheckRecord.of(case),
     )
 
 

@@ -233,6 +233,9 @@ class ProcedureSpec:
     fields: tuple[FieldSpec, ...]
     channel_fees: Mapping[str, int] = dataclasses.field(default_factory=dict)
     counter_note: str = ""
+    # The card must also pass the JPKI check (the resident's JPKI user-authentication PIN,
+    # asked for on a screen of its own): application.card_policy.
+    jpki_check: bool = False
 
     @property
     def is_fee_free(self) -> bool:
@@ -567,6 +570,9 @@ class _Loader:
             isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in channel_fees.values()
         ):
             raise self.fail(where + ("channel_fees",), "channel fees must be integers >= 0")
+        jpki_check = p.get("jpki_check", False)
+        if not isinstance(jpki_check, bool):
+            raise self.fail(where + ("jpki_check",), "jpki_check must be true or false")
         fields = tuple(
             self._field(f, where + ("field", j), code) for j, f in enumerate(p.get("field", []))
         )
@@ -589,6 +595,7 @@ class _Loader:
             fields=fields,
             channel_fees=dict(channel_fees),
             counter_note=str(p.get("counter_note", "")),
+            jpki_check=jpki_check,
         )
 
     def _field(self, f: Mapping[str, Any], where: tuple[Any, ...], code: str) -> FieldSpec:

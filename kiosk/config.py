@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Languages of spoken board announcements (the catalog's language keys).
 SPEECH_LANGUAGES = ("ja", "en", "zh-Hans", "ko")
+# Genuine-card checks a ward may require of every card (KIOSK_CARD_CHECKS).
+CARD_CHECKS = ("chip", "chain", "jpki")
 
 
 class ConfigError(ValueError):
@@ -178,6 +180,16 @@ class Settings:
     # serial:DEVICE[?baudrate=N]; and the width of its paper roll in mm (58 or 80).
     printer: str = "sim"
     printer_paper_mm: int = 80
+    # --- issue 10: the card answers only to its kiosk (application.device) ---------------
+    # The kiosk's device credential (KIOSK_DEVICE_KEY): the kiosk's own screen presents it
+    # (cookie, or the X-Kiosk-Device header of API clients) for every visit and card
+    # operation. Empty = a 0600 file in data_dir, created on first run (`kiosk device`).
+    device_key: str = ""
+    # Per client address and minute (application.rate_limits): card reads and PIN-tries
+    # reads, staff log-in attempts, synthesised speech.
+    card_reads_per_minute: int = 30
+    logins_per_minute: int = 10
+    speech_per_minute: int = 60
 
     @property
     def printer_address(self) -> PrinterAddress | None:
@@ -194,6 +206,9 @@ class Settings:
     card_trust_keys: str = ""
     jpki_trust_anchors: str = ""
     jpki_crl: str = ""
+    # Which of them a card must pass to become a case (application.card_policy): a
+    # comma-separated subset of chip, chain, jpki, or none. chain needs card_trust_keys.
+    card_checks: str = "chip,chain"
     # --- live streams and the front (see application.live, ui.event_server, deploy/) ---
     # The event server of `kiosk serve` (board and phone streams) listens on host:this.
     events_port: int = 8081
@@ -211,6 +226,12 @@ class Settings:
     # opens are built from it, never from a request's Host header. Empty: in simulation
     # http://<host>:<port>; production mode requires it (see public_base_url).
     public_url: str = ""
+
+    @property
+    def card_check_list(self) -> tuple[str, ...]:
+        """``card_checks`` as a tuple in the order given (``none`` or empty: ``()``)."""
+        parts = [part.strip() for part in self.card_checks.split(",") if part.strip()]
+        return () if parts == ["none"] else tuple(parts)
 
     @property
     def announce_language_list(self) -> tuple[str, ...]:
@@ -271,11 +292,22 @@ class Settings:
         if not 0 < self.port < 65536:
             raise ConfigError(f"KIOSK_PORT={self.port}: not a TCP port")
         parse_printer(self.printer)
+        for name in ("card_reads_per_minute", "logins_per_minute", "speech_per_minute"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"KIOSK_{name.upper()}={getattr(self, name)}: must be > 0")
+        if self.device_key and len(self.device_key.strip()) < 32:
+            raise ConfigError("KIOSK_DEVICE_KEY: at least 32 characters (see `kiosk device`)")
         if self.printer_paper_mm not in PAPER_WIDTH_DOTS:
             raise ConfigError(f"KIOSK_PRINTER_PAPER_MM={self.printer_paper_mm}: expected 58 or 80")
 
         if self.card_trust_keys or self.jpki_trust_anchors or self.jpki_crl:
             self.card_trust()
+        checks = self.card_check_list
+        if any(c not in CARD_CHECKS for c in checks) or len(set(checks)) != len(checks):
+            raise ConfigError(
+                f"KIOSK_CARD_CHECKS={self.card_checks!r}: none, or a comma-separated list of "
+                f"distinct checks out of {', '.join(CARD_CHECKS)}"
+            )
         if not 0 <= self.events_port < 65536 or self.events_port == self.port:
             raise ConfigError(
                 f"KIOSK_EVENTS_PORT={self.events_port}: a TCP port other than KIOSK_PORT"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kiosk.config import Settings
-from kiosk.privacy import attach_cipher, load_data_key
+from kiosk.privacy import attach_cipher, load_data_key, make_private_dir, make_private_file
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -37,7 +37,9 @@ def make_engine(
 ) -> Engine:
     """An engine for ``url`` that encrypts personal columns with ``data_key``.
 
-    For a SQLite file URL the parent folder is created. ``pool_size`` matters for
+    For a SQLite file URL the parent folder is created (0700) and the database file too
+    (0600) before SQLite opens it, so the database and its WAL and shared-memory files are
+    never readable by other users; existing ones are made private. ``pool_size`` matters for
     PostgreSQL with many threads (one connection per concurrent session). ``pre_ping``
     (PostgreSQL) checks pooled connections before use, surviving server restarts at the
     cost of one round trip per transaction.
@@ -45,7 +47,7 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(parsed.database))
         engine = create_engine(
             url,
             echo=echo,
@@ -59,6 +61,18 @@ def make_engine(
             url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
         )
     return attach_cipher(engine, data_key)
+
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _private_sqlite_files(database: Path) -> None:
+    make_private_dir(database.parent)
+    make_private_file(database)
+    for suffix in SQLITE_SIDE_FILES:
+        side = database.with_name(database.name + suffix)
+        if side.exists():
+            make_private_file(side)
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

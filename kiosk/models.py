@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -131,6 +133,12 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     fee_yen: Mapped[int] = mapped_column(Integer, default=0)
     card_integrity: Mapped[str] = mapped_column(String(24))
+    # The genuine-card checks of the read (cardreader.model.CardChecks; no personal data):
+    # the chip signed our challenge (None: not checked), and each chain's Genuine value.
+    card_chip_authenticated: Mapped[bool | None] = mapped_column(Boolean)
+    card_chain: Mapped[str] = mapped_column(String(24), server_default="not_checked")
+    card_jpki_chain: Mapped[str] = mapped_column(String(24), server_default="not_checked")
+    card_genuine: Mapped[str] = mapped_column(String(24), server_default="not_checked")
     # Personal data (NULL after purge).
     family_name: Mapped[str | None] = mapped_column(Encrypted("case.family_name"))
     given_name: Mapped[str | None] = mapped_column(Encrypted("case.given_name"))
@@ -251,9 +259,23 @@ class Ticket(Base):
         UniqueConstraint("origin_queue_id", "business_day", "number"),
         UniqueConstraint("case_id"),
         CheckConstraint("number > 0", name="number_positive"),
-        Index("ix_tickets_waiting", "status", "queue_id", "priority", "sort_at"),
-        # The wait estimate reads a queue's latest completions at every issue.
-        Index("ix_tickets_queue_completed", "queue_id", "completed_at"),
+        # The waiting tickets of one day, in call order within a queue: people-ahead counts,
+        # call-next and the phone views read only these rows, however many tickets the day
+        # already issued (issue 10: the single-column business-day index made each of them
+        # walk the whole day). See migration 0007.
+        Index(
+            "ix_tickets_waiting_day", "status", "business_day", "queue_id", "priority", "sort_at"
+        ),
+        # The wait estimate reads a queue's latest served tickets at every issue: only rows
+        # with a service time are in this index, so the newest twenty are its last twenty
+        # entries (migration 0007: the full index made PostgreSQL sort all of the queue's).
+        Index(
+            "ix_tickets_queue_served",
+            "queue_id",
+            "completed_at",
+            sqlite_where=text("service_s IS NOT NULL"),
+            postgresql_where=text("service_s IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -319,7 +341,13 @@ class StaffRole(enum.Enum):
 
 class Staff(Base):
     """A staff console account. The password is stored only as a salted KDF hash
-    (``kiosk.staff``); repeated failures lock the account for a while (``locked_until``)."""
+    (``kiosk.staff``). Repeated failures from one address lock the account *for that
+    address* (``StaffLoginFailure``); ``failed_logins`` and ``locked_until`` summarise them
+    for the admin page (failures since the last success, the latest lock's end).
+
+    ``session_version`` is stamped into every console session and API token at log-in; a
+    log-out, a password change, a deactivation or a role change increments it, which ends
+    every session and token issued before at once."""
 
     __tablename__ = "staff"
     __table_args__ = (CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),)
@@ -334,6 +362,7 @@ class Staff(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"Staff({self.username!r}, role={self.role.value})"
@@ -365,3 +394,20 @@ class HelpRequest(Base):
     def __repr__(self) -> str:
         state = "open" if self.acknowledged_at is None else "acknowledged"
         return f"HelpRequest({self.kiosk_id!r}, {self.screen!r}, {state})"
+
+
+class StaffLoginFailure(Base):
+    """Failed log-ins of one account from one client address, and the lock they earned:
+    after ``kiosk.staff.MAX_FAILURES`` in a row that address may not log in to that account
+    for a while; other addresses still can (so one LAN user cannot lock everyone out)."""
+
+    __tablename__ = "staff_login_failures"
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

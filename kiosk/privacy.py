@@ -28,8 +28,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 KEY_FILE_NAME = "data.key"
-_FORMAT_V1 = b"\x01"
+_FORMAT_V1 = b"\x01"  # unpadded (written before padding existed; still read)
+_FORMAT_V2 = b"\x02"  # padded to a multiple of PAD_BLOCK bytes
 _NONCE_BYTES = 12
+# Plaintexts are padded to a multiple of this many bytes before encryption, so that a
+# ciphertext's length says no more than "shorter than 32, 64, ... bytes": every sex code
+# (``male``, ``female``, ``not_applicable``, ``unknown``) gives the same length, and names
+# and addresses are known only to 32 bytes (about 10 kanji).
+PAD_BLOCK = 32
 
 
 class PrivacyError(Exception):
@@ -44,12 +50,33 @@ class DecryptionFailed(PrivacyError):
     """A stored value does not decrypt with this key (wrong key or tampered row)."""
 
 
+def pad(plaintext: bytes, block: int = PAD_BLOCK) -> bytes:
+    """ISO/IEC 7816-4 padding: one 0x80 byte, then zeros up to a multiple of ``block``
+    (always at least one byte, so padding is unambiguous whatever the plaintext ends with)."""
+    padded = plaintext + b"\x80"
+    return padded + b"\x00" * (-len(padded) % block)
+
+
+def unpad(padded: bytes) -> bytes:
+    """The inverse of :func:`pad`; ValueError for anything :func:`pad` cannot produce."""
+    stripped = padded.rstrip(b"\x00")
+    if not stripped.endswith(b"\x80"):
+        raise ValueError("bad padding")
+    return stripped[:-1]
+
+
 class FieldCipher:
     """AES-256-GCM for single column values.
 
     The column's purpose (``"case.address"``) is the associated data, so a ciphertext
     copied into another column fails to decrypt instead of showing up in the wrong place.
     Stored layout: 1 format byte, 12-byte random nonce, ciphertext with tag.
+
+    Format 2 (written now) pads the plaintext (:func:`pad`) so the length of a ciphertext
+    does not reveal the value (the sex code was readable from it); its associated data also
+    carries the format byte, so a format 2 row relabelled as format 1 fails to decrypt
+    instead of showing its padding. Format 1 rows (unpadded, from before) are still read:
+    no migration, and they are rewritten padded whenever the column is written again.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -59,16 +86,25 @@ class FieldCipher:
 
     def encrypt(self, plaintext: bytes, purpose: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        return _FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, purpose.encode())
+        aad = purpose.encode() + _FORMAT_V2
+        return _FORMAT_V2 + nonce + self._aead.encrypt(nonce, pad(plaintext), aad)
 
     def decrypt(self, blob: bytes, purpose: str) -> bytes:
-        if not blob or blob[:1] != _FORMAT_V1:
+        version = blob[:1]
+        if version not in (_FORMAT_V1, _FORMAT_V2):
             raise DecryptionFailed(f"{purpose}: unknown ciphertext format")
         nonce, body = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
+        aad = purpose.encode() + (_FORMAT_V2 if version == _FORMAT_V2 else b"")
         try:
-            return self._aead.decrypt(nonce, body, purpose.encode())
+            plaintext = self._aead.decrypt(nonce, body, aad)
         except InvalidTag as e:
             raise DecryptionFailed(f"{purpose}: ciphertext does not match the data key") from e
+        if version == _FORMAT_V1:
+            return plaintext
+        try:
+            return unpad(plaintext)
+        except ValueError as e:
+            raise DecryptionFailed(f"{purpose}: bad padding") from e
 
     def __repr__(self) -> str:
         return "FieldCipher(<key hidden>)"
@@ -151,6 +187,34 @@ class Encrypted(TypeDecorator[Any]):
         return PersonalStr(raw)
 
 
+# --- files at rest ---------------------------------------------------------------------------
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as a folder only its owner can enter (0700),
+    and take group and other access away from an existing one: the data folder holds the
+    SQLite database, its WAL, the keys and the simulator's state. Returns ``path``."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR_MODE)
+    return path
+
+
+def make_private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if it does not exist, else take group and other
+    access away from it. SQLite creates a database's ``-wal`` and ``-shm`` files with the
+    database file's own mode, so a database file made here keeps them private too."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_FILE_MODE)
+    return path
+
+
 # --- the data key -------------------------------------------------------------------------
 
 
@@ -184,7 +248,7 @@ def load_data_key(data_key: str, data_dir: Path) -> bytes:
     if data_key:
         return parse_data_key(data_key)
     path = data_dir / KEY_FILE_NAME
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

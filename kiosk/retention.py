@@ -1,10 +1,14 @@
 """Purging personal data once a case is over.
 
-A case that is done, cancelled, a no-show or refunded keeps its personal data until the
-end of the business day it closed on (plus ``retention_days``); after that ``purge``
-overwrites every personal column with NULL (name, address, birth date, sex, individual
-number, the fields the resident typed). Tickets, fees, statuses and the audit trail stay,
-so statistics survive; each purged case gets a ``case.purged`` audit row.
+A case keeps its personal data until the end of the business day it last changed on (the
+day it closed: done, cancelled, a no-show or refunded; for a case that never closed, the
+day it was last moved on), plus ``retention_days``; after that ``purge`` overwrites every
+personal column with NULL (name, address, birth date, sex, individual number, the fields
+the resident typed), **whatever the case's state**: a case left queued, half-paid or stuck
+by a crash is no reason to keep a resident's data for ever (the end-of-day close,
+``application.closing``, cancels what can be cancelled first; the rest keeps its state,
+tickets, fees and payments, just not the personal data). Tickets, fees, statuses and the
+audit trail stay, so statistics survive; each purged case gets a ``case.purged`` audit row.
 
 Irreversible: the columns hold only AES-GCM ciphertext to begin with, SQLite runs with
 ``secure_delete`` (freed cells are zeroed) and ``kiosk purge`` checkpoints the WAL /
@@ -16,11 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from kiosk import audit
-from kiosk.cases import CLOSED_STATES
 from kiosk.clock import TOKYO, aware, business_day
 from kiosk.models import Case, CaseProcedure
 
@@ -35,8 +38,9 @@ class PurgeResult:
 
 
 def purge_cutoff(now: datetime, retention_days: int = 0) -> datetime:
-    """Cases closed before this instant are purgeable: the start (Asia/Tokyo) of the
-    business day ``retention_days`` days before today's."""
+    """Cases last changed (closed, or moved on while open) before this instant are
+    purgeable: the start (Asia/Tokyo) of the business day ``retention_days`` days before
+    today's."""
     day = business_day(now) - timedelta(days=retention_days)
     return datetime(day.year, day.month, day.day, tzinfo=TOKYO)
 
@@ -48,8 +52,8 @@ def purge(
     now: datetime | None = None,
     retention_days: int = 0,
 ) -> PurgeResult:
-    """Remove the personal data of closed cases past retention; returns their ids.
-    Already purged cases are skipped, so running it twice is harmless."""
+    """Remove the personal data of every case past retention, whatever its state; returns
+    their ids. Already purged cases are skipped, so running it twice is harmless."""
     now = aware(now)
     if retention_days < 0:
         raise ValueError("retention_days must be >= 0")
@@ -58,9 +62,7 @@ def purge(
         session.scalars(
             select(Case.id)
             .where(
-                Case.status.in_(CLOSED_STATES),
-                Case.closed_at.is_not(None),
-                Case.closed_at < cutoff,
+                func.coalesce(Case.closed_at, Case.updated_at) < cutoff,
                 Case.purged_at.is_(None),
             )
             .order_by(Case.id)

@@ -2,9 +2,21 @@
 
 Passwords are stored as ``scrypt$<log2 n>$<r>$<p>$<salt>$<hash>`` (hashlib.scrypt, a
 memory-hard KDF; the parameters travel with each hash so they can be raised later). Log-in
-failures are counted in the database (so every process of a ward office agrees): after
-:data:`MAX_FAILURES` in a row the account is locked for :data:`LOCKOUT`. Every log-in,
-failure, lock and account change writes an audit row (usernames only, never passwords).
+failures are counted in the database (so every process of a ward office agrees) per account
+*and client address*: after :data:`MAX_FAILURES` in a row from one address, that address
+may not log in to that account for :data:`LOCKOUT`, while the owner at their own desk still
+can. (Locking the whole account let anyone on the LAN lock every known username with five
+tries.) How many attempts one address may make at all is the front end's per-address rate
+limit (``ui.rate_limits``). Every answer costs one password hash, whether the account is
+unknown, locked or not, so timing tells nothing (a locked account used to answer in 17 ms
+instead of 300).
+
+Sessions end on the server's word: each account has a ``session_version`` that console
+sessions and API tokens carry; :func:`end_sessions` (log-out, password change, deactivation,
+role change) increments it, and everything issued before stops working at once.
+
+Every log-in, failure, lock, end of sessions and account change writes an audit row
+(usernames and client addresses only, never passwords).
 
 Like the rest of ``kiosk/``: functions take a Session, may flush, never commit.
 """
@@ -20,13 +32,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kiosk import audit
 from kiosk.clock import aware
 from kiosk.errors import DomainError, NotFound
-from kiosk.models import Staff, StaffRole
+from kiosk.models import Staff, StaffLoginFailure, StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -189,57 +201,130 @@ def require_role(staff: Staff, role: StaffRole) -> None:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """``staff`` on success; otherwise None, with ``locked_until`` when the account is (now)
-    locked. The caller commits in both cases: failures must be counted."""
+    """``staff`` on success; otherwise None, with ``locked_until`` when this address is
+    (now) locked out of the account. The caller commits in both cases: failures must be
+    counted."""
 
     staff: Staff | None
     locked_until: datetime | None = None
 
 
+def _failures(session: Session, staff: Staff, address: str) -> StaffLoginFailure | None:
+    return session.get(StaffLoginFailure, (staff.id, address), with_for_update=True)
+
+
+def _latest_lock(session: Session, staff: Staff, now: datetime) -> datetime | None:
+    return session.scalar(
+        select(func.max(StaffLoginFailure.locked_until)).where(
+            StaffLoginFailure.staff_id == staff.id, StaffLoginFailure.locked_until > now
+        )
+    )
+
+
 def authenticate(
-    session: Session, username: str, password: str, *, now: datetime | None = None
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    address: str = "unknown",
+    now: datetime | None = None,
 ) -> LoginResult:
-    """Check a log-in. Counts failures; the :data:`MAX_FAILURES`-th locks the account for
-    :data:`LOCKOUT` (a locked account refuses even the right password until then)."""
+    """Check a log-in from client ``address``. Counts failures per account and address;
+    the :data:`MAX_FAILURES`-th locks this address out of the account for :data:`LOCKOUT`
+    (even the right password is refused from it until then). Exactly one password hash is
+    computed whatever the outcome (unknown, disabled, locked or not)."""
     now = aware(now)
+    address = (address or "unknown")[:64]
     staff = find_staff(session, username) if _USERNAME.match(username or "") else None
     password = password[:MAX_PASSWORD_LENGTH]
+    known = staff is not None and staff.active
+    matches = verify_password(password, staff.password_hash if staff and known else _dummy_hash())
     if staff is None or not staff.active:
-        verify_password(password, _dummy_hash())
         audit.record(session, "system", "staff.login_failed", detail={"reason": "unknown"}, now=now)
         return LoginResult(None)
-    locked = staff.locked_until is not None and staff.locked_until > now
-    if locked:
+    failures = _failures(session, staff, address)
+    if failures is not None and failures.locked_until is not None and failures.locked_until > now:
         audit.record(
-            session, "system", "staff.login_refused", detail={"staff": staff.username}, now=now
+            session,
+            "system",
+            "staff.login_refused",
+            detail={"staff": staff.username, "address": address},
+            now=now,
         )
-        return LoginResult(None, staff.locked_until)
-    if not verify_password(password, staff.password_hash):
+        session.flush()
+        return LoginResult(None, failures.locked_until)
+    if not matches:
+        if failures is None:
+            failures = StaffLoginFailure(staff_id=staff.id, address=address, failures=0)
+            session.add(failures)
+        failures.failures += 1
+        failures.updated_at = now
         staff.failed_logins += 1
         audit.record(
             session,
             "system",
             "staff.login_failed",
-            detail={"staff": staff.username, "failures": staff.failed_logins},
+            detail={"staff": staff.username, "address": address, "failures": failures.failures},
             now=now,
         )
-        if staff.failed_logins >= MAX_FAILURES:
-            staff.failed_logins = 0
-            staff.locked_until = now + LOCKOUT
+        if failures.failures >= MAX_FAILURES:
+            failures.failures = 0
+            failures.locked_until = now + LOCKOUT
+            staff.locked_until = max(staff.locked_until or now, failures.locked_until)
             audit.record(
-                session, "system", "staff.locked", detail={"staff": staff.username}, now=now
+                session,
+                "system",
+                "staff.locked",
+                detail={"staff": staff.username, "address": address},
+                now=now,
             )
-            log.warning("staff account %s locked after %d failures", staff.username, MAX_FAILURES)
+            log.warning(
+                "staff account %s locked for one address after %d failures",
+                staff.username,
+                MAX_FAILURES,
+            )
             session.flush()
-            return LoginResult(None, staff.locked_until)
+            return LoginResult(None, failures.locked_until)
         session.flush()
         return LoginResult(None)
+    if failures is not None:
+        session.delete(failures)
+        session.flush()
     staff.failed_logins = 0
-    staff.locked_until = None
+    staff.locked_until = _latest_lock(session, staff, now)
     staff.last_login_at = now
-    audit.record(session, actor_of(staff), "staff.login", detail={"staff": staff.username}, now=now)
+    audit.record(
+        session,
+        actor_of(staff),
+        "staff.login",
+        detail={"staff": staff.username, "address": address},
+        now=now,
+    )
     session.flush()
     return LoginResult(staff)
+
+
+def end_sessions(
+    session: Session, staff: Staff, *, actor: str, reason: str, now: datetime | None = None
+) -> Staff:
+    """End every console session and API token of ``staff`` at once (they carry the old
+    ``session_version``). ``reason``: ``logout``, ``password``, ``deactivated``, ``role``."""
+    staff.session_version += 1
+    audit.record(
+        session,
+        actor,
+        "staff.sessions_ended",
+        detail={"staff": staff.username, "reason": reason},
+        now=aware(now),
+    )
+    session.flush()
+    return staff
+
+
+def session_is_current(staff: Staff, version: object) -> bool:
+    """Whether a session or token stamped with ``version`` is still valid for ``staff``
+    (active, and nothing ended its sessions since)."""
+    return staff.active and isinstance(version, int) and version == staff.session_version
 
 
 def _count_admins(session: Session) -> int:
@@ -259,8 +344,10 @@ def update_staff(
     unlock: bool = False,
     now: datetime | None = None,
 ) -> Staff:
-    """An admin changes an account: role, enabled, new password, unlock. Raises
-    WeakPassword, LastAdmin (never leave the ward without an active admin)."""
+    """An admin changes an account: role, enabled, new password, unlock. A new role, a
+    deactivation or a new password ends every session and token of the account
+    (:func:`end_sessions`); unlocking (and a new password) lifts the lock of every address.
+    Raises WeakPassword, LastAdmin (never leave the ward without an active admin)."""
     now = aware(now)
     was_admin = staff.role is StaffRole.ADMIN and staff.active
     changes: list[str] = []
@@ -277,6 +364,7 @@ def update_staff(
     if unlock or password:
         staff.failed_logins = 0
         staff.locked_until = None
+        session.execute(delete(StaffLoginFailure).where(StaffLoginFailure.staff_id == staff.id))
         changes.append("unlocked")
     session.flush()
     if was_admin and not (staff.role is StaffRole.ADMIN and staff.active):
@@ -289,4 +377,8 @@ def update_staff(
         detail={"staff": staff.username, "changes": changes, "role": staff.role.value},
         now=now,
     )
+    ended = [c for c in changes if c in ("role", "password") or (c == "active" and not active)]
+    if ended:
+        reason = {"role": "role", "password": "password", "active": "deactivated"}[ended[0]]
+        end_sessions(session, staff, actor=actor, reason=reason, now=now)
     return staff

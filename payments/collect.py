@@ -136,6 +136,7 @@ def start_payment(
             session, case_id, provider_name=provider.name, actor=actor, kiosk_id=kiosk_id, now=now
         )
         public_id = payment.public_id
+    crash_point("after_payment_created")
     error: PaymentError | None = None
     with transaction(sessions) as session:
         try:
@@ -144,6 +145,7 @@ def start_payment(
             error = e  # commit the failed row first, then tell the caller
     if error is not None:
         raise error
+    crash_point("after_payment_pending")
     return payment
 
 

@@ -44,6 +44,13 @@ class InvalidSignature(PaymentError):
     code = "invalid_signature"
 
 
+class MalformedEvent(PaymentError):
+    """A webhook is validly signed but is not an event we can read (not JSON, fields missing
+    or of the wrong type). The provider did send it: acknowledge it, change nothing."""
+
+    code = "malformed_event"
+
+
 class ProviderRejected(PaymentError):
     """The provider refused the request as invalid (our bug or a configuration error)."""
 
@@ -221,4 +228,20 @@ class PaymentProvider(Protocol):
 
     def close(self) -> None:
         """Release HTTP connections and threads. Called once at shutdown."""
+        ...
+
+
+@runtime_checkable
+class DrivesAReader(Protocol):
+    """A provider that drives a payment reader of this kiosk (Stripe Terminal): after a
+    crash the reader may still be busy with an action nobody waits for any more, refusing
+    the next resident's payment ("reader busy") until it is cancelled (issue 10: about
+    5 minutes). Recovery (``application.recovery``) asks the provider to free it."""
+
+    def release_reader(self, keep: frozenset[str] = frozenset()) -> str | None:
+        """Cancel whatever the kiosk's reader is doing, unless it is collecting one of the
+        payments in ``keep`` (provider refs of payments still in progress). Returns the
+        provider ref (PaymentIntent id) of the action cancelled, or None when the reader
+        was idle or busy with a kept payment. Never charges, never refunds.
+        Raises ProviderUnavailable."""
         ...

@@ -67,7 +67,18 @@ _FROM_PROVIDER = {
 REFUNDABLE = frozenset({P.SUCCEEDED, P.PARTIALLY_REFUNDED})
 # Fault injection for the crash tests (tests/payments/test_pay_sigkill.py), see crash_point.
 CRASH_AT_ENV = "KIOSK_TEST_CRASH_AT"
-CRASH_POINTS = frozenset({"after_intent_created", "after_succeeded_before_ticket"})
+CRASH_POINTS = frozenset(
+    {
+        # each transition of a resident's visit (the crash matrix of tests/security)
+        "after_case_opened",
+        "after_case_confirmed",
+        "after_payment_created",
+        "after_intent_created",
+        "after_payment_pending",
+        "after_succeeded_before_ticket",
+        "after_ticket_issued",
+    }
+)
 
 
 def actor_for(provider: PaymentProvider) -> str:
@@ -84,7 +95,11 @@ def crash_point(name: str) -> None:
     The points are where a crash is most expensive: ``after_intent_created`` (the provider
     holds a PaymentIntent, on the reader, that our row does not know yet) and
     ``after_succeeded_before_ticket`` (the payment is being recorded as succeeded, the
-    ticket not issued yet). Read at call time, never at import, so a test sets it per run.
+    ticket not issued yet); and right after each other committed transition of a visit
+    (``after_case_opened``, ``after_case_confirmed``, ``after_payment_created``,
+    ``after_payment_pending``, ``after_ticket_issued`` for a fee-free case), where the
+    resident's visit dies with the process. Read at call time, never at import, so a test
+    sets it per run.
     """
     if name not in CRASH_POINTS:
         raise ValueError(f"unknown crash point {name!r}")

@@ -7,6 +7,7 @@ the local stand-in to live Stripe is a different key, webhook secret and API bas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from payments.provider import (
     Declined,
     EventKind,
     InvalidSignature,
+    MalformedEvent,
     PaymentError,
     PaymentEvent,
     ProviderPayment,
@@ -30,6 +32,10 @@ from payments.provider import (
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 WEBHOOK_TOLERANCE_S = 300  # Stripe's default: older signatures are replays
+# ... and signatures dated further ahead than this are refused too: Stripe's library checks
+# only the past, so a body signed for a future instant would stay replayable until then
+# (a minute covers any honest difference between Stripe's clock and ours).
+WEBHOOK_FUTURE_SKEW_S = 60
 HTTP_TIMEOUT_S = 15.0
 # Reader states that mean "try again later or pay in cash", not "your card was refused".
 _UNAVAILABLE_CODES = {
@@ -156,17 +162,57 @@ def intent_view(
     )
 
 
-def parse_event(
-    client: stripe.StripeClient, payload: bytes, signature: str | None, secret: str
-) -> PaymentEvent:
-    """Verify with ``stripe.Webhook.construct_event`` (through the client, so no global key
-    is read) and map the event to our vocabulary."""
+def signature_time(signature: str | None) -> int | None:
+    """The signing time (``t=``) of a ``Stripe-Signature`` header, the first one as Stripe's
+    library reads it; None when there is none or it is not a number."""
+    for item in (signature or "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def verify_signature(
+    payload: bytes, signature: str | None, secret: str, *, now: float | None = None
+) -> None:
+    """Check a webhook's ``Stripe-Signature``: an HMAC of ``secret`` over the exact body,
+    signed at most :data:`WEBHOOK_TOLERANCE_S` ago and at most :data:`WEBHOOK_FUTURE_SKEW_S`
+    ahead. Raises InvalidSignature otherwise."""
     if not secret:
         raise InvalidSignature("no webhook secret configured (KIOSK_STRIPE_WEBHOOK_SECRET)")
     try:
-        event = client.construct_event(payload, signature, secret, WEBHOOK_TOLERANCE_S)
-    except (stripe.SignatureVerificationError, ValueError) as e:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, WEBHOOK_TOLERANCE_S)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as e:
         raise InvalidSignature(f"webhook rejected: {type(e).__name__}") from e
+    signed_at = signature_time(signature)
+    current = time.time() if now is None else now
+    if signed_at is None or signed_at > current + WEBHOOK_FUTURE_SKEW_S:
+        raise InvalidSignature("webhook rejected: signed in the future")
+
+
+def parse_event(
+    client: stripe.StripeClient, payload: bytes, signature: str | None, secret: str
+) -> PaymentEvent:
+    """Verify the signature (:func:`verify_signature`), then map the event to our
+    vocabulary. A validly signed body that is not an event we can read (not JSON, no id,
+    a payment intent without an id, ...) raises MalformedEvent: Stripe sent it, so it is
+    acknowledged, and nothing is changed for it."""
+    verify_signature(payload, signature, secret)
+    try:
+        event = client.construct_event_without_verification(payload)
+        return _event_of(event)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        raise MalformedEvent(f"signed webhook not understood: {type(e).__name__}") from e
+
+
+def _event_of(event: Any) -> PaymentEvent:
+    if not (isinstance(event.id, str) and 0 < len(event.id) <= 128):
+        raise ValueError("an event needs an id (at most 128 characters)")
+    if not isinstance(event.type, str):
+        raise ValueError("an event needs a type")
     obj = event.data.object
     type_ = event.type
     kind, ref, failure = EventKind.IGNORED, None, None
@@ -203,11 +249,15 @@ def parse_event(
             "checkout.session.async_payment_failed": EventKind.FAILED,
             "checkout.session.expired": EventKind.EXPIRED,
         }.get(type_, EventKind.IGNORED)
+    payment_id = value_of(metadata, "payment_id")
+    for text in (ref, payment_id, failure, *extra.values()):
+        if text is not None and not (isinstance(text, str) and len(text) <= 255):
+            raise TypeError("an id or code of the event is not a short string")
     return PaymentEvent(
         event_id=event.id,
         kind=kind,
         provider_ref=ref,
-        payment_id=value_of(metadata, "payment_id"),
+        payment_id=payment_id,
         created=int(value_of(event, "created", 0)),
         raw_type=type_,
         failure_code=failure,

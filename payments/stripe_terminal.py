@@ -131,6 +131,23 @@ class StripeTerminalProvider:
             return self.status(provider_ref)
         return intent_view(pi)
 
+    def release_reader(self, keep: frozenset[str] = frozenset()) -> str | None:
+        """See ``payments.provider.DrivesAReader``: ``cancel_action`` on this kiosk's reader
+        when it is busy with a PaymentIntent not in ``keep``."""
+        reader = call("retrieve reader", self.client.v1.terminal.readers.retrieve, self.reader_id)
+        action = reader["action"]
+        if not action or action["status"] != "in_progress":
+            return None
+        process = value_of(action, "process_payment_intent") or {}
+        busy_with = value_of(process, "payment_intent")
+        if busy_with in keep:
+            return None
+        try:
+            call("cancel_action", self.client.v1.terminal.readers.cancel_action, self.reader_id)
+        except ProviderRejected:
+            return None  # the action finished between the two calls
+        return str(busy_with or action["type"])
+
     def refund(
         self, provider_ref: str, amount_yen: int, *, idempotency_key: str, reason: str
     ) -> ProviderRefund:

@@ -43,6 +43,9 @@ def create_app(
     init_templates(app)
     init_error_handlers(app)
     init_body_limits(app)
+    init_security_headers(app)
+    init_kiosk_screen_only(app)
+    init_rate_limits(app)
     init_blueprints(app, services)
     init_printing(app)
     return app
@@ -102,20 +105,33 @@ def init_printing(app: Flask) -> None:
         raise
 
 
+def init_security_headers(app: Flask) -> None:
+    """CSP, frame and sniffing headers on every response, in one place (``ui.headers``)."""
+    from ui.headers import init_security_headers as init
+
+    init(app)
+
+
+def init_kiosk_screen_only(app: Flask) -> None:
+    """Visits and card operations only from the kiosk's enrolled screen (``ui.device``)."""
+    from ui.device import init_device_check
+
+    init_device_check(app)
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Per-address budgets of card reads, log-ins and speech (``ui.rate_limits``)."""
+    from ui.rate_limits import init_rate_limits as init
+
+    init(app)
+
+
 def init_blueprints(app: Flask, services: Services) -> None:
     """Every surface; the simulator panel only in simulation mode with something simulated."""
-    from ui import (
-        api,
-        board,
-        health,
-        kiosk,
-        phone,
-        staff,
-        voice,
-        webhooks,
-    )
+    from ui import api, board, device, health, kiosk, phone, staff, voice, webhooks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(device.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(phone.bp)

@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 
 from kiosk.clock import business_day
 from kiosk.overview import board_state
-from ui.live_links import connect_sources, stream_url
+from ui.live_links import stream_url
 from ui.services import current_services
 from ui.voice import announce_languages
 
@@ -39,12 +39,8 @@ def _state() -> dict[str, Any]:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
+    # CSP (with the live stream's origin), frames, sniffing: the app's (ui.headers).
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
-        "object-src 'none'; frame-ancestors 'none'"
-    )
     return response
 
 

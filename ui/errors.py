@@ -7,9 +7,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
 from application.visits import CardFromEarlier
 from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
-from cardreader.errors import BadPinFormat, CardError, WrongPin
+from cardreader.errors import (
+    BadPinFormat,
+    CardError,
+    JpkiBadPinFormat,
+    JpkiWrongPin,
+    WrongPin,
+)
 from kiosk.catalog import ValidationFailed
 from kiosk.errors import (
     CardNotUsable,
@@ -23,7 +30,8 @@ from kiosk.errors import (
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
-from ui.i18n import card_error_message
+from ui.i18n import card_error_message, card_refusal_message
+from ui.words import CARD_REFUSED
 
 # code -> (HTTP status, message)
 MESSAGES: dict[str, tuple[int, Any]] = {
@@ -43,6 +51,17 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "validation_failed": (422, _l("Some of the details are not valid.")),
     "case_not_editable": (409, _l("The application can no longer be changed.")),
     "card_not_usable": (409, _l("The card data could not be verified.")),
+    # A card failing a check the ward requires (application.card_policy); the message
+    # depends on the check (ui.i18n.card_refusal_message).
+    "card_not_genuine": (409, _l(CARD_REFUSED)),
+    "jpki_pin_required": (
+        422,
+        _l("Please enter the PIN of the user authentication certificate."),
+    ),
+    "jpki_pin_not_wanted": (
+        422,
+        _l("No PIN of the user authentication certificate is asked for here."),
+    ),
     "missing_individual_number": (409, _l("This procedure needs the individual number.")),
     "visit_not_found": (404, _l("The visit has ended or does not exist.")),
     "login_failed": (401, _l("The user name or the password is not correct.")),
@@ -59,13 +78,20 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     "no_receipt": (404, _l("There is no receipt: nothing was paid for this visit.")),
     "voice_unavailable": (503, _l("Voice guidance is not available right now.")),
     "internal": (500, _l("Something went wrong. Please try again.")),
+    # issue 10: per-address rate limits and the kiosk's own screen
+    "too_many_requests": (429, _l("Too many attempts. Please wait a moment and try again.")),
+    "kiosk_device_required": (
+        403,
+        _l("This screen is not set up as this kiosk's screen. Please ask a member of staff."),
+    ),
 }
 
 # Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
-# (malformed or wrong) is input to correct, 422; the card's state is a conflict, 409 (also
-# a card placed before the visit began: application.visits' one-card-one-visit rule).
+# (malformed or wrong; either PIN) is input to correct, 422; the card's state is a
+# conflict, 409 (also a card placed before the visit began: application.visits).
+TYPED_PIN_ERRORS = (WrongPin.code, BadPinFormat.code, JpkiWrongPin.code, JpkiBadPinFormat.code)
 CARD_STATUSES: dict[str, int] = {
-    code: 422 if code in (WrongPin.code, BadPinFormat.code) else 409
+    code: 422 if code in TYPED_PIN_ERRORS else 409
     for code in (CardError.code, *CARD_ERROR_CODES, CardFromEarlier.code)
 }
 
@@ -75,7 +101,10 @@ _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
     (NotFound, "not_found"),
     (UnknownProcedure, "unknown_procedure"),
     (CaseNotEditable, "case_not_editable"),
+    (CardNotGenuine, "card_not_genuine"),
     (CardNotUsable, "card_not_usable"),
+    (JpkiPinRequired, "jpki_pin_required"),
+    (JpkiPinNotWanted, "jpki_pin_not_wanted"),
     (MissingIndividualNumber, "missing_individual_number"),
     (PermissionDenied, "forbidden"),
     (StaffExists, "staff_exists"),
@@ -112,5 +141,7 @@ def describe(error: BaseException | str) -> tuple[str, int, str]:
     code = error if isinstance(error, str) else code_for(error)
     if isinstance(error, CardError):
         return code, status_of(code), card_error_message(error.code, error.tries_left)
+    if isinstance(error, CardNotGenuine):
+        return code, status_of(code), card_refusal_message(error.check, error.result)
     status, message = MESSAGES.get(code, MESSAGES["internal"])
     return code, status, str(message)

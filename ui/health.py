@@ -1,9 +1,11 @@
 """``/healthz``: what ward IT needs to see at a glance: database, card reader, payments, the
-ticket printer (when one is configured: asked within about a second); and the offline voice
-(reported, but optional: without it the board only chimes)."""
+ticket printer (when one is configured: asked within about a second); the trust
+configuration of the genuine-card checks; and the offline voice (reported, but optional:
+without it the board only chimes)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, url_for
@@ -42,6 +44,67 @@ def _card_reader() -> dict[str, Any]:
     return report
 
 
+# A ward's CRL download runs daily: a CRL this close to its next update is worth a warning.
+CRL_WARNING_AHEAD = timedelta(days=1)
+
+
+def _card_trust(now: datetime | None = None) -> dict[str, Any]:
+    """Which chains are configured (and from where), what the ward requires, the JPKI CRLs'
+    next updates. Not ok when procedures need the JPKI check and a CRL is past its next
+    update: every JPKI check then fails (revocation unknown) until a current one is
+    configured and the service restarted."""
+    services = current_services()
+    trust, policy = services.card_trust, services.card_policy
+    now = now or datetime.now(UTC)
+    wanting = [spec.code for spec in services.catalog.procedures if spec.jpki_check]
+    jpki_needed = policy.jpki_everywhere or bool(wanting)
+    warnings: list[str] = []
+    crls = None
+    stale = False
+    if trust.jpki_crls is not None:
+        crls = []
+        for crl in trust.jpki_crls:
+            issuer = crl.issuer.rfc4514_string()
+            next_update = crl.next_update_utc
+            current = next_update is not None and crl.last_update_utc <= now <= next_update
+            crls.append(
+                {
+                    "issuer": issuer,
+                    "next_update": next_update.isoformat() if next_update else None,
+                    "current": current,
+                }
+            )
+            if not current:
+                stale = True
+                warnings.append(
+                    f"the JPKI CRL of {issuer} is not current (next update "
+                    f"{next_update.isoformat() if next_update else 'none'}): JPKI checks fail "
+                    "until a current CRL is configured (KIOSK_JPKI_CRL) and the service restarted"
+                )
+            elif next_update is not None and next_update - now < CRL_WARNING_AHEAD:
+                warnings.append(
+                    f"the JPKI CRL of {issuer} is due for renewal at {next_update.isoformat()}"
+                )
+    elif jpki_needed:
+        warnings.append("KIOSK_JPKI_CRL is not set: the JPKI check cannot see revoked certificates")
+    return {
+        "ok": not (stale and jpki_needed),
+        "source": services.card_trust_source,
+        "required": list(policy.required),
+        # Which visits ask for the JPKI PIN: every one (KIOSK_CARD_CHECKS has jpki), or
+        # those with these procedures (jpki_check = true in the catalog).
+        "jpki_check_everywhere": policy.jpki_everywhere,
+        "jpki_check_procedures": wanting,
+        "card_chain": {"configured": bool(trust.cvc_keys), "keys": len(trust.cvc_keys)},
+        "jpki_chain": {
+            "configured": bool(trust.jpki_anchors),
+            "anchors": len(trust.jpki_anchors),
+            "crls": crls,
+        },
+        "warnings": warnings,
+    }
+
+
 def _payments() -> dict[str, Any]:
     services = current_services()
     provider, reconciler = services.payments, services.reconciler
@@ -71,7 +134,12 @@ def healthz() -> Any:
     """200 when every part is usable, 503 otherwise; the body says which part is not.
     ``voice`` says whether spoken guidance is available; it never makes the service
     unhealthy (the screens and the board's chime work without it)."""
-    parts = {"database": _database(), "card_reader": _card_reader(), "payments": _payments()}
+    parts = {
+        "database": _database(),
+        "card_reader": _card_reader(),
+        "card_trust": _card_trust(),
+        "payments": _payments(),
+    }
     printer = _printer()
     if printer is not None:
         parts["printer"] = printer

@@ -29,7 +29,7 @@ from flask_babel import (
 from flask_babel import gettext as _
 
 from ui.services import current_services
-from ui.words import CARD_ERRORS, WRONG_PIN
+from ui.words import CARD_ERRORS, CARD_REFUSALS, CARD_REFUSED, WRONG_PIN
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,12 @@ def card_error_message(code: str, tries_left: int | None = None) -> str:
         singular, plural = WRONG_PIN[code]
         return ngettext(singular, plural, tries_left or 0)
     return gettext(CARD_ERRORS.get(code, CARD_ERRORS["card_error"]))
+
+
+def card_refusal_message(check: str, result: str) -> str:
+    """The resident's message, in the current language, for a card the ward's policy refused
+    at ``check`` with ``result`` (``application.card_policy.CardNotGenuine``)."""
+    return gettext(CARD_REFUSALS.get((check, result), CARD_REFUSED))
 
 
 class TranslationsNotCompiled(RuntimeError):

@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
+from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
 from application.printing import PrintState
 from application.services import Services
 from application.visits import (
@@ -33,7 +34,15 @@ from application.visits import (
     VisitEnded,
     VisitWorkflow,
 )
-from cardreader.errors import CardError, PinLocked, PinWouldLock, WrongPin
+from cardreader.errors import (
+    CardError,
+    JpkiPinLocked,
+    JpkiPinWouldLock,
+    JpkiWrongPin,
+    PinLocked,
+    PinWouldLock,
+    WrongPin,
+)
 from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.addresses import Ward
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
@@ -43,8 +52,14 @@ from kiosk.errors import DomainError, NotFound, UnknownProcedure
 from kiosk.help import HelpAlert
 from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
-from ui.i18n import card_error_message, current_locale, domain_language, localized
-from ui.live_links import connect_sources, stream_url
+from ui.i18n import (
+    card_error_message,
+    card_refusal_message,
+    current_locale,
+    domain_language,
+    localized,
+)
+from ui.live_links import stream_url
 from ui.pickers import address_picker, date_picker, date_text
 from ui.public_links import phone_status_url
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
@@ -117,14 +132,9 @@ def _visit(*, touch: bool = True) -> Visit:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    # Nothing of a visit may come back through the browser's history or cache.
+    # Nothing of a visit may come back through the browser's history or cache (the security
+    # headers are the app's: ui.headers).
     response.headers["Cache-Control"] = "no-store"
-    # connect-src: the answer to "Call staff" arrives on the event server's stream.
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
-        "object-src 'none'; frame-ancestors 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -158,11 +168,18 @@ def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
 @bp.errorhandler(CardError)
 def _card_error(e: CardError) -> ResponseReturnValue:
     message = card_error_message(e.code, e.tries_left)
-    if isinstance(e, PinLocked | PinWouldLock):
+    if isinstance(e, PinLocked | PinWouldLock | JpkiPinLocked | JpkiPinWouldLock):
         return _page("stop.html", 409, step="pin", code=e.code, message=message)
     if e.code in ("no_card", "card_removed", "card_from_earlier"):
         return _page("card.html", 409, step="card", message=message, code=e.code)
     return _page("problem.html", 409, message=message, code=e.code)
+
+
+@bp.errorhandler(CardNotGenuine)
+def _card_not_genuine(e: CardNotGenuine) -> ResponseReturnValue:
+    # The workflow refused the card (ward policy) and wrote the audit row: to the counter.
+    message = card_refusal_message(e.check, e.result)
+    return _page("stop.html", 409, step="pin", code=e.code, message=message)
 
 
 @bp.errorhandler(PaymentError)
@@ -447,32 +464,75 @@ def card_state() -> ResponseReturnValue:
     return jsonify(state=_workflow().card_state(visit).value)
 
 
+def _pin_page(
+    visit: Visit, status: int = 200, message: str | None = None, tries: int | None = None
+) -> ResponseReturnValue:
+    # Both PINs' tries are asked of the card (the safety rule stops the page at one try
+    # left); the JPKI stage shows only when a chosen procedure wants the JPKI check.
+    workflow = _workflow()
+    if tries is None:
+        tries = workflow.pin_tries(visit)
+    jpki_tries = workflow.jpki_pin_tries(visit)
+    return _page(
+        "pin.html", status, step="pin", tries=tries, jpki_tries=jpki_tries, message=message
+    )
+
+
 @bp.get("/pin")
 def pin() -> ResponseReturnValue:
     """The PIN pad with the tries left; a clear stop when one try or none is left (the
-    kiosk never sends the PIN that could lock a card)."""
+    kiosk never sends the PIN that could lock a card). When a chosen procedure wants the
+    JPKI check, a second stage asks for the PIN of the user authentication certificate."""
     visit = _visit()
     _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
-    tries = _workflow().pin_tries(visit)
-    return _page("pin.html", step="pin", tries=tries, message=None)
+    return _pin_page(visit)
 
 
 @bp.post("/pin")
 def pin_submit() -> ResponseReturnValue:
-    """Read the card with the PIN (used only in this call) and open the case with the
-    chosen procedures and fields; then the prefilled form to check."""
+    """Read the card with the PIN (and the JPKI PIN when asked for; both used only in this
+    call) and open the case with the chosen procedures and fields; then the prefilled form
+    to check. A card that fails a check the ward requires goes to the counter."""
     visit = _visit()
     _specs(visit)
     if visit.case_id is not None:
         return redirect(url_for("kiosk.check"))
     try:
-        _workflow().read_card(visit, request.form.get("pin", ""), language=domain_language())
+        _workflow().read_card(
+            visit,
+            request.form.get("pin", ""),
+            jpki_pin=request.form.get("jpki_pin") or None,
+            language=domain_language(),
+        )
     except WrongPin as e:
         message = card_error_message(e.code, e.tries_left)
-        return _page("pin.html", 422, step="pin", tries=e.tries_left, message=message)
+        return _pin_page(visit, 422, message, tries=e.tries_left)
+    except JpkiWrongPin as e:
+        return _pin_page(visit, 422, card_error_message(e.code, e.tries_left))
+    except JpkiPinRequired:
+        message = _("Please enter the PIN of the user authentication certificate.")
+        return _pin_page(visit, 422, message)
+    except JpkiPinNotWanted:
+        raise BadRequest("no JPKI PIN is asked for") from None
     return redirect(url_for("kiosk.check"))
+
+
+@bp.post("/pin/decline")
+def pin_decline() -> ResponseReturnValue:
+    """The resident does not know (or does not want to give) the PIN of the user
+    authentication certificate: recorded without personal data; to the counter."""
+    visit = _visit()
+    _specs(visit)
+    if visit.case_id is not None:
+        return redirect(url_for("kiosk.check"))
+    _workflow().decline_jpki(visit)
+    message = _(
+        "Without the PIN of the user authentication certificate, this procedure cannot be "
+        "done at the kiosk. Staff at the counter can help you."
+    )
+    return _page("stop.html", 200, step="pin", code="jpki_declined", message=message)
 
 
 # --- check and confirm ----------------------------------------------------------------------------

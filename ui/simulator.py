@@ -55,6 +55,7 @@ from ui.staff.console import logged_in_staff
 bp = Blueprint("simulator", __name__, url_prefix="/sim")
 
 TEXT_PIN = 0x0011  # the card-info-input-support PIN the kiosk uses
+JPKI_AUTH_PIN = 0x0018  # the user-authentication certificate's PIN (the JPKI check)
 DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
 RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
 PRINTED_SHOWN = 3  # the simulated printer's last pages shown on the panel
@@ -176,6 +177,7 @@ def panel() -> ResponseReturnValue:
         persona=rig.persona if rig is not None else None,
         personas=sorted(rig.personas.values(), key=lambda p: p.key) if rig is not None else [],
         tries=card.tries_left(TEXT_PIN) if card is not None else None,
+        jpki_tries=card.tries_left(JPKI_AUTH_PIN) if card is not None else None,
         faults=rig.faults if rig is not None else None,
         terminal=terminal,
         current=terminal.current if terminal is not None else None,
@@ -202,7 +204,8 @@ def _int(name: str, low: int, high: int) -> int:
 
 @bp.post("/card")
 def card_action() -> ResponseReturnValue:
-    """insert (persona), remove, tries (set the PIN tries left)."""
+    """insert (persona), remove, tries / jpki_tries (set the tries left of the card's PIN /
+    of the user authentication certificate's PIN)."""
     rig = _rig()
     if rig is None:
         raise BadRequest("no simulated reader")
@@ -221,6 +224,11 @@ def card_action() -> ResponseReturnValue:
             raise BadRequest("no card")
         rig.card.set_tries(TEXT_PIN, _int("tries", 0, 3))
         flash(_("PIN tries set."))
+    elif action == "jpki_tries":
+        if rig.card is None:
+            raise BadRequest("no card")
+        rig.card.set_tries(JPKI_AUTH_PIN, _int("tries", 0, 3))
+        flash(_("Certificate PIN tries set."))
     else:
         raise BadRequest("unknown action")
     return redirect(url_for("simulator.panel"))

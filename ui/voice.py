@@ -137,6 +137,12 @@ def _guides() -> dict[str, str]:
             "speech",
             "Enter the 4-digit PIN of your card with the number keys on the screen. Then press OK.",
         ),
+        "pin_jpki": pgettext(
+            "speech",
+            "Enter the 4-digit PIN of your card and press Next. Then enter the 4-digit PIN of "
+            "your user authentication certificate and press OK. For some people it is a "
+            "different number.",
+        ),
         "check": pgettext(
             "speech",
             "Please check your application. If something is wrong, press Change. If it "
@@ -195,6 +201,7 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "fields",
     "card",
     "pin",
+    "pin_jpki",
     "check",
     "pay",
     "pay_terminal",

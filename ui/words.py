@@ -121,6 +121,8 @@ CARD_FIELD_LABELS: dict[str, str] = {
 # PIN messages have a number: see ``WRONG_PIN``.
 CARD_ERRORS: dict[str, str] = {
     "card_error": N_("The card could not be read. Please ask a member of staff."),
+    # issue 10: a second card operation while one runs (nothing was sent to the card).
+    "reader_busy": N_("The card reader is busy. Please wait a moment and try again."),
     "no_reader": N_("No card reader was found. Please ask a member of staff."),
     "no_card": N_("There is no card on the reader. Please place your My Number card on it."),
     "card_removed": N_(
@@ -153,6 +155,24 @@ CARD_ERRORS: dict[str, str] = {
     "jpki_pin_would_lock": N_(
         "Only one try is left for the PIN of the user authentication certificate. "
         "A wrong PIN now would lock it. For your safety, please go to the counter."
+    ),
+}
+
+
+# A card the ward's policy refused (application.card_policy), by (check, result): the
+# resident goes to the counter. Neutral words: a genuine card with an expired certificate
+# lands here too.
+CARD_REFUSED = N_(
+    "This card could not be checked at the kiosk. Please go to the counter with your card."
+)
+CARD_REFUSALS: dict[tuple[str, str], str] = {
+    ("jpki_chain", "expired"): N_(
+        "The user authentication certificate on your card has expired. Please go to the "
+        "counter with your card. It can be renewed there."
+    ),
+    ("jpki_chain", "revoked"): N_(
+        "The user authentication certificate on your card is no longer valid. Please go to "
+        "the counter with your card."
     ),
 }
 

@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "db",
     "purge",
     "staff",
+    "device",
 ]
 
 

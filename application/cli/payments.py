@@ -33,9 +33,12 @@ def command() -> None:
 def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     """Compare open and recent payments with the provider and repair them: record payments
     taken while we were down, issue missing tickets, cancel abandoned ones, record refunds
-    made outside the service. Safe to repeat."""
+    made outside the service; free this kiosk's payment reader from an action nobody waits
+    for and cancel this kiosk's cases a crash left half-way (application.recovery). Safe
+    to repeat, also while the service runs."""
     from datetime import timedelta
 
+    from application.recovery import STALE_AFTER, return_stuck_cases, settle_left_payments
     from application.registry import build_payment_provider, check_settings
     from application.schema import require_current_schema
     from kiosk import db
@@ -55,17 +58,23 @@ def reconcile_command(timeout_s: int | None, refund_days: int | None) -> None:
     provider, _terminal = build_payment_provider(settings)
     try:
         require_current_schema(engine)
-        with db.transaction(db.make_session_factory(engine)) as session:
+        sessions = db.make_session_factory(engine)
+        recovery = settle_left_payments(
+            sessions, provider, kiosk_id=settings.kiosk_id, stale_after=STALE_AFTER
+        )
+        with db.transaction(sessions) as session:
             report = reconcile(
                 session,
                 provider,
                 timeout_s=timeout_s or settings.payment_timeout_s,
                 refund_window=window,
             )
+        return_stuck_cases(sessions, recovery, kiosk_id=settings.kiosk_id, stale_after=STALE_AFTER)
         click.echo(report.line())
-        for public_id in report.unreachable:
+        click.echo(recovery.line())
+        for public_id in [*report.unreachable, *recovery.unreachable]:
             click.echo(f"unreachable: {public_id}", err=True)
-        sys.exit(1 if report.unreachable else 0)
+        sys.exit(1 if report.unreachable or recovery.unreachable else 0)
     finally:
         provider.close()
         engine.dispose()

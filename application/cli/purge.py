@@ -1,4 +1,5 @@
-"""``kiosk purge``: irreversibly remove personal data of closed cases past retention."""
+"""``kiosk purge``: irreversibly remove personal data of every case past retention, then
+close the earlier days (cancel the cases they left open)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import datetime
 
 import click
 
+from application.closing import close_open_cases
 from application.schema import SchemaOutdated, require_current_schema
+from kiosk.clock import aware, business_day
 from kiosk.config import ConfigError, load_settings
 from kiosk.db import engine_from_settings, make_session_factory, transaction
 from kiosk.privacy import PrivacyError
@@ -24,9 +27,10 @@ from kiosk.retention import compact_storage, purge
 )
 @click.option("--retention-days", type=int, default=None, help="Default KIOSK_RETENTION_DAYS.")
 def command(now_text: str | None, retention_days: int | None) -> None:
-    """Delete name, address, birth date, individual number and typed fields of cases
-    that are done, cancelled, no-show or refunded and whose business day (plus retention)
-    is over. Statistics and the audit trail stay; each deletion is audited."""
+    """Delete name, address, birth date, individual number and typed fields of every case
+    whose last business day (plus retention) is over, whatever its state; then cancel the
+    cases earlier days left open (abandoned visits, fee-free tickets nobody came back for).
+    Statistics and the audit trail stay; each deletion and cancellation is audited."""
     try:
         settings = load_settings()
         now = datetime.fromisoformat(now_text) if now_text else None
@@ -38,8 +42,17 @@ def command(now_text: str | None, retention_days: int | None) -> None:
         click.echo(f"kiosk: {e}", err=True)
         sys.exit(2)
     days = settings.retention_days if retention_days is None else retention_days
-    with transaction(make_session_factory(engine)) as session:
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
         result = purge(session, actor="cli:purge", now=now, retention_days=days)
+    with transaction(sessions) as session:
+        closed = close_open_cases(
+            session, before=business_day(aware(now)), actor="cli:purge", now=now
+        )
     compact_storage(engine)
     engine.dispose()
     click.echo(f"kiosk: purged personal data of {result.count} case(s)")
+    click.echo(
+        f"kiosk: closed earlier days: {len(closed.cancelled)} case(s) cancelled, "
+        f"{len(closed.left)} left for reconciliation or a staff refund"
+    )

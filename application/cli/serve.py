@@ -63,6 +63,12 @@ def command(host: str | None, port: int | None, threads: int, events_port: int |
     ]
     if services.simulation is not None:
         surfaces.append(("simulator panel", "/sim/"))
+        if not settings.device_key:
+            # A demo: enrolling this machine's browser as the kiosk's screen is one click.
+            from application.device import provision_device_credential
+
+            key = provision_device_credential(settings.data_dir)
+            surfaces.insert(0, ("kiosk screen", f"/device/#{key}"))
     click.echo(
         f"kiosk: serving on {base}/ (database {settings.effective_database_url.split('?')[0]}, "
         f"card reader {settings.card_reader}, payments {settings.payments}); Ctrl+C stops",

@@ -113,14 +113,15 @@ def test_explicit_key_wins_and_is_validated(tmp_path: Path) -> None:
 
 
 def test_purge_removes_personal_data_keeps_stats_and_audits(db: Db) -> None:
-    """Closed cases of earlier days lose every personal column; stats and audit remain."""
+    """Closed cases of earlier days lose every personal column; stats and audit remain;
+    a case of the day of the purge keeps its data."""
     old = _personal_case(db)
+    tomorrow = NOW + timedelta(days=1)
     with db.tx() as s:
         t = call_next(s, get_counter(s, "3"), actor=STAFF, now=NOW)
         start_serving(s, t, actor=STAFF, now=NOW)
         complete(s, t, actor=STAFF, now=NOW + timedelta(minutes=5))
-        still_open = db.ready_case(s, ["juminhyo"]).id
-    tomorrow = NOW + timedelta(days=1)
+        still_open = db.ready_case(s, ["juminhyo"], now=tomorrow).id
     with db.tx() as s:
         same_day = purge(s, actor="system", now=NOW + timedelta(hours=1))
         assert same_day.count == 0  # retention: until the end of the business day

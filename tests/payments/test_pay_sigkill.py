@@ -51,6 +51,7 @@ import requests
 from tests.payments.conftest import API_KEY, WEBHOOK_SECRET
 from tests.support.stripe_standin import DEFAULT_READER, StandinServer, StripeStandin
 from tests.support.waiting import wait_until
+from tests.ui.conftest import DEVICE_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,7 @@ class KioskService:
             "KIOSK_STRIPE_READER_ID": DEFAULT_READER,
             "KIOSK_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "KIOSK_RECONCILE_INTERVAL_S": "3600",  # only the start-up run, during the test
+            "KIOSK_DEVICE_KEY": DEVICE_KEY,  # the API client below is the kiosk's screen
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -235,7 +237,9 @@ def service(tmp_path: Path, standin: StandinServer) -> Iterator[KioskService]:
 
 @pytest.fixture
 def http() -> Iterator[requests.Session]:
+    """An API client holding the kiosk's device key (visits answer only to the kiosk)."""
     with requests.Session() as session:
+        session.headers["X-Kiosk-Device"] = DEVICE_KEY
         yield session
 
 

@@ -2,6 +2,9 @@
 own process (waitress, the event server and the hub, as installed), and in front of it the
 real nginx (Debian's package) with the shipped ``deploy/nginx`` configuration, a TLS
 certificate made here, everything under a temporary prefix (no system-wide change).
+
+Also re-exported for the other security tests: the databases of the domain tests (SQLite
+and PostgreSQL) and the payment providers on the Stripe stand-in.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ from typing import Any
 import pytest
 import requests
 
+from tests.payments.conftest import (  # noqa: F401  (fixtures re-exported for pytest)
+    catalog,
+    data_key,
+    db,
+    pg_cluster,
+    pg_template,
+    sqlite_template,
+    standin,
+    terminal_resident,
+)
 from tests.ui.conftest import make_app  # noqa: F401  (the in-process app factory fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,15 +139,15 @@ def issue_tickets(service: RunningService, n: int) -> list[dict[str, Any]]:
         url, load_data_key(service.env.get("KIOSK_DATA_KEY", ""), service.data_dir)
     )
     sessions = make_session_factory(engine)
-    catalog = load_catalog()
+    ward_catalog = load_catalog()
     made = []
     try:
         for _ in range(n):
             with transaction(sessions) as s:
                 case = cases.open_case(
-                    s, make_card(), ["juminhyo"], catalog=catalog, actor="kiosk:t"
+                    s, make_card(), ["juminhyo"], catalog=ward_catalog, actor="kiosk:t"
                 )
-                cases.confirm_case(s, case, catalog=catalog, actor="kiosk:t")
+                cases.confirm_case(s, case, catalog=ward_catalog, actor="kiosk:t")
                 cases.mark_awaiting_payment(s, case, actor="payment:sim")
                 cases.mark_paid(s, case, actor="payment:sim")
                 ticket = issue_ticket(s, case, actor="payment:sim")

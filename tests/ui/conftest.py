@@ -1,4 +1,9 @@
-"""App fixtures in the style of flaskr's: ``make_app`` builds an app on a fresh SQLite file."""
+"""App fixtures in the style of flaskr's: ``make_app`` builds an app on a fresh SQLite file.
+
+Apps get a known kiosk device key (``DEVICE_KEY``) and their test clients, like the
+browsers of the ``page`` fixture, present it as the enrolled kiosk screen does (issue 10:
+visits and card operations answer only to it). The security tests take it away.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,27 @@ from kiosk import db
 from kiosk.privacy import load_data_key
 from tests.ui.api_contract import ContractCheckedClient
 from ui.services import services_of
+
+DEVICE_KEY = "test-device-key-of-the-kiosk-0123456789abcdef"
+DEVICE_HEADER = "HTTP_X_KIOSK_DEVICE"
+
+
+class KioskScreenClient(ContractCheckedClient):
+    """A test client that presents the kiosk's device key (``X-Kiosk-Device``), as the
+    kiosk's enrolled browser does with its cookie, and checks every ``/api`` response
+    against the OpenAPI document."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base[DEVICE_HEADER] = DEVICE_KEY
+
+
+def enrol_as_kiosk_screen(context: Any) -> None:
+    """Give a Playwright browser context the kiosk's device cookie for every app served on
+    127.0.0.1 (as ``/device/`` sets it on the kiosk's own screen)."""
+    context.add_cookies(
+        [{"name": "kiosk_device", "value": DEVICE_KEY, "domain": "127.0.0.1", "path": "/"}]
+    )
 
 
 def upgraded_database(data_dir: Path) -> str:
@@ -33,13 +59,17 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        settings: dict[str, Any] = {"data_dir": tmp_path, "card_reader": "sim-direct"}
+        settings: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "card_reader": "sim-direct",
+            "device_key": DEVICE_KEY,
+        }
         settings.update(overrides)
         if "database_url" not in settings:
             settings["database_url"] = upgraded_database(tmp_path)
         app = create_app(settings)
         app.config["TESTING"] = True
-        app.test_client_class = ContractCheckedClient  # every /api response is checked
+        app.test_client_class = KioskScreenClient  # every /api response is checked
         apps.append(app)
         return app
 
@@ -81,8 +111,10 @@ def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh kiosk-sized browser page (1280 x 900)."""
+    """A fresh kiosk-sized browser page (1280 x 900), enrolled as the kiosk's screen (the
+    device cookie of every app served on 127.0.0.1)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    enrol_as_kiosk_screen(context)
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     yield pg

@@ -91,8 +91,12 @@ def test_every_operation_documents_its_body_answers_and_errors(doc: dict[str, An
                 codes = schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
                 assert codes and all(code in MESSAGES or code in CARD_STATUSES for code in codes)
                 assert {status_of(code) for code in codes} == {int(status)}, (path, method)
-            if op.get("security"):
+            if op.get("security") == [{"staffToken": []}]:
                 assert "401" in op["responses"], (path, method)
+            if op.get("security") == [{"kioskDevice": []}]:
+                refused = op["responses"]["403"]["content"]["application/json"]["schema"]
+                codes = refused["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+                assert "kiosk_device_required" in codes, (path, method)
     assert len(ids) == len(set(ids)) >= 25
 
 
@@ -127,7 +131,11 @@ def test_staff_operations_need_the_bearer_token(doc: dict[str, Any]) -> None:
     assert doc["components"]["securitySchemes"]["staffToken"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "from POST /api/staff/login; valid for 8 hours",
+        "description": (
+            "from POST /api/staff/login; valid for 8 hours, ended at once by "
+            "POST /api/staff/logout, a password change, deactivation or a role "
+            "change (every token and console session of the account)"
+        ),
     }
     for path, item in doc["paths"].items():
         for op in item.values():

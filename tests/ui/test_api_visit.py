@@ -46,6 +46,8 @@ def test_whole_visit_through_the_api(app):
         "card_present": True,
         "pin_tries_left": 3,
         "card_from_earlier": False,
+        "jpki_pin_wanted": False,
+        "jpki_pin_tries_left": None,
     }
     read = client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"})
     assert read.status_code == 201

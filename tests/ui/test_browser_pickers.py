@@ -17,6 +17,7 @@ from kiosk.catalog import load_catalog
 from kiosk.clock import business_day
 from kiosk.eras import format_japanese
 from tests.ui.browser import BROWSER_MARKS, Served, shot
+from tests.ui.conftest import enrol_as_kiosk_screen
 from tests.ui.test_browser_a11y import Audit
 
 pytestmark = BROWSER_MARKS
@@ -30,6 +31,7 @@ def kiosk_screen(browser: Any) -> Iterator[Any]:
     context = browser.new_context(
         viewport={"width": 1080, "height": 1920}, has_touch=True, locale="ja-JP"
     )
+    enrol_as_kiosk_screen(context)  # the kiosk's own screen (its device cookie)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

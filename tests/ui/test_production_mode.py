@@ -16,6 +16,7 @@ from application.cli import cli
 from application.cli.serve import startup_warnings
 from kiosk.config import ConfigError, load_settings
 from tests.ui.conftest import upgraded_database
+from tests.ui.genuine.kit import ward_trust
 from tests.ui.staffkit import add_staff, login
 
 LIVE_STRIPE = {
@@ -76,16 +77,18 @@ def test_an_unknown_mode_is_refused(make_app: Callable[..., Flask]) -> None:
 
 
 def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
-    make_app: Callable[..., Flask],
+    make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
-    """A real reader and live Stripe configuration start in production; /sim/ and its
-    actions do not exist there, and the health report names no simulated persona."""
+    """A real reader, the ward's trust files and live Stripe configuration start in
+    production; /sim/ and its actions do not exist there, and the health report names no
+    simulated persona."""
     app = make_app(
         mode="production",
         card_reader="pcsc",
         reader_name="No Such Reader",
         **LIVE_STRIPE,
         **PRODUCTION_ADDRESSES,
+        **ward_trust(tmp_path / "trust"),
     )
     client = app.test_client()
     assert client.get("/sim/").status_code == 404
@@ -93,10 +96,18 @@ def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
     assert "simulated_persona" not in client.get("/healthz").get_json()["card_reader"]
 
 
-def test_simulation_with_nothing_simulated_has_no_panel(make_app: Callable[..., Flask]) -> None:
+def test_simulation_with_nothing_simulated_has_no_panel(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     """Real reader, real payments and no printer in simulation mode: nothing to simulate,
     no /sim/."""
-    app = make_app(card_reader="pcsc", reader_name="No Such Reader", printer="none", **LIVE_STRIPE)
+    app = make_app(
+        card_reader="pcsc",
+        reader_name="No Such Reader",
+        printer="none",
+        **LIVE_STRIPE,
+        **ward_trust(tmp_path),
+    )
     assert app.test_client().get("/sim/").status_code == 404
 
 

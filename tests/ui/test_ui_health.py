@@ -11,6 +11,7 @@ from kiosk import db
 from kiosk.config import ConfigError
 from kiosk.privacy import load_data_key
 from tests.support.waiting import wait_until
+from tests.ui.genuine.kit import ward_trust
 from ui.services import services_of
 
 
@@ -37,9 +38,9 @@ def test_healthz_follows_card_removal(make_app):
     assert body["status"] == "ok"
 
 
-def test_healthz_is_503_when_the_reader_is_missing(make_app):
+def test_healthz_is_503_when_the_reader_is_missing(make_app, tmp_path):
     """A PC/SC reader name that matches nothing makes the service report itself degraded."""
-    app = make_app(card_reader="pcsc", reader_name="No Such Reader 99")
+    app = make_app(card_reader="pcsc", reader_name="No Such Reader 99", **ward_trust(tmp_path))
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["card_reader"]["reader_present"] is False

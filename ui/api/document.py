@@ -96,6 +96,8 @@ class Operation:
     ``response``: the success body's model, ``None`` for no body, or :class:`Binary`.
     ``errors``: every error code the operation can answer (statuses from ``ui.errors``).
     ``staff``: the role a staff bearer token must have (``None``: public).
+    ``kiosk_device``: only for the kiosk's own screen, the ``X-Kiosk-Device`` key
+    (``ui.device``; issue 10: card and PIN operations answer to nobody else).
     """
 
     summary: str
@@ -107,6 +109,7 @@ class Operation:
     query: type[QueryModel] | None = None
     errors: tuple[str, ...] = ()
     staff: str | None = None
+    kiosk_device: bool = False
     description: str = ""
     path: Mapping[str, PathParameter] = field(default_factory=dict)
 
@@ -143,7 +146,8 @@ class CallQuery(QueryModel):
 
 
 _WAV = Binary("audio/wav")
-_VOICE_ERRORS = ("bad_request", "not_found", "voice_unavailable")
+# Every synthesis spends the client address's speech budget (``ui.rate_limits``: 429).
+_VOICE_ERRORS = ("bad_request", "not_found", "voice_unavailable", "too_many_requests")
 VOICE_OPERATIONS: dict[str, Operation] = {
     "voice.call": Operation(
         "A board call spoken offline (espeak-ng): ticket number and counter only",
@@ -248,6 +252,8 @@ def _operation_json(
     out["responses"] = responses
     if op.staff is not None:
         out["security"] = [{"staffToken": []}]
+    if op.kiosk_device:
+        out["security"] = [{"kioskDevice": []}]
     return out
 
 
@@ -305,8 +311,22 @@ def document(app: Flask) -> dict[str, Any]:
                 "staffToken": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "from POST /api/staff/login; valid for 8 hours",
-                }
+                    "description": (
+                        "from POST /api/staff/login; valid for 8 hours, ended at once by "
+                        "POST /api/staff/logout, a password change, deactivation or a role "
+                        "change (every token and console session of the account)"
+                    ),
+                },
+                "kioskDevice": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Kiosk-Device",
+                    "description": (
+                        "This kiosk's device key (`kiosk device provision` prints it): visits "
+                        "and card operations answer only to the kiosk's own screen. Without "
+                        "it the answer is 403 `kiosk_device_required` and nothing is done."
+                    ),
+                },
             },
             "parameters": {
                 "lang": {

@@ -24,13 +24,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from application.card_policy import CardNotGenuine
 from application.ticket_operations import TargetMissing
 from application.visits import FieldsInvalid, NotYet, VisitEnded
 from cardreader.errors import CardError
 from kiosk.catalog import ValidationFailed
 from kiosk.errors import DomainError, NotFound
 from kiosk.models import Staff, StaffRole
-from kiosk.staff import get_staff, require_role
+from kiosk.staff import get_staff, require_role, session_is_current
 from kiosk.text import is_safe_text
 from payments.provider import PaymentError
 from ui.api import bp
@@ -98,6 +99,13 @@ def _validation(e: ValidationFailed) -> ResponseReturnValue:
 def _card_error(e: CardError) -> ResponseReturnValue:
     code, status, message = describe(e)
     return error_response(code, status, message, tries_left=e.tries_left)
+
+
+@bp.errorhandler(CardNotGenuine)
+def _card_not_genuine(e: CardNotGenuine) -> ResponseReturnValue:
+    # Refused by the ward's policy (audited by the workflow): which check, what it found.
+    code, status, message = describe(e)
+    return error_response(code, status, message, check=e.check, result=e.result)
 
 
 @bp.errorhandler(TargetMissing)
@@ -207,6 +215,13 @@ def password_stamp(staff: Any) -> str:
     return hashlib.sha256(staff.password_hash.encode()).hexdigest()[:16]
 
 
+def token_is_current(staff: Staff, data: dict[str, Any]) -> bool:
+    """Whether a token's claims still hold: the account's session version
+    (``kiosk.staff.end_sessions``: log-out, password change, deactivation, role change) and,
+    belt and braces, the password stamp."""
+    return session_is_current(staff, data.get("sv")) and data.get("pw") == password_stamp(staff)
+
+
 def _token_holder(role: StaffRole) -> Staff:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
@@ -218,7 +233,7 @@ def _token_holder(role: StaffRole) -> Staff:
             staff = get_staff(s, staff_id)
     except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError, NotFound):
         raise ApiError("unauthorized") from None
-    if not staff.active or data.get("pw") != password_stamp(staff):
+    if not token_is_current(staff, data):
         raise ApiError("unauthorized")
     require_role(staff, role)
     return staff
@@ -235,14 +250,18 @@ def operation(
     query: type[QueryModel] | None = None,
     errors: tuple[str, ...] = (),
     staff: StaffRole | None = None,
+    kiosk_device: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., ResponseReturnValue]]:
     """Declare a view as an :class:`ui.api.document.Operation` and run it so: staff token
     (``staff``: the role needed; the holder is ``g.staff``), path variables, ``query=`` and
     ``body=`` parsed by their models, the view's return value (an instance of ``response``,
     or None when ``response`` is None) serialised with status ``success``.
 
-    ``errors`` lists the codes the view itself can cause; those of the token, the path, the
-    query and the body are added here, so the document lists them all.
+    ``kiosk_device``: the operation answers only to the kiosk's own screen; the check is the
+    app's (``ui.device``, before any view), declared here for the document.
+
+    ``errors`` lists the codes the view itself can cause; those of the token, the device
+    key, the path, the query and the body are added here, so the document lists them all.
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., ResponseReturnValue]:
@@ -256,6 +275,8 @@ def operation(
             implicit.append("unauthorized")
             if staff is not StaffRole.STAFF:
                 implicit.append("forbidden")
+        if kiosk_device:
+            implicit.append("kiosk_device_required")
         declared = Operation(
             summary,
             tag,
@@ -266,6 +287,7 @@ def operation(
             query=query,
             errors=tuple(dict.fromkeys((*errors, *implicit))),
             staff=staff.value if staff is not None else None,
+            kiosk_device=kiosk_device,
             description=(view.__doc__ or "").strip(),
         )
 

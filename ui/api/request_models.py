@@ -187,9 +187,13 @@ class FieldsUpdate(RequestModel):
 
 
 class PinEntry(RequestModel):
-    """The card's PIN (4 digits), used in this request only and never stored."""
+    """The card's PIN (4 digits), used in this request only and never stored; and, exactly
+    when the chosen procedures want the JPKI check (``jpki_pin_wanted`` of the reader
+    state), the PIN of the user authentication certificate (利用者証明用電子証明書の暗証番号,
+    4 digits, a PIN of its own, only ever sent to the JPKI application)."""
 
     pin: Pin
+    jpki_pin: Pin | None = None
 
 
 class StaffLogin(RequestModel):

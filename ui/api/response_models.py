@@ -71,6 +71,10 @@ class CatalogProcedure(ResponseModel):
     fee_yen: int = Field(description="per unit, at the kiosk")
     unit: Literal[UNITS]  # type: ignore[valid-type]
     needs_individual_number: bool
+    jpki_check: bool = Field(
+        description="the card must also pass the JPKI check (the resident's PIN of the user "
+        "authentication certificate is asked for)"
+    )
     fields: list[CatalogField]
 
 
@@ -121,6 +125,7 @@ class CatalogView(ResponseModel):
                     fee_yen=p.unit_fee("kiosk"),
                     unit=p.unit,
                     needs_individual_number=p.needs_individual_number,
+                    jpki_check=p.jpki_check,
                     fields=[
                         CatalogField(
                             name=f.name,
@@ -238,6 +243,13 @@ class ReaderState(ResponseModel):
     card_present: bool
     pin_tries_left: int | None
     card_from_earlier: bool
+    jpki_pin_wanted: bool = Field(
+        description="the chosen procedures want the JPKI check: the read needs jpki_pin"
+    )
+    jpki_pin_tries_left: int | None = Field(
+        description="tries of the user authentication certificate's PIN (null when not "
+        "wanted or without a readable card)"
+    )
 
 
 class PrefilledLine(ResponseModel):
@@ -403,6 +415,30 @@ class CaseLine(ResponseModel):
     fields: StoredFields
 
 
+GenuineResult = Literal[
+    "verified", "chain_invalid", "signature_invalid", "expired", "revoked", "not_checked"
+]
+
+
+class CardChecksView(ResponseModel):
+    """What the genuine-card checks of the case's card read found (README "Genuine cards"
+    says what each proves and cannot)."""
+
+    integrity: str = Field(
+        description="consistent: the data matches the digests signed under the card's own key "
+        "(says nothing about who made the card)"
+    )
+    chip_authenticated: bool | None = Field(
+        description="present: the chip signed our fresh challenge (null: not checked)"
+    )
+    card_chain: GenuineResult = Field(description="the card chain to a J-LIS key the ward trusts")
+    jpki_chain: GenuineResult = Field(
+        description="the JPKI user-authentication certificate to a CA the ward trusts, its key "
+        "used with the resident's PIN"
+    )
+    genuine: GenuineResult = Field(description="every chain that was made, together")
+
+
 class CaseView(ResponseModel):
     """The case in clear for the counter (every read is audited) with its payments."""
 
@@ -417,6 +453,7 @@ class CaseView(ResponseModel):
     individual_number: str | None
     fee_yen: int
     ticket: str | None = Field(description="the ticket's number")
+    card_checks: CardChecksView
     procedures: list[CaseLine]
     payments: list[PaymentView]
 
@@ -459,6 +496,12 @@ class ErrorDetail(ResponseModel):
     )
     tries_left: int | SkipJsonSchema[None] = omitted_when_absent(
         "card errors: the PIN tries left on the card, when known"
+    )
+    check: str | SkipJsonSchema[None] = omitted_when_absent(
+        "card_not_genuine: the check the card failed (integrity, chip, card_chain, jpki_chain)"
+    )
+    result: str | SkipJsonSchema[None] = omitted_when_absent(
+        "card_not_genuine: what that check found (e.g. chain_invalid, expired, revoked)"
     )
 
 

@@ -4,7 +4,9 @@ audited case view, receipts, refunds and statistics."""
 
 from __future__ import annotations
 
-from flask import g
+from dataclasses import asdict
+
+from flask import g, request
 
 from application.ticket_operations import TicketOperation, call_next_ticket, run_ticket_operation
 from kiosk.cases import view_case
@@ -13,7 +15,7 @@ from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
 from kiosk.models import CaseStatus, StaffRole, TicketStatus
 from kiosk.overview import open_tickets, queue_counts
-from kiosk.staff import actor_of, authenticate
+from kiosk.staff import actor_of, authenticate, end_sessions, get_staff
 from kiosk.statistics import day_statistics
 from payments.refunds import refund_payment
 from payments.states import get_payment, payments_of_case
@@ -34,6 +36,7 @@ from ui.api.request_models import (
 )
 from ui.api.response_models import (
     CalledTicket,
+    CardChecksView,
     CaseLine,
     CaseView,
     CounterState,
@@ -58,22 +61,45 @@ from ui.services import current_services
 
 @bp.post("/staff/login")
 @operation(
-    "Bearer token for a staff account (5 failures lock it for 15 minutes)",
+    "Bearer token for a staff account (5 failures from one address lock that address out "
+    "of the account for 15 minutes)",
     tag="staff",
     response=StaffToken,
     body=StaffLogin,
-    errors=("login_failed", "account_locked"),
+    # too_many_requests: the client address's log-in budget (ui.rate_limits).
+    errors=("login_failed", "account_locked", "too_many_requests"),
 )
 def staff_login(body: StaffLogin) -> StaffToken:
     """Exchange user name and password for a bearer token valid for 8 hours (lock-out as
-    in the console)."""
+    in the console: per account and client address, so nobody on the LAN can lock an
+    account for its owner)."""
     with transaction(current_services().sessions) as s:
-        result = authenticate(s, body.username, body.password)
+        result = authenticate(
+            s, body.username, body.password, address=request.remote_addr or "unknown"
+        )
     if result.staff is None:
         raise ApiError("account_locked" if result.locked_until else "login_failed")
     staff = result.staff
-    token = token_serializer().dumps({"sid": staff.id, "pw": password_stamp(staff)})
+    token = token_serializer().dumps(
+        {"sid": staff.id, "sv": staff.session_version, "pw": password_stamp(staff)}
+    )
     return StaffToken(token=token, token_type="Bearer", expires_in=TOKEN_MAX_AGE_S, role=staff.role)
+
+
+@bp.post("/staff/logout")
+@operation(
+    "End every token and console session of the token's account",
+    tag="staff",
+    response=None,
+    success=204,
+    staff=StaffRole.STAFF,
+)
+def staff_logout() -> None:
+    """Log out: this token, every other token and every console session of the account end
+    at once (the account's session version moves on)."""
+    with transaction(current_services().sessions) as s:
+        staff = get_staff(s, g.staff.id)
+        end_sessions(s, staff, actor=actor_of(staff), reason="logout")
 
 
 @bp.get("/staff/me")
@@ -203,6 +229,7 @@ def staff_case(case_id: int) -> CaseView:
         individual_number=d.individual_number,
         fee_yen=d.fee_yen,
         ticket=d.ticket,
+        card_checks=CardChecksView.model_validate(asdict(d.card_checks)),
         procedures=[
             CaseLine(
                 code=line.code,

@@ -1,6 +1,11 @@
 """The resident's visit through the JSON API: an adapter over the same workflow as the
 kiosk screens (``application.visits``). The visit id is the bearer of the visit, like the
-kiosk's cookie; the PIN exists only in the request that reads the card."""
+kiosk's cookie; the PIN exists only in the request that reads the card.
+
+Every operation here answers only to the kiosk's own screen (``kiosk_device=True``: the
+``X-Kiosk-Device`` key, checked by ``ui.device`` before any view; issue 10: from another PC
+on the LAN nobody can open a visit, see a card's tries or send a PIN). The card's view and
+read also spend the client address's card budget (``ui.rate_limits``: 429)."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from ui.receipts import document, receipt_for_payment
 from ui.services import current_services
 
 VISIT_ERRORS = ("visit_not_found",)
+CARD_BUDGET = ("too_many_requests",)
 PAYMENT_ERRORS = ("payment_unavailable", "payment_error")
 
 
@@ -54,6 +60,7 @@ def _visit_view(visit: Visit, fee_yen: int | None = None) -> VisitView:
 @operation(
     "Start a visit with the chosen procedures",
     tag="kiosk",
+    kiosk_device=True,
     response=VisitView,
     success=201,
     body=VisitStart,
@@ -66,7 +73,9 @@ def visit_open(body: VisitStart) -> VisitView:
 
 
 @bp.get("/visits/<visit_id>")
-@operation("The visit's progress", tag="kiosk", response=VisitView, errors=VISIT_ERRORS)
+@operation(
+    "The visit's progress", tag="kiosk", kiosk_device=True, response=VisitView, errors=VISIT_ERRORS
+)
 def visit_get(visit_id: str) -> VisitView:
     """The visit's progress."""
     return _visit_view(_visit(visit_id))
@@ -76,6 +85,7 @@ def visit_get(visit_id: str) -> VisitView:
 @operation(
     "End the visit (cancel an unpaid case and a pending payment)",
     tag="kiosk",
+    kiosk_device=True,
     response=None,
     success=204,
     errors=VISIT_ERRORS,
@@ -89,6 +99,7 @@ def visit_end(visit_id: str) -> None:
 @operation(
     "Set procedure fields (validated; fee recomputed once the case exists)",
     tag="kiosk",
+    kiosk_device=True,
     response=VisitView,
     body=FieldsUpdate,
     errors=(*VISIT_ERRORS, "validation_failed", "case_not_editable", "invalid_transition"),
@@ -108,23 +119,28 @@ def visit_fields(visit_id: str, body: FieldsUpdate) -> VisitView:
 @operation(
     "Reader and card state, PIN tries left",
     tag="kiosk",
+    kiosk_device=True,
     response=ReaderState,
-    errors=VISIT_ERRORS,
+    errors=(*VISIT_ERRORS, *CARD_BUDGET),
 )
 def visit_card(visit_id: str) -> ReaderState:
-    """The reader: present, a card on it, PIN tries left (``null`` without a card), and
-    whether the card was there before the visit began."""
+    """The reader: present, a card on it, PIN tries left (``null`` without a card); whether
+    the card was there before the visit began; whether the chosen procedures want the JPKI
+    check (then the read needs ``jpki_pin``) and that PIN's tries."""
     view = _workflow().reader_view(_visit(visit_id))
     return ReaderState(
         reader_present=view.reader_present,
         card_present=view.card_present,
         pin_tries_left=view.pin_tries_left,
         card_from_earlier=view.card_from_earlier,
+        jpki_pin_wanted=view.jpki_pin_wanted,
+        jpki_pin_tries_left=view.jpki_pin_tries_left,
     )
 
 
 CARD_READ_ERRORS = (
     "card_error",
+    "reader_busy",
     "no_reader",
     "no_card",
     "card_removed",
@@ -134,7 +150,14 @@ CARD_READ_ERRORS = (
     "pin_locked",
     "pin_would_lock",
     "bad_pin_format",
+    "jpki_wrong_pin",
+    "jpki_pin_locked",
+    "jpki_pin_would_lock",
+    "jpki_bad_pin_format",
+    "jpki_pin_required",
+    "jpki_pin_not_wanted",
     "malformed_card",
+    "card_not_genuine",
     "card_not_usable",
     "missing_individual_number",
     "case_not_editable",
@@ -147,17 +170,25 @@ CARD_READ_ERRORS = (
 @operation(
     "Read the card with the PIN and open the prefilled case",
     tag="kiosk",
+    kiosk_device=True,
     response=Prefilled,
     success=201,
     body=PinEntry,
-    errors=(*VISIT_ERRORS, *CARD_READ_ERRORS),
+    errors=(*VISIT_ERRORS, *CARD_READ_ERRORS, *CARD_BUDGET),
 )
 def visit_card_read(visit_id: str, body: PinEntry) -> Prefilled:
     """Read the card with the PIN (used in this request only) and open the case prefilled
     from it. With one try left no PIN is sent (409 pin_would_lock): the kiosk is never what
     locks a card. 422 bad_pin_format (not 4 digits: the card is not asked) or wrong_pin
-    (with tries_left); 409 for the card's state (pin_locked, no_card, ...)."""
-    case = _workflow().read_card(_visit(visit_id), body.pin)
+    (with tries_left); 409 for the card's state (pin_locked, no_card, ...).
+
+    ``jpki_pin``: the PIN of the user authentication certificate, given exactly when the
+    reader state says ``jpki_pin_wanted`` (else 422 jpki_pin_required / jpki_pin_not_wanted,
+    and nothing is sent to the card); only ever sent to the JPKI application, under the same
+    rule: jpki_bad_pin_format, jpki_wrong_pin (422), jpki_pin_would_lock, jpki_pin_locked
+    (409). A card failing a genuine-card check the ward requires: 409 card_not_genuine with
+    ``check`` and ``result``; no case is opened."""
+    case = _workflow().read_card(_visit(visit_id), body.pin, jpki_pin=body.jpki_pin)
     # The resident's own data back to the kiosk they stand at, to check (as the check screen).
     return Prefilled(
         case_id=case.id,
@@ -183,6 +214,7 @@ def visit_card_read(visit_id: str, body: PinEntry) -> Prefilled:
 @operation(
     "Confirm the checked form (fee-free: ticket issued)",
     tag="kiosk",
+    kiosk_device=True,
     response=VisitView,
     errors=(*VISIT_ERRORS, "invalid_transition", "conflict"),
 )
@@ -198,6 +230,7 @@ def visit_confirm(visit_id: str) -> VisitView:
 @operation(
     "Start the payment on the terminal / QR checkout",
     tag="kiosk",
+    kiosk_device=True,
     response=PaymentView,
     success=201,
     errors=(*VISIT_ERRORS, *PAYMENT_ERRORS, "invalid_transition", "conflict"),
@@ -211,6 +244,7 @@ def visit_pay(visit_id: str) -> PaymentView:
 @operation(
     "Payment status (ticket_token once paid)",
     tag="kiosk",
+    kiosk_device=True,
     response=PaymentProgress,
     errors=(*VISIT_ERRORS, *PAYMENT_ERRORS, "not_found"),
 )
@@ -227,6 +261,7 @@ def visit_payment(visit_id: str) -> PaymentProgress:
 @operation(
     "The visit's ticket",
     tag="kiosk",
+    kiosk_device=True,
     response=VisitTicket,
     errors=(*VISIT_ERRORS, "not_found"),
 )
@@ -241,6 +276,7 @@ def visit_ticket(visit_id: str) -> VisitTicket:
 @operation(
     "Receipt of the visit's payment",
     tag="kiosk",
+    kiosk_device=True,
     response=ReceiptView,
     errors=(*VISIT_ERRORS, "no_receipt"),
 )

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
-from kiosk.cases import view_case
+from kiosk.cases import CardCheckRecord, view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
 from payments.refunds import refund_payment
@@ -61,6 +61,48 @@ def _field_rows(detail: Any, *, parts: bool = True) -> list[tuple[Any, list[tupl
     return out
 
 
+def card_check_rows(checks: CardCheckRecord) -> list[tuple[str, str, str]]:
+    """The card read's checks for staff: (the check, what it found, ``ok`` / ``failed`` /
+    ``not_checked``). "verified" only where the check proves it (README "Genuine cards")."""
+    integrity = (
+        (_("the data matches its signature on the card"), "ok")
+        if checks.integrity == "verified"
+        else (_("the data does not match its signature"), "failed")
+    )
+    if checks.chip_authenticated is None:
+        chip = (_("not checked"), "not_checked")
+    elif checks.chip_authenticated:
+        chip = (_("the chip signed our challenge"), "ok")
+    else:
+        chip = (_("the chip did not sign our challenge"), "failed")
+    chains = {
+        "verified": None,
+        "chain_invalid": _("no chain to a key or certificate the ward trusts"),
+        "signature_invalid": _("a signature on the chain does not verify"),
+        "expired": _("the certificate has expired"),
+        "revoked": _("the certificate is revoked"),
+        "not_checked": _("not checked"),
+    }
+
+    def chain(value: str, verified: str) -> tuple[str, str]:
+        if value == "verified":
+            return verified, "ok"
+        return chains.get(value) or value, "not_checked" if value == "not_checked" else "failed"
+
+    return [
+        (_("Data consistent"), *integrity),
+        (_("Chip present"), *chip),
+        (_("Card chain"), *chain(checks.card_chain, _("chain to the J-LIS key verified"))),
+        (
+            _("JPKI"),
+            *chain(
+                checks.jpki_chain,
+                _("user authentication certificate verified, signed with the resident's PIN"),
+            ),
+        ),
+    ]
+
+
 def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     lang = domain_language()
     with transaction(sessions()) as s:
@@ -88,6 +130,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         lines=_field_rows(detail),
         payments=payments,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
+        checks=card_check_rows(detail.card_checks),
     )
 
 

@@ -30,11 +30,10 @@ from werkzeug.exceptions import HTTPException
 from kiosk.catalog import Catalog
 from kiosk.errors import DomainError, NotFound
 from kiosk.models import Staff, StaffRole
-from kiosk.staff import PermissionDenied, actor_of, get_staff, require_role
+from kiosk.staff import PermissionDenied, actor_of, get_staff, require_role, session_is_current
 from payments.provider import PaymentError
 from ui.errors import describe
 from ui.i18n import localized
-from ui.live_links import connect_sources
 from ui.services import current_services
 from ui.staff import bp
 
@@ -132,8 +131,9 @@ def _check_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 
 def logged_in_staff() -> Staff | None:
-    """The member of staff this browser's session is logged in as (and still active, and
-    not idle for longer than the console allows), or None. Refreshes the idle clock."""
+    """The member of staff this browser's session is logged in as (still active, not idle
+    for longer than the console allows, and its sessions not ended since: log-out,
+    password change, deactivation or role change), or None. Refreshes the idle clock."""
     staff_id = session.get("staff_id")
     if staff_id is None:
         return None
@@ -145,7 +145,7 @@ def logged_in_staff() -> Staff | None:
             staff = get_staff(s, int(staff_id))
         except NotFound:
             staff = None
-    if staff is None or not staff.active:
+    if staff is None or not session_is_current(staff, session.get("staff_ver")):
         forget_staff()
         return None
     session["staff_seen"] = time.time()
@@ -164,22 +164,14 @@ def _load_staff() -> ResponseReturnValue | None:
 
 
 def forget_staff() -> None:
-    for key in ("staff_id", "staff_seen", "counter"):
+    for key in ("staff_id", "staff_ver", "staff_seen", "counter"):
         session.pop(key, None)
 
 
 @bp.after_request
 def _headers(response: Response) -> Response:
+    # The security headers (CSP, frames, sniffing, referrer) are the app's: ui.headers.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    # connect-src: the kiosks' calls for staff arrive on the event server's stream.
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'self'; connect-src {connect_sources()}; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; "
-        "form-action 'self'"
-    )
     return response
 
 

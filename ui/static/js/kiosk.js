@@ -79,26 +79,48 @@
     });
   });
 
-  /* --- PIN pad (the PIN never leaves this form except in its one POST) ------------------ */
-  var pin = document.getElementById("pin");
-  if (pin) {
-    var dots = document.querySelectorAll(".pin-dots span");
-    var ok = document.getElementById("pin-ok");
-    var render = function () {
-      dots.forEach(function (d, i) { d.classList.toggle("filled", i < pin.value.length); });
-      ok.disabled = pin.value.length !== 4;
+  /* --- PIN pads (a PIN never leaves this form except in its one POST) ------------------- */
+  // One stage per PIN: the card's PIN, then (when a procedure wants the JPKI check) the PIN of
+  // the user authentication certificate. Without JavaScript every stage shows at once.
+  var pinForm = document.querySelector("form.pin-form");
+  if (pinForm) {
+    var stages = Array.prototype.slice.call(pinForm.querySelectorAll("[data-pin-stage]"));
+    var extras = document.querySelectorAll("[data-pin-stage-extra]");
+    var showStage = function (index) {
+      if (stages.length < 2) { return; }
+      stages.forEach(function (stage, i) { stage.hidden = i !== index; });
+      extras.forEach(function (el) { el.hidden = String(index) !== el.getAttribute("data-pin-stage-extra"); });
+      var heading = stages[index].querySelector("h1");
+      if (heading) { announce(heading.textContent); }
+      window.scrollTo(0, 0);
     };
-    document.querySelectorAll(".pinpad [data-digit]").forEach(function (key) {
-      key.addEventListener("click", function () {
-        if (pin.value.length < 4) { pin.value += key.getAttribute("data-digit"); }
-        render(); announce(pin.value.length + " / 4");
+    var pads = stages.map(function (stage, index) {
+      var input = stage.querySelector(".pin-input");
+      var dots = stage.querySelectorAll(".pin-dots span");
+      var ok = stage.querySelector("[data-pin-ok]");
+      var render = function () {
+        dots.forEach(function (d, i) { d.classList.toggle("filled", i < input.value.length); });
+        ok.disabled = input.value.length !== 4;
+      };
+      stage.querySelectorAll(".pinpad [data-digit]").forEach(function (key) {
+        key.addEventListener("click", function () {
+          if (input.value.length < 4) { input.value += key.getAttribute("data-digit"); }
+          render(); announce(input.value.length + " / 4");
+        });
       });
+      stage.querySelector(".pinpad [data-clear]").addEventListener("click", function () { input.value = ""; render(); announce("0 / 4"); });
+      stage.querySelector(".pinpad [data-back]").addEventListener("click", function () { input.value = input.value.slice(0, -1); render(); announce(input.value.length + " / 4"); });
+      input.addEventListener("input", function () { input.value = input.value.replace(/\D/g, "").slice(0, 4); render(); });
+      var next = stage.querySelector("[data-pin-next]");
+      if (next) { next.addEventListener("click", function () { if (input.value.length === 4) { showStage(index + 1); } }); }
+      var back = stage.querySelector("[data-pin-back]");
+      // Back starts that PIN again: neither PIN stays typed in the page longer than needed.
+      if (back) { back.addEventListener("click", function () { pads[index].clear(); pads[index - 1].clear(); showStage(index - 1); }); }
+      return { clear: function () { input.value = ""; render(); } };
     });
-    document.querySelector(".pinpad [data-clear]").addEventListener("click", function () { pin.value = ""; render(); announce("0 / 4"); });
-    document.querySelector(".pinpad [data-back]").addEventListener("click", function () { pin.value = pin.value.slice(0, -1); render(); announce(pin.value.length + " / 4"); });
-    pin.addEventListener("input", function () { pin.value = pin.value.replace(/\D/g, "").slice(0, 4); render(); });
-    window.addEventListener("pageshow", function () { pin.value = ""; render(); });
-    render();
+    window.addEventListener("pageshow", function () { pads.forEach(function (p) { p.clear(); }); showStage(0); });
+    pads.forEach(function (p) { p.clear(); });
+    showStage(0);
   }
 
   /* --- live card reader state ---------------------------------------------------------- */

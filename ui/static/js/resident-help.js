@@ -151,14 +151,20 @@
   "use strict";
   var form = document.querySelector("form[data-keypad]");
   if (!form) { return; }
-  var pin = document.getElementById("pin");
-  var ok = document.getElementById("pin-ok");
+  // The PIN stage on screen (the card's PIN, then maybe the certificate's: kiosk.js).
+  function stage() {
+    var stages = form.querySelectorAll("[data-pin-stage]");
+    for (var i = 0; i < stages.length; i += 1) { if (!stages[i].hidden) { return stages[i]; } }
+    return form;
+  }
   function press(selector) {
-    var key = form.querySelector(selector);
+    var key = stage().querySelector(selector);
     if (key) { key.click(); }
   }
   function sayCount() {
-    if (window.kioskSay) { window.kioskSay(form.getAttribute("data-voice-digits-" + pin.value.length)); }
+    var input = stage().querySelector(".pin-input");
+    var n = input ? input.value.length : 0;
+    if (window.kioskSay) { window.kioskSay(form.getAttribute("data-voice-digits-" + n)); }
   }
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.altKey || e.metaKey) { return; }
@@ -176,7 +182,9 @@
       press(".pinpad [data-clear]");
       sayCount();
     } else if (k === "Enter") {
-      if (pin.value.length === 4 && ok && !ok.disabled) { ok.click(); } else { sayCount(); }
+      var input = stage().querySelector(".pin-input");
+      var ok = stage().querySelector("[data-pin-ok]");
+      if (input && input.value.length === 4 && ok && !ok.disabled) { ok.click(); } else { sayCount(); }
     } else if (k === "+" || k === "*") {
       if (window.kioskSay) { window.kioskSay(form.getAttribute("data-voice-keypad")); }
     } else {
