@@ -1,26 +1,30 @@
 """The one registry: configuration names -> the real or simulated implementation.
 
 ``KIOSK_CARD_READER``, ``KIOSK_PAYMENTS`` and ``KIOSK_PRINTER`` name an implementation here,
-and nowhere else. This is the only production module that imports ``hardware_sim``: the
-simulated card (and its reader rig), the simulated payment terminal, the simulated ticket
-printer. Every entry says whether it is a simulator, so the production mode can refuse
-them all in one place.
+and nowhere else; so do the counters' own readers, terminals and QR checkout
+(``KIOSK_COUNTER_READERS``, ``KIOSK_COUNTER_TERMINALS``, ``KIOSK_COUNTER_QR``:
+:func:`build_counter_hardware`). This is the only production module that imports
+``hardware_sim``: the simulated card (and its reader rig), the simulated payment terminal,
+the simulated ticket printer. Every entry says whether it is a simulator, so the production
+mode can refuse them all in one place.
 
 ``KIOSK_MODE``:
 
 - ``simulation`` (the embedded default, so ``scripts/serve.sh`` runs on a fresh machine):
   any implementation; the simulator panel (``/sim/``) exists when something is simulated.
 - ``production`` (a ward office): every simulator is refused at start-up with a one-line
-  reason naming the variable: a simulated card or reader, the simulated terminal, and a
-  Stripe API base that is not Stripe's (the test stand-in). ``/sim/`` does not exist.
+  reason naming the variable: a simulated card or reader, the simulated terminal (at the
+  kiosk or at a counter), and a Stripe API base that is not Stripe's (the test stand-in).
+  ``/sim/`` does not exist.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +65,9 @@ __all__ = [
     "Simulation",
     "TerminalError",
     "UnknownPersona",
+    "CounterHardware",
     "build_card_reader",
+    "build_counter_hardware",
     "build_payment_provider",
     "build_printer",
     "check_settings",
@@ -110,11 +116,15 @@ class Simulation:
     and only when something is simulated. ``reader``: the simulated reader rig (insert and
     remove personas' cards, PIN tries, faults); ``terminal``: the simulated payment
     terminal (approve, decline, time out, refund at the terminal); ``printer``: the
-    simulated ticket printer (the pages it printed, paper out, cover open, ...)."""
+    simulated ticket printer (the pages it printed, paper out, cover open, ...);
+    ``counter_readers`` and ``counter_terminals``: the same for each counter's own devices,
+    by counter code."""
 
     reader: SimulatedReaderRig | None
     terminal: SimulatedTerminal | None
     printer: SimulatedPrinter | None = None
+    counter_readers: dict[str, SimulatedReaderRig] = field(default_factory=dict)
+    counter_terminals: dict[str, SimulatedTerminal] = field(default_factory=dict)
 
 
 def _choice(variable: str, value: str, table: dict[str, Implementation]) -> Implementation:
@@ -148,8 +158,15 @@ def check_settings(settings: Settings) -> None:
                 "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_PUBLIC_URL (the return page is then "
                 "<KIOSK_PUBLIC_URL>/pay/done) or KIOSK_STRIPE_RETURN_URL"
             )
+    _check_counter_settings(settings)
     if settings.mode != "production":
         return
+    if "sim" in (settings.counter_terminal_map or {}).values():
+        code = next(c for c, v in (settings.counter_terminal_map or {}).items() if v == "sim")
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_COUNTER_TERMINALS={code}=sim (the simulated "
+            "payment terminal): give the counter's Stripe reader id (tmr_...)"
+        )
     if reader.simulated:
         raise ConfigError(
             f"KIOSK_MODE=production refuses KIOSK_CARD_READER={settings.card_reader} "
@@ -210,6 +227,27 @@ def only_this_machine(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def _check_counter_settings(settings: Settings) -> None:
+    """The counters' devices: Stripe at a counter needs the service's Stripe keys (its
+    webhook serves the counters too), a QR checkout also the page phones return to."""
+    stripe_needed = [
+        f"KIOSK_COUNTER_TERMINALS={code}={value}"
+        for code, value in (settings.counter_terminal_map or {}).items()
+        if value.startswith("tmr_")
+    ]
+    if settings.counter_qr:
+        stripe_needed.append(f"KIOSK_COUNTER_QR={settings.counter_qr}")
+        if not settings.stripe_return_url:
+            raise ConfigError(
+                f"KIOSK_COUNTER_QR={settings.counter_qr}: set KIOSK_STRIPE_RETURN_URL (the page "
+                "of this service a resident's phone returns to, e.g. https://<service>/pay/done)"
+            )
+    if stripe_needed and not (settings.stripe_api_key and settings.stripe_webhook_secret):
+        raise ConfigError(
+            f"{stripe_needed[0]}: set KIOSK_STRIPE_API_KEY and KIOSK_STRIPE_WEBHOOK_SECRET"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -354,6 +392,120 @@ def checkout_return_url(settings: Settings) -> str:
     """Where a phone lands after Stripe Checkout: ``KIOSK_STRIPE_RETURN_URL`` if set, else
     ``<KIOSK_PUBLIC_URL>/pay/done``."""
     return settings.stripe_return_url or f"{settings.public_base_url}/pay/done"
+
+
+@dataclass
+class CounterHardware:
+    """Each counter's own devices, by counter code: its card ``readers``, its payment
+    ``terminals`` and its ``qr`` checkout (a provider per device; a counter may have none);
+    and, in simulation, the simulated ones behind them (for the simulator panel)."""
+
+    readers: dict[str, CardReader] = field(default_factory=dict)
+    terminals: dict[str, PaymentProvider] = field(default_factory=dict)
+    qr: dict[str, PaymentProvider] = field(default_factory=dict)
+    reader_rigs: dict[str, SimulatedReaderRig] = field(default_factory=dict)
+    sim_terminals: dict[str, SimulatedTerminal] = field(default_factory=dict)
+
+
+_VPCD_SLOT = re.compile(r"Virtual PCD 00 0(\d)")
+
+
+def build_counter_hardware(
+    settings: Settings, counter_codes: Sequence[str], shutdown: list[Callable[[], None]]
+) -> CounterHardware:
+    """Build the counters' devices from configuration (``counter_codes``: the catalog's).
+
+    Readers (``KIOSK_COUNTER_READERS``): a mapped counter reads the PC/SC reader whose name
+    contains the given text; in simulation, when that name is a vpcd slot ("Virtual PCD 00
+    01"), a simulated card rig is plugged into that slot first. Unset in simulation (with a
+    simulated kiosk reader): every counter gets a simulated reader of its own, read
+    in-process. Terminals (``KIOSK_COUNTER_TERMINALS``): ``tmr_...`` is the counter's Stripe
+    Terminal reader, ``sim`` a simulated terminal; unset with ``KIOSK_PAYMENTS=sim``: a
+    simulated terminal per counter. ``KIOSK_COUNTER_QR=stripe_checkout``: a Checkout QR for
+    every counter. Raises ConfigError for a counter the catalog does not have."""
+    hardware = CounterHardware()
+    simulated_reader = settings.card_reader in ("sim", "sim-direct")
+    readers = settings.counter_reader_map
+    if readers is None:
+        readers = dict.fromkeys(counter_codes, "") if simulated_reader else {}
+    terminals = settings.counter_terminal_map
+    if terminals is None:
+        terminals = dict.fromkeys(counter_codes, "sim") if settings.payments == "sim" else {}
+    for variable, mapping in (
+        ("KIOSK_COUNTER_READERS", readers),
+        ("KIOSK_COUNTER_TERMINALS", terminals),
+    ):
+        unknown = [code for code in mapping if code not in counter_codes]
+        if unknown:
+            raise ConfigError(f"{variable}: the catalog has no counter {unknown[0]!r}")
+    for code, name in readers.items():
+        hardware.readers[code] = _counter_reader(settings, code, name, hardware, shutdown)
+    for code, value in terminals.items():
+        if value == "sim":
+            terminal = SimulatedTerminal(
+                auto=settings.sim_terminal_auto or None, terminal_id=f"sim-counter-{code}"
+            )
+            hardware.sim_terminals[code] = terminal
+            provider: PaymentProvider = simulated_payments(terminal)
+        else:
+            from payments.stripe_common import StripeConnection
+            from payments.stripe_terminal import StripeTerminalProvider
+
+            provider = StripeTerminalProvider(
+                StripeConnection(settings.stripe_api_key, settings.stripe_api_base),
+                reader_id=value,
+                webhook_secret=settings.stripe_webhook_secret,
+                location=settings.stripe_location,
+            )
+        shutdown.append(provider.close)
+        hardware.terminals[code] = provider
+    if settings.counter_qr == "stripe_checkout":
+        from payments.stripe_checkout import StripeCheckoutProvider
+        from payments.stripe_common import StripeConnection
+
+        for code in counter_codes:
+            checkout = StripeCheckoutProvider(
+                StripeConnection(settings.stripe_api_key, settings.stripe_api_base),
+                webhook_secret=settings.stripe_webhook_secret,
+                return_url=settings.stripe_return_url,
+            )
+            shutdown.append(checkout.close)
+            hardware.qr[code] = checkout
+    return hardware
+
+
+def _counter_reader(
+    settings: Settings,
+    code: str,
+    name: str,
+    hardware: CounterHardware,
+    shutdown: list[Callable[[], None]],
+) -> CardReader:
+    simulated = settings.card_reader in ("sim", "sim-direct")
+    if not simulated:
+        return PcscCardReader(name, trust=settings.card_trust())
+    slot = _VPCD_SLOT.search(name)
+    # The counters share the kiosk rig's folder: one PIN store and one set of card keys, as
+    # a resident has one card (and the trust anchors of simulation match every reader).
+    rig = SimulatedReaderRig(
+        settings.data_dir,
+        via_pcscd=slot is not None and settings.card_reader == "sim",
+        vpcd_port=settings.sim_vpcd_port - _slot_of(settings.reader_name) + int(slot.group(1))
+        if slot
+        else settings.sim_vpcd_port,
+    )
+    shutdown.append(rig.close)
+    hardware.reader_rigs[code] = rig
+    trust, _source = _simulation_trust(settings, rig)
+    if rig.via_pcscd:
+        return PcscCardReader(name, trust=trust)
+    return DirectCardReader(rig.in_process_card, trust=trust)
+
+
+def _slot_of(reader_name: str) -> int:
+    """The vpcd slot the kiosk's simulated card uses (its port is KIOSK_SIM_VPCD_PORT)."""
+    found = _VPCD_SLOT.search(reader_name or "Virtual PCD 00 00")
+    return int(found.group(1)) if found else 0
 
 
 def simulator_commands() -> click.Group:

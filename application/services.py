@@ -6,9 +6,9 @@ the registry (production mode refuses simulators), the database (refusing an out
 schema), the catalog (its queues and counters installed), the card reader (one card operation at a
 time) and the payment provider from the registry (and the card policy, checked against the
 reader's trust anchors), the recovery of what a crash of the last run left
-(``application.recovery``), the payment reconciler, the ticket printer with its background
-print queue, the resident's visit workflow, offline speech and, in simulation, the simulator
-controls. ``Services.close()`` undoes them in
+(``application.recovery``), the payment reconciler, the counters' devices and their desks,
+the ticket printer with its background print queue, the resident's visit workflow, offline
+speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
 reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
 read it through ``ui.services.current_services()`` and never build anything themselves.
 """
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from application import registry
 from application.card_policy import CardPolicy
+from application.counter_desk import CounterDeskWorkflow
 from application.device import DeviceCredential, load_device_credential
 from application.live import LiveStreams
 from application.printing import PrintService
@@ -73,6 +74,8 @@ class Services:
     # The kiosk's ticket printer and its print queue (None: KIOSK_PRINTER=none). The front
     # end gives it its printouts (ui.printing) at start-up.
     printer: PrintService | None = None
+    # The counters' desks: intake, customer displays, money at the counter, amendments.
+    counter_desk: CounterDeskWorkflow | None = None
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
     live: LiveStreams | None = None
     _shutdown: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -153,6 +156,30 @@ def build_services(
                 timeout_s=settings.payment_timeout_s,
             ).start()
             shutdown.append(reconciler.stop)
+        hardware = registry.build_counter_hardware(
+            settings, [c.code for c in catalog.counters], shutdown
+        )
+        if start_reconciler:
+            # Each counter's terminal and QR checkout is a provider of its own.
+            for code, counter_provider in [*hardware.terminals.items(), *hardware.qr.items()]:
+                counter_reconciler = Reconciler(
+                    sessions,
+                    counter_provider,
+                    interval_s=settings.reconcile_interval_s,
+                    timeout_s=settings.payment_timeout_s,
+                    counter_code=code,
+                ).start()
+                shutdown.append(counter_reconciler.stop)
+        counter_desk = CounterDeskWorkflow(
+            sessions=sessions,
+            catalog=catalog,
+            kiosk_payments=provider,
+            readers=hardware.readers,
+            terminals=hardware.terminals,
+            qr=hardware.qr,
+            float_yen=settings.cash_float_yen,
+            payment_timeout_s=settings.payment_timeout_s,
+        )
         visits = VisitWorkflow(
             sessions=sessions,
             catalog=catalog,
@@ -168,10 +195,15 @@ def build_services(
             printer.on_problem = lambda _code: visits.call_staff("printer")
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
-        simulated = (rig, terminal, simulated_printer)
-        if settings.mode == "simulation" and any(part is not None for part in simulated):
+        simulated_counters = hardware.reader_rigs or hardware.sim_terminals
+        simulated_parts = rig or terminal or simulated_printer or simulated_counters
+        if settings.mode == "simulation" and simulated_parts:
             simulation = registry.Simulation(
-                reader=rig, terminal=terminal, printer=simulated_printer
+                reader=rig,
+                terminal=terminal,
+                printer=simulated_printer,
+                counter_readers=hardware.reader_rigs,
+                counter_terminals=hardware.sim_terminals,
             )
     except BaseException:
         for step in reversed(shutdown):
@@ -194,5 +226,6 @@ def build_services(
         card_trust_source=chosen.trust_source,
         card_policy=policy,
         printer=printer,
+        counter_desk=counter_desk,
         _shutdown=shutdown,
     )

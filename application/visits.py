@@ -2,7 +2,8 @@
 counter desk's customer display) share.
 
 A visit goes: choose procedures -> fields -> card on the reader -> PIN -> the prefilled case
-to check -> confirm -> pay (a fee-free case gets its ticket at confirmation) -> ticket ->
+to check -> confirm -> pay (a fee-free case gets its ticket at confirmation; a resident who
+pays in cash at the counter gets it at once, the fee left due on the case) -> ticket ->
 wipe. :class:`VisitWorkflow` owns every step: each method is one operation with one
 transaction (it commits, or rolls back everything it did), takes a :class:`Visit` and raises
 the boundary's own errors (``DomainError``, ``CardError``, ``PaymentError``) or the few
@@ -62,6 +63,7 @@ from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
 from kiosk.clock import business_day
+from kiosk.counter_cases import leave_fee_to_counter
 from kiosk.db import transaction
 from kiosk.errors import CaseNotEditable, DomainError, InvalidTransition, UnknownProcedure
 from kiosk.help import HelpAlert, help_state, raise_help
@@ -245,13 +247,15 @@ class PaymentView:
 
 @dataclass(frozen=True)
 class TicketView:
-    """The visit's ticket: its status-page view, token, first queue and issue time."""
+    """The visit's ticket: its status-page view, token, first queue and issue time, and the
+    fee still to pay at the counter (0 when paid or fee-free)."""
 
     token: str
     status: TicketStatusView
     queue_code: str
     issued_at: Any
     has_receipt: bool
+    due_yen: int = 0
 
 
 class _ReaderActivity:
@@ -270,6 +274,27 @@ class _ReaderActivity:
         finally:
             with self._lock:
                 self.count -= 1
+
+
+def validate_procedure_fields(
+    catalog: Catalog, values: Mapping[str, Mapping[str, Any]], language: str
+) -> dict[str, dict[str, Any]]:
+    """Validate what is given for each procedure (``{code: {field: value}}``) before there is
+    a case: every procedure is checked and the normalised values returned, or FieldsInvalid
+    lists every problem at once (messages in ``language``). Shared by the kiosk, the API and
+    the counter desk."""
+    failures: dict[str, ValidationFailed] = {}
+    normalised: dict[str, dict[str, Any]] = {}
+    for code, given in values.items():
+        try:
+            normalised[code] = catalog.procedure(code).validate_fields(
+                given, language, today=business_day()
+            )
+        except ValidationFailed as e:
+            failures[code] = e
+    if failures:
+        raise FieldsInvalid(failures)
+    return normalised
 
 
 def refuse_unsafe_tries(tries_left: int, *, jpki: bool = False) -> None:
@@ -416,7 +441,7 @@ class VisitWorkflow:
         Raises NothingChosen, UnknownProcedure (unknown or repeated code), CaseNotEditable
         once the card was read (the case holds the procedures from then on).
         """
-        known = [p.code for p in self.catalog.procedures]
+        known = [p.code for p in self.catalog.kiosk_procedures]  # never counter-only ones
         if len(set(codes)) != len(codes) or any(c not in known for c in codes):
             raise UnknownProcedure("unknown or repeated procedure code")
         if not codes:
@@ -450,16 +475,7 @@ class VisitWorkflow:
         failures: dict[str, ValidationFailed] = {}
         normalised: dict[str, dict[str, Any]] = {}
         if visit.case_id is None:
-            for code, values in merged.items():
-                try:
-                    normalised[code] = self.catalog.procedure(code).validate_fields(
-                        values, language, today=business_day()
-                    )
-                except ValidationFailed as e:
-                    failures[code] = e
-            if failures:
-                raise FieldsInvalid(failures)
-            visit.fields = normalised
+            visit.fields = validate_procedure_fields(self.catalog, merged, language)
             return None
         with transaction(self.sessions) as s:
             case = get_case(s, visit.case_id)
@@ -688,6 +704,28 @@ class VisitWorkflow:
         visit.payment_id = payment.public_id
         return payment
 
+    def pay_at_counter(self, visit: Visit) -> Confirmation:
+        """The resident pays in cash at the counter: a payment still open on the terminal is
+        cancelled first, then the ticket is issued at once with the fee due on the case
+        (``kiosk.counter_cases.leave_fee_to_counter``); the counter cannot complete it
+        before the fee is paid. If the terminal took the money meanwhile, that payment
+        stands and its ticket is the visit's. Raises NotYet("case"), InvalidTransition
+        (not confirmed, fee-free, or already paid), PaymentError (the terminal could not
+        be reached to cancel: nothing changed)."""
+        if visit.case_id is None:
+            raise NotYet("case")
+        if visit.payment_id and not visit.ticket_token:
+            with transaction(self.sessions) as s:
+                cancel_payment(s, self.payments, visit.payment_id, actor=self.actor, reason="cash")
+        with transaction(self.sessions) as s:
+            case = get_case(s, visit.case_id)
+            if case.ticket is None:
+                leave_fee_to_counter(s, case, actor=self.actor)
+            ticket = case.ticket or issue_ticket(s, case, actor=self.actor)
+            visit.ticket_token = ticket.token
+            due = case.due_yen
+        return Confirmation(due, visit.ticket_token)
+
     def payment(self, visit: Visit) -> PaymentView:
         """The visit's payment, re-read at the provider while it is open; once it succeeded,
         the ticket it issued. ``status`` is "none" before a payment was started."""
@@ -751,7 +789,8 @@ class VisitWorkflow:
             issued_at = case.ticket.issued_at if case.ticket else None
             queue_code = case.procedures[0].queue_code
             has_receipt = taken_payment_of_case(s, case.id) is not None
-        return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt)
+            due = case.due_yen
+        return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt, due)
 
     def receipt_payment(self, visit: Visit) -> str | None:
         """The public id of the payment the visit's receipt is for, or None when nothing was

@@ -4,10 +4,18 @@ State machine (``CASE_TRANSITIONS``)::
 
     draft -> confirmed -> awaiting_payment -> paid -> queued -> called -> serving -> done
     confirmed -> queued                  (fee-free: no payment)
+    confirmed | awaiting_payment -> queued (the fee is paid at the counter: ``due_yen``)
+    confirmed -> serving                 (opened at the counter: served there at once)
     called -> no_show -> queued | called (a no-show can come back)
     called | serving -> queued           (transfer to another queue or counter)
-    draft | confirmed | awaiting_payment -> cancelled;  fee-free queued | no_show -> cancelled
+    draft | confirmed | awaiting_payment -> cancelled
+    queued | no_show | serving -> cancelled             (only when nothing was paid)
     paid | queued | serving | no_show -> refunded       (only when a fee was charged)
+    serving -> done                      (only when nothing is due: ``FeeDue`` otherwise)
+
+``due_yen`` is the money still to settle at the counter (``kiosk.counter_cases``): a fee
+left to pay there, or a difference an amendment or an exemption left to collect (> 0) or to
+give back (< 0). What the case holds net is ``fee_yen - due_yen``.
 
 Every function here takes a Session, may flush, never commits; the caller's one commit
 makes the transition and its audit row atomic. Card fields are copied from ``CardInfo``
@@ -41,6 +49,7 @@ from kiosk.eras import EraOutOfRange, format_japanese
 from kiosk.errors import (
     CardNotUsable,
     CaseNotEditable,
+    FeeDue,
     InvalidTransition,
     MissingIndividualNumber,
     NotFound,
@@ -52,14 +61,16 @@ from kiosk.privacy import PersonalDict, mask_address, mask_birth_date, mask_name
 log = logging.getLogger(__name__)
 
 S = CaseStatus
+# ``Case.card_integrity`` of a case opened at the counter without a card read.
+NOT_READ = "not_read"
 CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.DRAFT: frozenset({S.CONFIRMED, S.CANCELLED}),
-    S.CONFIRMED: frozenset({S.DRAFT, S.AWAITING_PAYMENT, S.QUEUED, S.CANCELLED}),
-    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.DRAFT, S.AWAITING_PAYMENT, S.QUEUED, S.SERVING, S.CANCELLED}),
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.QUEUED, S.CANCELLED}),
     S.PAID: frozenset({S.QUEUED, S.REFUNDED}),
     S.QUEUED: frozenset({S.CALLED, S.CANCELLED, S.REFUNDED}),
     S.CALLED: frozenset({S.SERVING, S.NO_SHOW, S.QUEUED}),
-    S.SERVING: frozenset({S.DONE, S.QUEUED, S.REFUNDED}),
+    S.SERVING: frozenset({S.DONE, S.QUEUED, S.REFUNDED, S.CANCELLED}),
     S.NO_SHOW: frozenset({S.QUEUED, S.CALLED, S.CANCELLED, S.REFUNDED}),
     S.DONE: frozenset(),
     S.CANCELLED: frozenset(),
@@ -78,15 +89,37 @@ def refusal(case: Case, target: CaseStatus) -> str:
     return _guard(case, target)
 
 
+def held_yen(case: Case) -> int:
+    """What the case holds net: its fee less what is still due at the counter."""
+    return case.fee_yen - case.due_yen
+
+
 def _guard(case: Case, target: CaseStatus) -> str:
     """Why a transition allowed by the table is still refused for this case ("" = fine)."""
     if case.status is S.CONFIRMED and target is S.AWAITING_PAYMENT and case.fee_yen == 0:
         return "fee-free cases skip payment"
-    if case.status is S.CONFIRMED and target is S.QUEUED and case.fee_yen > 0:
-        return "the fee has not been paid"
-    if target is S.REFUNDED and case.fee_yen == 0:
+    unpaid = case.fee_yen > 0 and case.due_yen != case.fee_yen  # neither paid nor left due
+    if case.status in (S.CONFIRMED, S.AWAITING_PAYMENT) and target is S.QUEUED:
+        if case.status is S.AWAITING_PAYMENT and case.due_yen <= 0:
+            return "the fee is being paid at the kiosk"
+        if unpaid:
+            return "the fee has not been paid"
+    if case.status is S.CONFIRMED and target is S.SERVING:
+        if case.channel != "counter":
+            return "only a case opened at the counter is served at once"
+        if unpaid:
+            return "the fee is neither paid nor due at the counter"
+    if target is S.DONE and case.due_yen > 0:
+        return "a fee is due"
+    if target is S.DONE and case.due_yen < 0:
+        return "money is due back to the resident"
+    if target is S.REFUNDED and held_yen(case) <= 0:
         return "nothing was paid"
-    if target is S.CANCELLED and case.status in (S.QUEUED, S.NO_SHOW) and case.fee_yen > 0:
+    if (
+        target is S.CANCELLED
+        and case.status in (S.QUEUED, S.NO_SHOW, S.SERVING)
+        and held_yen(case) > 0
+    ):
         return "a paid case is refunded, not cancelled"
     return ""
 
@@ -113,6 +146,8 @@ def transition_case(
     now = aware(now)
     reason = refusal(case, target)
     if reason:
+        if target is S.DONE and case.due_yen and target in CASE_TRANSITIONS[case.status]:
+            raise FeeDue(case.id, case.status.value, case.due_yen)
         raise InvalidTransition("case", case.id, case.status.value, target.value, reason)
     previous = case.status
     values = {
@@ -150,7 +185,7 @@ _LOCK_CASE = (
 _CASES = table_of(Case)
 _LINES = table_of(CaseProcedure)
 # The columns a case transition reads or writes; never the personal (encrypted) ones.
-STATE_COLUMNS = ("status", "fee_yen", "priority", "updated_at", "closed_at")
+STATE_COLUMNS = ("status", "fee_yen", "due_yen", "channel", "priority", "updated_at", "closed_at")
 _LOCK_CASE_STATE = (
     select(*(_CASES.c[name] for name in STATE_COLUMNS))
     .where(_CASES.c.id == bindparam("case_id"))
@@ -228,10 +263,15 @@ def open_case(
     language: str = "ja",
     priority: Priority = Priority.NORMAL,
     channel: str = "kiosk",
+    identity_document: str | None = None,
     now: datetime | None = None,
 ) -> Case:
     """A draft case from one card read and one or more procedure codes (in the order the
     resident chose them; the first decides the queue).
+
+    At the counter without a card, ``card`` holds the basic four that staff typed and
+    ``identity_document`` names the document they checked (``kiosk.counter_cases`` checks
+    both before calling this); the card's integrity is then not asked for.
 
     Raises UnknownProcedure, CardNotUsable (integrity not verified) or
     MissingIndividualNumber (a procedure needs it, the read lacks it). The individual
@@ -246,7 +286,7 @@ def open_case(
         specs = [catalog.procedure(code) for code in procedures]
     except KeyError as e:
         raise UnknownProcedure(str(e)) from e
-    if card.integrity is not Integrity.VERIFIED:
+    if identity_document is None and card.integrity is not Integrity.VERIFIED:
         raise CardNotUsable(f"card data integrity: {card.integrity.value}")
     needs_number = any(spec.needs_individual_number for spec in specs)
     if needs_number and not card.individual_number:
@@ -264,7 +304,7 @@ def open_case(
         "created_at": now,
         "updated_at": now,
         "closed_at": None,
-        "card_integrity": card.integrity.value,
+        "card_integrity": NOT_READ if identity_document else card.integrity.value,
         "card_chip_authenticated": (
             card.checks.chip_authenticated if card.checks.chip_checked else None
         ),
@@ -278,6 +318,11 @@ def open_case(
         "sex": card.sex.value,
         "individual_number": card.individual_number if needs_number else None,
         "purged_at": None,
+        "due_yen": 0,
+        "identity_document": identity_document,
+        "exemption": None,
+        "exemption_basis": None,
+        "exempted_by": None,
     }
     line_values: list[dict[str, Any]] = []
     for position, spec in enumerate(specs):
@@ -314,16 +359,22 @@ def open_case(
     set_committed_value(case, "ticket", None)
     session.add(case)
     session.add_all(lines)
-    audit.record(
-        session,
-        actor,
-        "case.opened",
-        case_id=case.id,
-        detail={"procedures": list(procedures), "individual_number_kept": needs_number},
-        now=now,
-    )
+    detail: dict[str, Any] = {
+        "procedures": list(procedures),
+        "individual_number_kept": needs_number,
+    }
+    if channel != "kiosk":
+        detail["channel"] = channel
+    if identity_document:
+        detail["identity_document"] = identity_document
+    audit.record(session, actor, "case.opened", case_id=case.id, detail=detail, now=now)
     log.info("case %s opened by %s: %s", case.id, actor, ",".join(procedures))
     return case
+
+
+def line_fee(case: Case, line: CaseProcedure, units: int) -> int:
+    """A procedure line's fee: its unit fee times ``units``, or nothing under an exemption."""
+    return 0 if case.exemption else line.unit_fee_yen * units
 
 
 def _line(case: Case, procedure_code: str) -> CaseProcedure:
@@ -361,7 +412,7 @@ def set_resident_fields(
     write_row(
         session,
         line,
-        {"resident_fields": normalised, "units": units, "fee_yen": line.unit_fee_yen * units},
+        {"resident_fields": normalised, "units": units, "fee_yen": line_fee(case, line, units)},
     )
     fee = sum(p.fee_yen for p in case.procedures)
     write_row(session, case, {"fee_yen": fee, "updated_at": aware(now)})
@@ -394,7 +445,7 @@ def confirm_case(
         spec = catalog.procedure(line.procedure_code)
         normalised = spec.validate_fields(line.resident_fields or {}, case.language, today=today)
         units = spec.units(normalised)
-        checked.append((line, normalised, units, line.unit_fee_yen * units))
+        checked.append((line, normalised, units, line_fee(case, line, units)))
     for line, normalised, units, fee_yen in checked:
         # Usually what set_resident_fields stored: then nothing is written (or re-encrypted).
         if (normalised, units, fee_yen) != (line.resident_fields, line.units, line.fee_yen):
@@ -518,6 +569,12 @@ class CaseDetail:
     procedures: tuple[ProcedureLine, ...]
     ticket: str | None
     card_checks: CardCheckRecord
+    channel: str = "kiosk"
+    due_yen: int = 0
+    # Card-less at the counter: the identity document staff checked.
+    identity_document: str | None = None
+    exemption: str | None = None
+    exemption_basis: str | None = None
 
     def __repr__(self) -> str:
         return f"CaseDetail(id={self.id}, status={self.status}, <personal data hidden>)"
@@ -583,6 +640,11 @@ def view_case(
         procedures=tuple(lines),
         ticket=case.ticket.display_number if case.ticket else None,
         card_checks=CardCheckRecord.of(case),
+        channel=case.channel,
+        due_yen=case.due_yen,
+        identity_document=case.identity_document,
+        exemption=case.exemption,
+        exemption_basis=case.exemption_basis,
     )
 
 

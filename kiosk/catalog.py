@@ -236,6 +236,9 @@ class ProcedureSpec:
     # The card must also pass the JPKI check (the resident's JPKI user-authentication PIN,
     # asked for on a screen of its own): application.card_policy.
     jpki_check: bool = False
+    # Only staff at the counter start it (the kiosk does not offer it): e.g. it needs
+    # something checked in person first, like the seal for 印鑑登録.
+    counter_only: bool = False
 
     @property
     def is_fee_free(self) -> bool:
@@ -323,6 +326,11 @@ class Catalog:
         if self.ward is None:
             return ""
         return self.ward.names.get(language) or self.ward.names.get("ja", "")
+
+    @property
+    def kiosk_procedures(self) -> tuple[ProcedureSpec, ...]:
+        """The procedures a resident may choose at a kiosk (all but the counter-only ones)."""
+        return tuple(p for p in self.procedures if not p.counter_only)
 
     def procedure(self, code: str) -> ProcedureSpec:
         """The procedure ``code``; KeyError if the catalog has none."""
@@ -596,7 +604,12 @@ class _Loader:
             channel_fees=dict(channel_fees),
             counter_note=str(p.get("counter_note", "")),
             jpki_check=jpki_check,
+            counter_only=self._flag(p, "counter_only", where),
         )
+
+    def _flag(self, table: Mapping[str, Any], key: str, where: tuple[Any, ...]) -> bool:
+        """An optional boolean (false when absent)."""
+        return bool(self._get(table, key, bool, where)) if key in table else False
 
     def _field(self, f: Mapping[str, Any], where: tuple[Any, ...], code: str) -> FieldSpec:
         name = self._get(f, "name", str, where)

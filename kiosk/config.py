@@ -226,6 +226,31 @@ class Settings:
     # opens are built from it, never from a request's Host header. Empty: in simulation
     # http://<host>:<port>; production mode requires it (see public_base_url).
     public_url: str = ""
+    # --- the counter desk (application.counter_desk; what each counter's hardware is is the
+    # registry's business) ---
+    # Each counter's own card reader: "CODE=part of the PC/SC reader name,CODE=...";
+    # empty: in simulation a simulated reader per counter, otherwise none; "none": none.
+    counter_readers: str = ""
+    # Each counter's own payment terminal: "CODE=tmr_...,CODE=sim"; empty: a simulated
+    # terminal per counter when KIOSK_PAYMENTS=sim, otherwise none; "none": none.
+    counter_terminals: str = ""
+    # The payment QR code on the counters' customer displays: empty (none) or
+    # stripe_checkout (card or PayPay on the resident's phone).
+    counter_qr: str = ""
+    # Each cash drawer's change fund (釣銭準備金) at the start of a day, in yen.
+    cash_float_yen: int = 30000
+
+    @property
+    def counter_reader_map(self) -> dict[str, str] | None:
+        """``counter_readers`` as {counter code: reader name}; None when not set (the
+        default), {} for ``none``. Validated at start-up."""
+        return parse_counter_map("KIOSK_COUNTER_READERS", self.counter_readers)
+
+    @property
+    def counter_terminal_map(self) -> dict[str, str] | None:
+        """``counter_terminals`` as {counter code: ``tmr_...`` or ``sim``}; None when not set
+        (the default), {} for ``none``. Validated at start-up."""
+        return parse_counter_map("KIOSK_COUNTER_TERMINALS", self.counter_terminals)
 
     @property
     def card_check_list(self) -> tuple[str, ...]:
@@ -322,7 +347,39 @@ class Settings:
             check_public_url(self.stripe_return_url, "KIOSK_STRIPE_RETURN_URL")
         if self.events_max_streams < 1 or self.events_max_per_address < 1:
             raise ConfigError("KIOSK_EVENTS_MAX_STREAMS / KIOSK_EVENTS_MAX_PER_ADDRESS must be > 0")
+        self.counter_reader_map  # noqa: B018 - parsing is the validation
+        for code, value in (self.counter_terminal_map or {}).items():
+            if value != "sim" and not re.fullmatch(r"tmr_[A-Za-z0-9_]{1,120}", value):
+                raise ConfigError(
+                    f"KIOSK_COUNTER_TERMINALS: counter {code}: {value!r} is neither a Stripe "
+                    "reader id (tmr_...) nor sim"
+                )
+        if self.counter_qr not in ("", "stripe_checkout"):
+            raise ConfigError(f"KIOSK_COUNTER_QR={self.counter_qr!r}: expected stripe_checkout")
+        if not 0 <= self.cash_float_yen <= 10_000_000:
+            raise ConfigError(f"KIOSK_CASH_FLOAT_YEN={self.cash_float_yen}: 0 to 10,000,000 yen")
         return self
+
+
+def parse_counter_map(variable: str, value: str) -> dict[str, str] | None:
+    """``"CODE=value,CODE=value"`` (a counter code of the catalog, then a reader name or a
+    terminal id) as a dict; None for an empty value (the default applies), {} for
+    ``none``. Raises ConfigError naming ``variable``."""
+    text = value.strip()
+    if not text:
+        return None
+    if text == "none":
+        return {}
+    result: dict[str, str] = {}
+    for part in text.split(","):
+        code, sep, item = part.partition("=")
+        code, item = code.strip(), item.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code) or not item:
+            raise ConfigError(f"{variable}={value!r}: expected CODE=value,CODE=value or none")
+        if code in result:
+            raise ConfigError(f"{variable}: counter {code} is given twice")
+        result[code] = item
+    return result
 
 
 def _coerce(name: str, raw: Any, target: Any) -> Any:

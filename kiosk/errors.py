@@ -44,3 +44,13 @@ class CaseNotEditable(DomainError):
 
 class CounterClosed(DomainError):
     """A closed counter tried to call a ticket."""
+
+
+class FeeDue(InvalidTransition):
+    """A case cannot be completed while money is due at the counter: ``due_yen`` > 0 is a
+    fee still to collect, < 0 money to give back to the resident."""
+
+    def __init__(self, case_id: int | None, current: str, due_yen: int) -> None:
+        reason = "a fee is due" if due_yen > 0 else "money is due back to the resident"
+        super().__init__("case", case_id, current, "done", reason)
+        self.due_yen = due_yen

@@ -147,6 +147,19 @@ class Case(Base):
     sex: Mapped[str | None] = mapped_column(Encrypted("case.sex"))
     individual_number: Mapped[str | None] = mapped_column(Encrypted("case.individual_number"))
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Money still to settle at the counter: > 0 to collect (cash chosen at the kiosk, a case
+    # opened at the counter, an amendment that raised the fee), < 0 to give back (an
+    # amendment or an exemption lowered the fee below what was paid). A case is completed
+    # only when it is 0 (``kiosk.cases``).
+    due_yen: Mapped[int] = mapped_column(Integer, default=0)
+    # Opened at the counter without a card read: the identity document staff checked
+    # (a code of ``kiosk.counter_cases.IDENTITY_DOCUMENTS``); None for a card read.
+    identity_document: Mapped[str | None] = mapped_column(String(32))
+    # A fee exemption (``kiosk.counter_cases.EXEMPTIONS``), its legal basis or the requesting
+    # body (staff text, encrypted like personal data) and the supervisor who granted it.
+    exemption: Mapped[str | None] = mapped_column(String(24))
+    exemption_basis: Mapped[str | None] = mapped_column(Encrypted("case.exemption_basis"))
+    exempted_by: Mapped[str | None] = mapped_column(String(64))
 
     procedures: Mapped[list[CaseProcedure]] = relationship(
         back_populates="case", order_by="CaseProcedure.position", cascade="all, delete-orphan"
@@ -411,3 +424,27 @@ class StaffLoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseAmendment(Base):
+    """One correction of a case at the counter (``kiosk.amendments``): the fee before and
+    after, what changed by name in ``summary`` (field names, procedure codes: nothing
+    personal) and the values before and after in ``changes``, encrypted like the case."""
+
+    __tablename__ = "case_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    fee_before_yen: Mapped[int] = mapped_column(Integer)
+    fee_after_yen: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # {"case": {field: [before, after]}, "procedures": {code: {field: [before, after]}}};
+    # NULL after purge.
+    changes: Mapped[dict[str, Any] | None] = mapped_column(
+        Encrypted("case_amendment.changes", "json")
+    )
+
+    def __repr__(self) -> str:
+        return f"CaseAmendment(case_id={self.case_id}, fields={self.summary.get('fields')})"

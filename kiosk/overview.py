@@ -215,7 +215,12 @@ def recent_calls(session: Session, day: date, limit: int = 10) -> list[BoardEntr
     stmt = (
         select(Ticket, Counter)
         .join(Counter, Counter.id == Ticket.counter_id)
-        .where(Ticket.business_day == day, Ticket.status.in_((T.CALLED, T.SERVING)))
+        .where(
+            Ticket.business_day == day,
+            Ticket.status.in_((T.CALLED, T.SERVING)),
+            # Served at the counter where the case was opened: never called, not on the board.
+            Ticket.called_at.is_not(None),
+        )
         .order_by(Ticket.called_at.desc())
         .limit(limit)
     )

@@ -4,7 +4,8 @@ A case keeps its personal data until the end of the business day it last changed
 day it closed: done, cancelled, a no-show or refunded; for a case that never closed, the
 day it was last moved on), plus ``retention_days``; after that ``purge`` overwrites every
 personal column with NULL (name, address, birth date, sex, individual number, the fields
-the resident typed), **whatever the case's state**: a case left queued, half-paid or stuck
+the resident typed, the basis of an exemption and what counter staff corrected in an
+amendment), **whatever the case's state**: a case left queued, half-paid or stuck
 by a crash is no reason to keep a resident's data for ever (the end-of-day close,
 ``application.closing``, cancels what can be cancelled first; the rest keeps its state,
 tickets, fees and payments, just not the personal data). Tickets, fees, statuses and the
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import audit
 from kiosk.clock import TOKYO, aware, business_day
-from kiosk.models import Case, CaseProcedure
+from kiosk.models import Case, CaseAmendment, CaseProcedure
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def purge(
                 birth_date=None,
                 sex=None,
                 individual_number=None,
+                exemption_basis=None,
                 purged_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -88,6 +90,13 @@ def purge(
             update(CaseProcedure)
             .where(CaseProcedure.case_id.in_(ids))
             .values(resident_fields=None)
+            .execution_options(synchronize_session=False)
+        )
+        # What counter staff corrected (values before and after) goes with the case.
+        session.execute(
+            update(CaseAmendment)
+            .where(CaseAmendment.case_id.in_(ids))
+            .values(changes=None)
             .execution_options(synchronize_session=False)
         )
         for case_id in ids:
@@ -121,3 +130,4 @@ def compact_storage(engine: Engine) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM cases"))
             conn.execute(text("VACUUM case_procedures"))
+            conn.execute(text("VACUUM case_amendments"))

@@ -45,7 +45,7 @@ from kiosk.clock import aware, business_day
 from kiosk.counters import get_queue
 from kiosk.db import inserted_id, table_of, write_row
 from kiosk.errors import InvalidTransition, NotFound
-from kiosk.models import Case, CaseProcedure, CaseStatus, Queue, Ticket, TicketStatus
+from kiosk.models import Case, CaseProcedure, CaseStatus, Counter, Queue, Ticket, TicketStatus
 from kiosk.numbering import next_number
 from kiosk.waits import quote_wait
 
@@ -229,9 +229,16 @@ def issue_ticket(
     *,
     actor: str,
     now: datetime | None = None,
+    at_counter: Counter | None = None,
 ) -> Ticket:
     """The ticket of a paid (or confirmed fee-free) case, in the queue of its first
-    procedure; the case becomes queued and the quoted wait is stored.
+    procedure; the case becomes queued and the quoted wait is stored. A confirmed case whose
+    fee is left to pay at the counter (``due_yen`` equal to the fee: ``kiosk.counter_cases``)
+    gets its ticket too.
+
+    ``at_counter``: the case was opened at that counter and the resident is there: the
+    ticket is issued straight into serving at it (the board never calls it) and the case
+    becomes serving.
 
     Idempotent: a case that already has a ticket gets that ticket back (a payment webhook
     may arrive twice). Other states raise InvalidTransition.
@@ -243,7 +250,15 @@ def issue_ticket(
     case, ticket_id, queue = row
     if ticket_id is not None:
         return get_ticket(session, ticket_id)
-    ready = case.status is S.PAID or (case.status is S.CONFIRMED and case.fee_yen == 0)
+    due_at_counter = case.fee_yen > 0 and case.due_yen == case.fee_yen
+    if at_counter is not None:
+        ready = case.status is S.CONFIRMED and (case.fee_yen == 0 or due_at_counter)
+    else:
+        ready = (
+            case.status is S.PAID
+            or (case.status is S.CONFIRMED and (case.fee_yen == 0 or due_at_counter))
+            or (case.status is S.AWAITING_PAYMENT and due_at_counter)
+        )
     if not ready:
         # The ticket column was read with the statement's snapshot, taken before the
         # lock wait: a concurrent issue for this case may have committed meanwhile.
@@ -280,21 +295,31 @@ def issue_ticket(
         "quoted_wait_s": quoted,
         **dict.fromkeys(_TICKET_NULLS),
     }
+    if at_counter is not None:
+        # Served where it was opened: no wait, no call (the board shows calls only).
+        values.update(status=T.SERVING, counter_id=at_counter.id, serving_at=now, quoted_wait_s=0)
     # A Core insert, then the object joins the session as if loaded (every column set):
     # no unit-of-work flush for the busiest insert.
     result = session.connection().execute(_INSERT_TICKET, values)
     ticket = Ticket(id=inserted_id(result), **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
+    detail: dict[str, Any] = {
+        "number": ticket.display_number,
+        "quoted_wait_s": ticket.quoted_wait_s,
+    }
+    if at_counter is not None:
+        detail["serving_at_counter"] = at_counter.code
+    target = S.SERVING if at_counter is not None else S.QUEUED
     with audit.batched(session):
-        _move_case(session, case, S.QUEUED, actor=actor, now=now, ticket_id=ticket.id)
+        _move_case(session, case, target, actor=actor, now=now, ticket_id=ticket.id)
         audit.record(
             session,
             actor,
             "ticket.issued",
             case_id=case.id,
             ticket_id=ticket.id,
-            detail={"number": ticket.display_number, "quoted_wait_s": ticket.quoted_wait_s},
+            detail=detail,
             now=now,
         )
     log.info("ticket %s issued for case %s", ticket.display_number, case.id)

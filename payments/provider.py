@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
@@ -125,6 +126,24 @@ class ProviderRefund:
     def gives_money_back(self) -> bool:
         """True for a refund that has returned, or is returning, its amount."""
         return self.status in ("succeeded", "pending")
+
+
+@dataclass(frozen=True)
+class BalanceTransaction:
+    """One movement of the provider account's balance (Stripe's balance transaction): a
+    payment taken (``charge``/``payment``: ``amount_yen`` > 0) or a refund (< 0), with the
+    provider's fee and the net that the payout brings. ``payment_intent_id`` /
+    ``refund_ref`` name what it belongs to (from its source)."""
+
+    id: str
+    type: str
+    amount_yen: int
+    fee_yen: int
+    net_yen: int
+    created: datetime
+    payment_intent_id: str | None = None
+    refund_ref: str | None = None
+    source: str = ""
 
 
 class EventKind(enum.Enum):

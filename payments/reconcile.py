@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,6 +109,7 @@ def reconcile(
     refund_window: timedelta | None = REFUND_WINDOW,
     refund_limit: int | None = None,
     refund_after: int = 0,
+    counter_code: str | None = None,
     now: datetime | None = None,
 ) -> ReconcileReport:
     """Find this provider's payments whose provider state differs from ours and repair them:
@@ -122,15 +124,20 @@ def reconcile(
     ``refund_limit`` reads at most that many payments, those with an id above
     ``refund_after`` (``report.refund_cursor`` says where the next run goes on).
 
+    ``counter_code``: the payments taken at that counter's device (its terminal or QR
+    checkout, each a provider of its own); None (the default): those of the kiosk's provider,
+    taken at no counter.
+
     Per-payment ProviderUnavailable is reported, not raised. Commit afterwards.
     """
     now = aware(now)
     report = ReconcileReport()
     timeout = timedelta(seconds=timeout_s)
+    mine = _of_device(provider, counter_code)
     stmt = (
         select(Payment)
         .where(
-            Payment.provider == provider.name,
+            mine,
             Payment.status.in_([P.CREATED, P.PENDING])
             | (
                 Payment.status.in_([P.FAILED, P.CANCELLED, P.EXPIRED])
@@ -151,7 +158,7 @@ def reconcile(
         select(Payment)
         .join(Case, Case.id == Payment.case_id)
         .where(
-            Payment.provider == provider.name,
+            mine,
             Payment.status == P.SUCCEEDED,
             Case.status.in_([CaseStatus.AWAITING_PAYMENT, CaseStatus.PAID]),
             ~select(Ticket.id).where(Ticket.case_id == Payment.case_id).exists(),
@@ -176,9 +183,21 @@ def reconcile(
             limit=refund_limit,
             after=refund_after,
             report=report,
+            mine=mine,
         )
     session.flush()
     return report
+
+
+def _of_device(provider: PaymentProvider, counter_code: str | None) -> Any:
+    """The payments one provider object took: its name, and the counter whose device it is
+    (the kiosk's provider: none)."""
+    where_counter = (
+        Payment.counter_code.is_(None)
+        if counter_code is None
+        else Payment.counter_code == counter_code
+    )
+    return (Payment.provider == provider.name) & where_counter
 
 
 def _reconcile_refunds(
@@ -190,11 +209,12 @@ def _reconcile_refunds(
     limit: int | None,
     after: int,
     report: ReconcileReport,
+    mine: Any,
 ) -> None:
     refundable = (
         select(Payment)
         .where(
-            Payment.provider == provider.name,
+            mine,
             Payment.status.in_(REFUNDABLE),
             Payment.succeeded_at >= now - window,
             Payment.id > after,
@@ -232,14 +252,17 @@ class Reconciler:
         refund_batch: int = REFUND_BATCH,
         refund_window: timedelta = REFUND_WINDOW,
         on_report: Callable[[ReconcileReport], None] | None = None,
+        counter_code: str | None = None,
     ) -> None:
         self.sessions, self.provider = sessions, provider
+        self.counter_code = counter_code
         self.interval_s, self.timeout_s = interval_s, timeout_s
         self.refund_batch, self.refund_window = refund_batch, refund_window
         self.on_report = on_report
         self._refund_cursor = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="payments-reconciler", daemon=True)
+        name = "payments-reconciler" + (f"-counter-{counter_code}" if counter_code else "")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def run_once(self) -> ReconcileReport:
         with transaction(self.sessions) as session:
@@ -250,6 +273,7 @@ class Reconciler:
                 refund_window=self.refund_window,
                 refund_limit=self.refund_batch,
                 refund_after=self._refund_cursor,
+                counter_code=self.counter_code,
             )
         self._refund_cursor = report.refund_cursor
         if report.repaired or report.tickets_issued or report.refunds_found:

@@ -4,9 +4,11 @@ it, in the provider's dashboard, on the terminal's own menu or by the provider i
 
 Both are recorded the same way, the outside ones with the provider as the actor. A refund
 is known by the provider's refund id, so none is ever recorded twice, whoever made it and
-however often it is reported. A full refund moves the case to refunded (its waiting
-ticket is cancelled, ``kiosk.tickets.mark_refunded``); a partial one leaves the case as it
-is. Functions take a Session, may flush, never commit.
+however often it is reported. A refund that leaves the case holding nothing for its fee
+moves the case to refunded (its waiting ticket is cancelled, ``kiosk.tickets.mark_refunded``);
+a partial one leaves the case as it is, and one that gives back money due to the resident
+after an amendment or an exemption settles that due instead. Every refund is booked in the
+day's takings (``payments.ledger``). Functions take a Session, may flush, never commit.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from kiosk.cases import get_case
 from kiosk.clock import aware
 from kiosk.errors import InvalidTransition
 from kiosk.tickets import mark_refunded
+from payments.ledger import book_refund
 from payments.models import Payment, PaymentRefund, PaymentStatus
 from payments.provider import PaymentProvider, ProviderRefund, RefundNotAllowed
 from payments.states import (
     REFUNDABLE,
     TAKEN,
     actor_for,
+    count_refund_against_due,
     get_payment,
     lock_payment,
     transition_payment,
@@ -53,7 +57,8 @@ def refund_payment(
     """A supervisor gives back ``amount_yen`` (default: all that is left) of a taken payment.
 
     ``actor`` must be a staff actor and ``reason`` non-empty; both are kept with the refund
-    and audited. A full refund moves the case to refunded (its waiting ticket is cancelled).
+    and audited. A refund that leaves the case holding nothing for its fee moves the case to
+    refunded (its waiting ticket is cancelled); one of money due back settles that due.
     Raises RefundNotAllowed, ValueError, ProviderUnavailable (nothing recorded then).
     """
     now = aware(now)
@@ -82,7 +87,7 @@ def refund_payment(
         status=result.status,
         created_at=now,
     )
-    session.add(refund)
+    payment.refunds.append(refund)
     payment.refunded_yen += amount
     full = payment.refunded_yen == payment.amount_yen
     session.flush()
@@ -99,8 +104,9 @@ def refund_payment(
             "refunded_yen": payment.refunded_yen,
         },
     )
-    if full:
-        _refund_case(session, payment, actor=actor, now=now)
+    book_refund(session, refund, now=now)
+    if count_refund_against_due(session, payment, amount, actor=actor, now=now):
+        mark_case_refunded(session, payment, actor=actor, now=now)
     session.flush()
     return refund
 
@@ -127,7 +133,8 @@ def apply_provider_refunds(
 
     Each new refund becomes a PaymentRefund with the provider as actor
     (``payment:<provider>``) and its refund id; the payment moves to partially_refunded or
-    refunded with an audit row naming that id. A full refund moves the case to refunded
+    refunded with an audit row naming that id. A refund that leaves the case holding
+    nothing moves the case to refunded
     (its waiting ticket is cancelled); a partial one leaves the case as it is: staff see it
     as the payment's status and refunded amount. Refunds we already hold (by refund id,
     including our own) only get their status brought up to date. Safe to call any number of
@@ -250,12 +257,15 @@ def _record_outside_refund(
         seen.amount_yen,
         seen.refund_ref,
     )
-    if full:
-        _refund_case(session, payment, actor=actor, now=now)
+    book_refund(session, refund, now=now)
+    if count_refund_against_due(session, payment, seen.amount_yen, actor=actor, now=now):
+        mark_case_refunded(session, payment, actor=actor, now=now)
     return refund
 
 
-def _refund_case(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
+def mark_case_refunded(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
+    """The case of ``payment`` holds nothing for its fee any more: it is refunded (a done
+    case keeps its state)."""
     case = get_case(session, payment.case_id)
     try:
         mark_refunded(session, case, actor=actor, now=now)

@@ -17,8 +17,11 @@ change, the case change, the ticket and their audit rows one unit.
 
 Paid means: payment succeeded -> ``mark_paid`` -> ``issue_ticket``, both idempotent, behind
 a row lock on the payment, so a webhook, a poll and the reconciler racing each other (or a
-webhook delivered twice) produce exactly one ticket. Lock order: the payment row first,
-then the domain's rows in the domain's order (``kiosk.tickets``: ticket, then case).
+webhook delivered twice) produce exactly one ticket. Entering succeeded (once, by the state
+machine) also books the payment in the day's takings (``payments.ledger``) and, for money
+taken at a counter, settles what the case owed there (``kiosk.counter_cases.settle_due``).
+Lock order: the payment row first, then the domain's rows in the domain's order
+(``kiosk.tickets``: ticket, then case).
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk import audit
-from kiosk.cases import lock_case, mark_paid
+from kiosk.cases import lock_case, lock_case_state, mark_paid
 from kiosk.clock import aware
+from kiosk.counter_cases import settle_due
 from kiosk.errors import InvalidTransition, NotFound
 from kiosk.models import CaseStatus
 from kiosk.tickets import issue_ticket
+from payments.ledger import book_payment
 from payments.models import Payment, PaymentStatus
 from payments.provider import PaymentProvider, PaymentRequest, ProviderPayment, ProviderStatus
 
@@ -170,6 +175,19 @@ def transition_payment(
     payment.updated_at = now
     if target is P.SUCCEEDED:
         payment.succeeded_at = now
+        # The day's takings: booked once, when the money is taken (``payments.ledger``);
+        # money taken at a counter settles what was due there, once.
+        session.flush()
+        book_payment(session, payment, now=now)
+        if payment.counter_code is not None:
+            settle_due(
+                session,
+                payment.case_id,
+                paid_yen=payment.amount_yen,
+                actor=actor,
+                now=now,
+                payment=payment.public_id,
+            )
     audit.record(
         session,
         actor,
@@ -190,7 +208,9 @@ def transition_payment(
 
 
 def settle_case(session: Session, payment: Payment, *, actor: str, now: datetime) -> None:
-    """A taken payment moves its case on: paid, then its ticket, each exactly once."""
+    """A taken payment moves its case on: paid, then its ticket, each exactly once. A
+    payment taken at a counter does not (the case has its ticket and is at the counter;
+    the money settled what was due there when it was taken: ``transition_payment``)."""
     case = lock_case(session, payment.case_id)
     if case.status in (
         CaseStatus.CANCELLED,
@@ -214,9 +234,40 @@ def settle_case(session: Session, payment: Payment, *, actor: str, now: datetime
             case.id,
         )
         return
+    if payment.counter_code is not None:
+        return  # transition_payment settled the due when the money was taken
     mark_paid(session, case, actor=actor, now=now, payment_ref=payment.provider_ref)
     crash_point("after_succeeded_before_ticket")
     issue_ticket(session, case, actor=actor, now=now)
+
+
+def held_by_case(session: Session, case_id: int) -> int:
+    """The money a case's payments hold now: taken amounts less what was given back."""
+    return sum(
+        p.amount_yen - p.refunded_yen
+        for p in payments_of_case(session, case_id)
+        if p.status in TAKEN
+    )
+
+
+def count_refund_against_due(
+    session: Session, payment: Payment, amount_yen: int, *, actor: str, now: datetime
+) -> bool:
+    """A refund of ``amount_yen`` was just recorded for ``payment``: money due back to the
+    resident (an amendment or an exemption lowered the fee) is settled by it first. Returns
+    whether the case should now move to refunded: it held money for a fee, and holds none
+    (a refund that only gave a difference back leaves the case as it is)."""
+    case = lock_case_state(session, payment.case_id)
+    if case.due_yen < 0:
+        case = settle_due(
+            session,
+            case.id,
+            refunded_yen=min(amount_yen, -case.due_yen),
+            actor=actor,
+            now=now,
+            payment=payment.public_id,
+        )
+    return case.fee_yen > 0 and held_by_case(session, case.id) == 0
 
 
 def apply_provider_state(

@@ -9,9 +9,11 @@ expires the session when the kiosk session ends.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from payments.provider import (
+    BalanceTransaction,
     PaymentEvent,
     PaymentRequest,
     ProviderPayment,
@@ -23,6 +25,7 @@ from payments.provider import (
 from payments.stripe_common import (
     StripeConnection,
     call,
+    list_balance_transactions,
     list_refunds,
     parse_event,
     refund_payment_intent,
@@ -154,6 +157,10 @@ class StripeCheckoutProvider:
         if not isinstance(pi_id, str):
             return []  # never paid: nothing to refund
         return list_refunds(self.client, pi_id)
+
+    def balance_transactions(self, start: datetime, end: datetime) -> list[BalanceTransaction]:
+        """The Stripe account's balance transactions in [start, end) (``payments.balance``)."""
+        return list_balance_transactions(self.client, start, end)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)

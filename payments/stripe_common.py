@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
 import stripe
+from stripe.params import BalanceTransactionListParams
 
 from payments.provider import (
+    BalanceTransaction,
     Declined,
     EventKind,
     InvalidSignature,
@@ -290,3 +293,53 @@ def list_refunds(client: stripe.StripeClient, payment_intent_id: str) -> list[Pr
     found.reverse()  # Stripe lists newest first; ids are random, so keep its order
     found.sort(key=lambda r: int(value_of(r, "created", 0)))
     return [ProviderRefund(r["id"], int(r["amount"]), r["status"]) for r in found]
+
+
+def list_balance_transactions(
+    client: stripe.StripeClient, start: datetime, end: datetime
+) -> list[BalanceTransaction]:
+    """The account's balance transactions created in [``start``, ``end``), oldest first,
+    with the charge or refund behind each (``expand[]=data.source``, so each names its
+    PaymentIntent or refund id). Pages of 100 are followed."""
+    params: BalanceTransactionListParams = {
+        "created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
+        "limit": 100,
+        "expand": ["data.source"],
+    }
+    with wrapped("list balance transactions"):
+        page = client.v1.balance_transactions.list(params=params)
+        found = list(page.auto_paging_iter())
+    result = []
+    for txn in found:
+        source = value_of(txn, "source")
+        source_id = value_of(source, "id") if not isinstance(source, str) else source
+        kind = value_of(source, "object") if not isinstance(source, str) else ""
+        result.append(
+            BalanceTransaction(
+                id=txn["id"],
+                type=txn["type"],
+                amount_yen=int(txn["amount"]),
+                fee_yen=int(value_of(txn, "fee", 0)),
+                net_yen=int(value_of(txn, "net", 0)),
+                created=datetime.fromtimestamp(int(txn["created"]), UTC),
+                payment_intent_id=value_of(source, "payment_intent") if kind else None,
+                refund_ref=source_id if kind == "refund" else None,
+                source=source_id or "",
+            )
+        )
+    result.sort(key=lambda t: t.created)
+    return result
+
+
+class StripeAccountBalance:
+    """The Stripe account's balance transactions (``payments.balance.BalanceSource``) for
+    ``kiosk ledger reconcile``: one account serves the kiosks' and the counters' providers."""
+
+    def __init__(self, connection: StripeConnection) -> None:
+        self.connection = connection
+
+    def balance_transactions(self, start: datetime, end: datetime) -> list[BalanceTransaction]:
+        return list_balance_transactions(self.connection.client, start, end)
+
+    def close(self) -> None:
+        self.connection.close()

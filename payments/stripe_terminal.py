@@ -12,9 +12,11 @@ unreachable Stripe is ``ProviderUnavailable`` and the resident pays in cash.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from payments.provider import (
+    BalanceTransaction,
     PaymentEvent,
     PaymentRequest,
     ProviderPayment,
@@ -25,6 +27,7 @@ from payments.stripe_common import (
     StripeConnection,
     call,
     intent_view,
+    list_balance_transactions,
     list_refunds,
     parse_event,
     refund_payment_intent,
@@ -155,6 +158,10 @@ class StripeTerminalProvider:
 
     def refunds(self, provider_ref: str) -> list[ProviderRefund]:
         return list_refunds(self.client, provider_ref)
+
+    def balance_transactions(self, start: datetime, end: datetime) -> list[BalanceTransaction]:
+        """The Stripe account's balance transactions in [start, end) (``payments.balance``)."""
+        return list_balance_transactions(self.client, start, end)
 
     def parse_webhook(self, payload: bytes, signature: str | None) -> PaymentEvent:
         return parse_event(self.client, payload, signature, self.webhook_secret)

@@ -1,5 +1,6 @@
-"""The Flask app: resident kiosk, phone page, staff console, display board, JSON API,
-webhooks and, in simulation, the simulator panel.
+"""The Flask app: resident kiosk, phone page, staff console (with the counter desk), the
+counters' customer displays, display board, JSON API, webhooks and, in simulation, the
+simulator panel.
 
 ``create_app`` takes (or builds, through the composition root
 ``application.services.build_services``) the one typed services object, keeps it as
@@ -128,7 +129,7 @@ def init_rate_limits(app: Flask) -> None:
 
 def init_blueprints(app: Flask, services: Services) -> None:
     """Every surface; the simulator panel only in simulation mode with something simulated."""
-    from ui import api, board, device, health, kiosk, phone, staff, voice, webhooks
+    from ui import api, board, device, display, health, kiosk, phone, staff, voice, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(device.bp)
@@ -137,6 +138,7 @@ def init_blueprints(app: Flask, services: Services) -> None:
     app.register_blueprint(phone.bp)
     app.register_blueprint(phone.checkout_return)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(display.bp)
     app.register_blueprint(board.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(voice.bp)

@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
+from application.counter_desk import DeskBusy, DisplayNotConnected, NoDevice
 from application.visits import CardFromEarlier
 from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
 from cardreader.errors import (
@@ -17,18 +18,23 @@ from cardreader.errors import (
     JpkiWrongPin,
     WrongPin,
 )
+from kiosk.amendments import NothingChanged
 from kiosk.catalog import ValidationFailed
+from kiosk.counter_cases import ExemptionInvalid, NothingDue, PersonInvalid
 from kiosk.errors import (
     CardNotUsable,
     CaseNotEditable,
     CounterClosed,
     DomainError,
+    FeeDue,
     InvalidTransition,
     MissingIndividualNumber,
     NotFound,
     UnknownProcedure,
 )
 from kiosk.staff import InvalidUsername, LastAdmin, PermissionDenied, StaffExists, WeakPassword
+from payments.counter import KeyReused, PaymentInProgress, TooLittleTendered, WrongAmount
+from payments.ledger import CountInvalid, DayAlreadyClosed, DayClosed, DayNotOver
 from payments.provider import PaymentError, ProviderUnavailable, RefundNotAllowed
 from ui.i18n import card_error_message, card_refusal_message
 from ui.words import CARD_REFUSED
@@ -84,6 +90,44 @@ MESSAGES: dict[str, tuple[int, Any]] = {
         403,
         _l("This screen is not set up as this kiosk's screen. Please ask a member of staff."),
     ),
+    # The counter desk (application.counter_desk) and the day's takings (payments.ledger).
+    "fee_due": (
+        409,
+        _l("Money is still due for this case: take the payment (or give back what is due) first."),
+    ),
+    "nothing_due": (422, _l("Nothing is due for this case.")),
+    "wrong_amount": (422, _l("The amount is not what is due for this case.")),
+    "too_little_tendered": (422, _l("Less cash was handed over than the amount due.")),
+    "payment_in_progress": (
+        409,
+        _l("A payment is in progress for this case. Wait for it or cancel it first."),
+    ),
+    "idempotency_key_reused": (
+        422,
+        _l("This Idempotency-Key was already used for another request."),
+    ),
+    "day_closed": (
+        409,
+        _l("The day's ledger is closed: no cash can be taken or given back on it any more."),
+    ),
+    "day_already_closed": (409, _l("This day was closed already.")),
+    "day_not_over": (409, _l("This day has not begun; it cannot be closed.")),
+    "count_invalid": (
+        422,
+        _l("Counted cash is missing or wrong. Count every drawer and explain any difference."),
+    ),
+    "no_device": (409, _l("This counter has no such device.")),
+    "display_not_connected": (
+        409,
+        _l("The customer display is not open. Open it at this counter first."),
+    ),
+    "desk_busy": (409, _l("The card is being read. Please wait.")),
+    "person_invalid": (422, _l("Some of the typed details are missing or not valid.")),
+    "exemption_invalid": (
+        422,
+        _l("An exemption needs its kind and its legal basis or requesting body."),
+    ),
+    "nothing_changed": (422, _l("Nothing was changed.")),
 }
 
 # Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
@@ -96,6 +140,22 @@ CARD_STATUSES: dict[str, int] = {
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
+    (FeeDue, "fee_due"),
+    (NothingDue, "nothing_due"),
+    (WrongAmount, "wrong_amount"),
+    (TooLittleTendered, "too_little_tendered"),
+    (PaymentInProgress, "payment_in_progress"),
+    (KeyReused, "idempotency_key_reused"),
+    (DayClosed, "day_closed"),
+    (DayAlreadyClosed, "day_already_closed"),
+    (DayNotOver, "day_not_over"),
+    (CountInvalid, "count_invalid"),
+    (NoDevice, "no_device"),
+    (DisplayNotConnected, "display_not_connected"),
+    (DeskBusy, "desk_busy"),
+    (PersonInvalid, "person_invalid"),
+    (ExemptionInvalid, "exemption_invalid"),
+    (NothingChanged, "nothing_changed"),
     (CounterClosed, "counter_closed"),
     (InvalidTransition, "invalid_transition"),
     (NotFound, "not_found"),

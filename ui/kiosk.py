@@ -329,7 +329,7 @@ def procedures() -> ResponseReturnValue:
     return _page(
         "procedures.html",
         step="procedures",
-        procedures=_catalog().procedures,
+        procedures=_catalog().kiosk_procedures,
         chosen=visit.procedures,
         unit_text=_unit_text,
         locked=visit.case_id is not None,
@@ -351,7 +351,7 @@ def procedures_submit() -> ResponseReturnValue:
             "procedures.html",
             422,
             step="procedures",
-            procedures=_catalog().procedures,
+            procedures=_catalog().kiosk_procedures,
             chosen=[],
             unit_text=_unit_text,
             locked=False,
@@ -659,6 +659,17 @@ def pay_start() -> ResponseReturnValue:
     return redirect(url_for("kiosk.pay"))
 
 
+@bp.post("/pay/cash")
+def pay_cash() -> ResponseReturnValue:
+    """Pay in cash at the counter: the ticket at once, the fee due there (a payment open on
+    the terminal is cancelled first)."""
+    visit = _visit()
+    if visit.case_id is None:
+        raise VisitEnded()
+    _workflow().pay_at_counter(visit)
+    return redirect(url_for("kiosk.ticket"))
+
+
 @bp.get("/pay/state")
 def pay_state() -> ResponseReturnValue:
     """Polled by the pay screen: the payment's status and where to go when it is final."""
@@ -705,6 +716,7 @@ def ticket() -> ResponseReturnValue:
         receipt_label=receipt_title(domain_language()) if found.has_receipt else None,
         printing=printing,
         print_message=_print_message(printing) if printing is not None else "",
+        due_yen=found.due_yen,
     )
 
 

@@ -64,6 +64,7 @@ PAYMENT_METHODS: dict[str, tuple[str, str]] = {
     "card_present": NP_("payment method", "Card"),
     "card": NP_("payment method", "Card"),
     "paypay": NP_("payment method", "PayPay"),
+    "cash": NP_("payment method", "Cash"),
 }
 YEN = NP_("receipt", "¥%(amount)s")
 

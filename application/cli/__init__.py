@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "purge",
     "staff",
     "device",
+    "ledger",
 ]
 
 

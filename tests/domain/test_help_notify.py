@@ -1,5 +1,5 @@
 """PostgreSQL: a kiosk's call for staff and its acknowledgement notify the live hubs at
-commit (migration 0009's trigger), so every staff console of every process shows it."""
+commit (migration 0010's trigger), so every staff console of every process shows it."""
 
 from __future__ import annotations
 

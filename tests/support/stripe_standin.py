@@ -11,6 +11,10 @@ bodies, ``Idempotency-Key`` replay) for:
 - ``/v1/test_helpers/terminal/readers/{id}/present_payment_method`` (Stripe's test helper)
 - ``/v1/checkout/sessions`` create / retrieve / ``expire``, plus a test-only
   ``POST /_standin/checkout/sessions/{id}/complete`` (the resident paying on the phone)
+- ``/v1/balance_transactions`` list (``created[gte|gt|lte|lt]``, ``type``, ``limit``,
+  ``starting_after``, ``expand[]=data.source``): a ``charge`` for every payment taken (with
+  Stripe's Japanese fee of 3.6 %) and a ``refund`` for every refund; ``balance_transaction``
+  kept on the charge and the refund
 
 and sends webhook events signed like Stripe (``Stripe-Signature: t=...,v1=HMAC-SHA256``) to
 a configured URL, keeping every event for tests to re-deliver, duplicate or reorder.
@@ -112,6 +116,8 @@ class StripeStandin:
         self.payment_intents: dict[str, JSON] = {}
         self.refunds: dict[str, JSON] = {}
         self.sessions: dict[str, JSON] = {}
+        self.charges: dict[str, JSON] = {}
+        self.balance_transactions: list[JSON] = []  # creation order
         self.reader_objects: dict[str, JSON] = {r: self._reader(r) for r in self.readers}
         self._replays: dict[tuple[str, str], _Replay] = {}
         self._fail: list[tuple[int, str]] = []
@@ -278,6 +284,8 @@ class StripeStandin:
                 return 200, self._list_refunds(params)
             case ("GET", ["v1", "refunds", re_id]):
                 return 200, self._get(self.refunds, re_id, "refund")
+            case ("GET", ["v1", "balance_transactions"]):
+                return 200, self._list_balance(params)
             case ("GET", ["v1", "terminal", "readers", reader_id]):
                 return 200, self._get(self.reader_objects, reader_id, "terminal.reader")
             case ("POST", ["v1", "terminal", "readers", reader_id, "process_payment_intent"]):
@@ -389,10 +397,38 @@ class StripeStandin:
         self._event("payment_intent.canceled", pi)
         return pi
 
+    def _balance(self, type_: str, amount: int, fee: int, source: str) -> str:
+        txn = {
+            "id": self._id("txn"),
+            "object": "balance_transaction",
+            "amount": amount,
+            "available_on": int(time.time()) + 4 * 86400,
+            "created": int(time.time()),
+            "currency": "jpy",
+            "fee": fee,
+            "net": amount - fee,
+            "reporting_category": type_,
+            "source": source,
+            "status": "pending",
+            "type": type_,
+        }
+        self.balance_transactions.append(txn)
+        return str(txn["id"])
+
     def _succeed(self, pi: JSON, method_type: str) -> None:
         pi["status"] = "succeeded"
         pi["amount_received"] = pi["amount"]
         pi["latest_charge"] = self._id("ch")
+        # Stripe's fee for Japanese cards (3.6 %), rounded as yen are.
+        fee = round(pi["amount"] * 0.036)
+        self.charges[pi["latest_charge"]] = {
+            "id": pi["latest_charge"],
+            "object": "charge",
+            "amount": pi["amount"],
+            "currency": "jpy",
+            "payment_intent": pi["id"],
+            "balance_transaction": self._balance("charge", pi["amount"], fee, pi["latest_charge"]),
+        }
         pi["payment_method"] = self._id("pm")
         pi["payment_method_types"] = pi["payment_method_types"] or [method_type]
         pi["last_payment_error"] = None
@@ -432,6 +468,7 @@ class StripeStandin:
             "reason": params.get("reason"),
             "status": "succeeded",
         }
+        refund["balance_transaction"] = self._balance("refund", -amount, 0, refund["id"])
         self.refunds[refund["id"]] = refund
         # Stripe (API 2024-10-28.acacia and later) sends refund.created for every refund,
         # and charge.refunded for the charge whose refunded amount changed.
@@ -469,6 +506,41 @@ class StripeStandin:
             "data": newest_first[:limit],
             "has_more": len(newest_first) > limit,
             "url": "/v1/refunds",
+        }
+
+    # --- Balance transactions ---------------------------------------------------------------
+
+    def _list_balance(self, params: JSON) -> JSON:
+        created = params.get("created") or {}
+        bounds = {op: int(v) for op, v in created.items()} if isinstance(created, dict) else {}
+
+        def within(t: int) -> bool:
+            return (
+                t >= bounds.get("gte", t)
+                and t > bounds.get("gt", t - 1)
+                and t <= bounds.get("lte", t)
+                and t < bounds.get("lt", t + 1)
+            )
+
+        found = [
+            txn
+            for txn in reversed(self.balance_transactions)  # Stripe lists newest first
+            if within(txn["created"]) and txn["type"] == params.get("type", txn["type"])
+        ]
+        if "starting_after" in params:
+            ids = [txn["id"] for txn in found]
+            found = found[ids.index(params["starting_after"]) + 1 :]
+        limit = min(int(params.get("limit", 10)), 100)
+        page = [dict(txn) for txn in found[:limit]]
+        expand = params.get("expand") or []
+        if "data.source" in (expand if isinstance(expand, list) else [expand]):
+            for txn in page:
+                txn["source"] = self.charges.get(txn["source"]) or self.refunds.get(txn["source"])
+        return {
+            "object": "list",
+            "data": page,
+            "has_more": len(found) > limit,
+            "url": "/v1/balance_transactions",
         }
 
     # --- Terminal ---------------------------------------------------------------------------

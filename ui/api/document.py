@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from application.ticket_operations import TicketOperation
-from ui.api.request_models import MAX_ID, QueryModel, RequestModel
+from ui.api.request_models import MAX_ID, IsoDay, QueryModel, RequestModel
 from ui.api.response_models import ErrorBody
 from ui.errors import status_of
 from ui.voice import _NUMBER, GUIDE_SCREENS
@@ -86,6 +86,26 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "case_id": _row_id("a case's id"),
     "alert_id": _row_id("a kiosk's call for staff"),
     "operation": PathParameter(TicketOperation, "what to do to the ticket"),
+    "day": PathParameter(IsoDay, "a business day, YYYY-MM-DD", "invalid_field"),
+}
+
+# Request headers an operation may read, by name (optional; a value that breaks its rule is
+# 422 invalid_field naming the header).
+IdempotencyKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "makes a retry safe: the same key with the same request answers the first result "
+            "(header Idempotent-Replayed: true) and records nothing twice; with another "
+            "request it is 422 idempotency_key_reused"
+        ),
+    ),
+]
+HEADER_PARAMETERS: dict[str, PathParameter] = {
+    "Idempotency-Key": PathParameter(IdempotencyKey, "", "invalid_field"),
 }
 
 
@@ -112,6 +132,7 @@ class Operation:
     kiosk_device: bool = False
     description: str = ""
     path: Mapping[str, PathParameter] = field(default_factory=dict)
+    headers: tuple[str, ...] = ()
 
     def errors_by_status(self) -> dict[int, list[str]]:
         """The error codes grouped by HTTP status (each list sorted)."""
@@ -223,6 +244,11 @@ def _operation_json(
             text = schema.pop("description", "")
             required = key in query.get("required", ())
             parameters.append(_parameter(key, "query", schema, required, text))
+    for name in op.headers:
+        spec = HEADER_PARAMETERS[name]
+        schema = spec.adapter.json_schema(ref_template=SCHEMAS)
+        text = schema.pop("description", "")
+        parameters.append(_parameter(name, "header", schema, False, text))
     parameters.append({"$ref": "#/components/parameters/lang"})
     out: dict[str, Any] = {
         "operationId": name,

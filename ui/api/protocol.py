@@ -35,7 +35,7 @@ from kiosk.staff import get_staff, require_role, session_is_current
 from kiosk.text import is_safe_text
 from payments.provider import PaymentError
 from ui.api import bp
-from ui.api.document import PATH_PARAMETERS, Operation
+from ui.api.document import HEADER_PARAMETERS, PATH_PARAMETERS, Operation
 from ui.api.json_body import BodyTooDeep, NotAJsonObject, read_json_object
 from ui.api.request_models import QueryModel, RequestModel
 from ui.api.response_models import ErrorBody, ErrorDetail
@@ -205,6 +205,22 @@ def _parse_path(name: str, value: Any) -> Any:
         raise ApiError(spec.not_found) from None
 
 
+def _parse_header(name: str) -> Any:
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    spec = HEADER_PARAMETERS[name]
+    try:
+        return spec.adapter.validate_python(value)
+    except ValidationError:
+        raise ApiError(spec.not_found, field=name) from None
+
+
+def header_argument(name: str) -> str:
+    """The view's keyword for header ``name`` (``Idempotency-Key`` -> ``idempotency_key``)."""
+    return name.lower().replace("-", "_")
+
+
 def token_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key or "", salt="kiosk.staff-api")
 
@@ -248,13 +264,16 @@ def operation(
     body: type[RequestModel] | None = None,
     body_required: bool = True,
     query: type[QueryModel] | None = None,
+    headers: tuple[str, ...] = (),
     errors: tuple[str, ...] = (),
     staff: StaffRole | None = None,
     kiosk_device: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., ResponseReturnValue]]:
     """Declare a view as an :class:`ui.api.document.Operation` and run it so: staff token
     (``staff``: the role needed; the holder is ``g.staff``), path variables, ``query=`` and
-    ``body=`` parsed by their models, the view's return value (an instance of ``response``,
+    ``body=`` parsed by their models, ``headers=`` (names in
+    ``ui.api.document.HEADER_PARAMETERS``; the view gets each as a keyword, None when not
+    sent: :func:`header_argument`), the view's return value (an instance of ``response``,
     or None when ``response`` is None) serialised with status ``success``.
 
     ``kiosk_device``: the operation answers only to the kiosk's own screen; the check is the
@@ -269,7 +288,7 @@ def operation(
         implicit = ["too_large", *(PATH_PARAMETERS[name].not_found for name in variables)]
         if body is not None:
             implicit += ["invalid_json", "invalid_field"]
-        if query is not None:
+        if query is not None or headers:
             implicit.append("invalid_field")
         if staff is not None:
             implicit.append("unauthorized")
@@ -289,6 +308,7 @@ def operation(
             staff=staff.value if staff is not None else None,
             kiosk_device=kiosk_device,
             description=(view.__doc__ or "").strip(),
+            headers=headers,
         )
 
         @wraps(view)
@@ -300,6 +320,8 @@ def operation(
                 kwargs["query"] = _parse_query(query)
             if body is not None:
                 kwargs["body"] = _parse_body(body)
+            for name in headers:
+                kwargs[header_argument(name)] = _parse_header(name)
             result = view(**kwargs)
             if response is None:
                 return Response(status=success)

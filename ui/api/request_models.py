@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -87,6 +87,7 @@ def _iso_day(value: Any) -> Any:
 
 
 Day = Annotated[date | None, BeforeValidator(_iso_day)]
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 def _field_value(value: Any) -> Any:
@@ -229,3 +230,59 @@ class StatsQuery(QueryModel):
     """``?day=YYYY-MM-DD`` (default: today). The console's statistics page reads it too."""
 
     day: Day = None
+
+
+# --- the counter desk (``ui.api.counter``) --------------------------------------------------
+
+# Whole yen of a count or a cash amount (a negative count reaches the ledger's own check,
+# which names the drawer).
+CashYen = Annotated[int, Field(ge=0, le=MAX_REFUND_YEN)]
+CountedYen = Annotated[int, Field(ge=-MAX_REFUND_YEN, le=MAX_REFUND_YEN)]
+# A typed value of the basic four or a difference's reason: may be empty (the domain says
+# which are required, per field).
+Typed = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _SAFE, _PUBLISHED]
+PersonField = Literal["family_name", "given_name", "address", "birth_date", "sex"]
+
+
+class CounterPayment(RequestModel):
+    """What the case owes, taken at a counter: ``cash`` (``amount_yen`` = what is due,
+    ``tendered_yen`` = what was handed over), or started on the counter's ``terminal`` or
+    as a ``qr`` code on its customer display. ``counter``: whose drawer or device (default:
+    the counter serving the case)."""
+
+    method: Literal["cash", "terminal", "qr"]
+    amount_yen: Yen | None = None
+    tendered_yen: CashYen | None = None
+    counter: Code | None = None
+
+
+class CaseAmendmentRequest(RequestModel):
+    """Corrections to a case: ``person`` (basic four), procedures to ``add`` / ``remove``,
+    ``fields`` per procedure (copies, fiscal years, ...)."""
+
+    person: dict[PersonField, Typed] = {}
+    add: Annotated[list[Code], Field(max_length=64)] = []
+    remove: Annotated[list[Code], Field(max_length=64)] = []
+    fields: ProcedureFields = {}
+
+
+class DifferenceRefund(RequestModel):
+    """Give back what the case owes the resident, in ``cash`` from the counter's drawer or
+    through the ``provider`` that took it, with the reason."""
+
+    method: Literal["cash", "provider"]
+    reason: Reason
+    counter: Code | None = None
+
+
+class DayClosing(RequestModel):
+    """The cash counted per drawer and the reason of any difference, per drawer."""
+
+    counted: Annotated[
+        dict[Code, CountedYen],
+        Field(description="drawer -> yen counted", json_schema_extra=_names_by_pattern),
+    ]
+    reasons: Annotated[
+        dict[Code, Typed],
+        Field(description="drawer -> why it differs", json_schema_extra=_names_by_pattern),
+    ] = {}

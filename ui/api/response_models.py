@@ -232,6 +232,9 @@ class VisitView(ResponseModel):
     fee_yen: int | SkipJsonSchema[None] = omitted_when_absent(
         "the case's fee: sent once the case exists (fields after the card read, confirm)"
     )
+    due_yen: int | SkipJsonSchema[None] = omitted_when_absent(
+        "pay at the counter: the fee due there (the ticket is issued at once)"
+    )
 
 
 class ReaderState(ResponseModel):
@@ -492,7 +495,9 @@ class ErrorDetail(ResponseModel):
         "invalid_field: the path of the value refused (keys and list indices, dotted)"
     )
     fields: dict[str, str | dict[str, str]] | SkipJsonSchema[None] = omitted_when_absent(
-        "validation_failed: a message per field (per procedure code, then per field name)"
+        "validation_failed: a message per field (per procedure code, then per field name); "
+        "person_invalid: a code per typed field (required, too_long, invalid_text, "
+        "not_a_date, not_a_choice)"
     )
     tries_left: int | SkipJsonSchema[None] = omitted_when_absent(
         "card errors: the PIN tries left on the card, when known"
@@ -502,6 +507,9 @@ class ErrorDetail(ResponseModel):
     )
     result: str | SkipJsonSchema[None] = omitted_when_absent(
         "card_not_genuine: what that check found (e.g. chain_invalid, expired, revoked)"
+    )
+    drawers: dict[str, str] | SkipJsonSchema[None] = omitted_when_absent(
+        "count_invalid: per drawer, missing, unknown, negative or reason_required"
     )
 
 
@@ -556,3 +564,128 @@ class OpenApiDocument(_Open):
     info: OpenApiInfo
     paths: dict[str, dict[str, OpenApiOperation]]
     components: OpenApiComponents
+
+
+# --- the counter desk (``ui.api.counter``) --------------------------------------------------
+
+
+class CounterPaymentView(PaymentView):
+    """A payment taken at a counter (or the kiosk's, for a refund)."""
+
+    method: str | None = Field(description="cash, card_present, card, paypay, ...")
+    provider: str
+    sequence: int = Field(description="1 for the case's first payment, then 2, 3, ...")
+    counter: str | None = Field(description="the counter whose drawer or device took it")
+
+    @classmethod
+    def of(cls, payment: Any) -> CounterPaymentView:
+        """The view of ``payments.models.Payment`` ``payment``."""
+        return cls(
+            **cls.fields_of(payment),
+            method=payment.method,
+            provider=payment.provider,
+            sequence=payment.sequence,
+            counter=payment.counter_code,
+        )
+
+
+class CounterPaymentDone(ResponseModel):
+    """The payment; for cash, the change to hand back."""
+
+    payment: CounterPaymentView
+    change_yen: int | SkipJsonSchema[None] = omitted_when_absent("cash: tendered - amount")
+
+
+class AmendmentSummary(ResponseModel):
+    id: int
+    fee_before_yen: int
+    fee_after_yen: int
+    fields: list[str] = Field(description="the names of the fields changed (no values)")
+    added: list[str]
+    removed: list[str]
+
+
+class AmendmentDone(ResponseModel):
+    """The amendment and the case's fee now: ``due_yen`` > 0 is to collect, < 0 to give
+    back."""
+
+    amendment: AmendmentSummary
+    fee_yen: int
+    due_yen: int
+
+
+class CounterRefund(ResponseModel):
+    refund_id: int
+    amount_yen: int
+    method: str | None
+
+
+class DifferenceRefunded(ResponseModel):
+    refunds: list[CounterRefund]
+
+
+class LedgerLineView(ResponseModel):
+    procedure_code: str = Field(description="TOTAL for the total")
+    method: str
+    count: int
+    gross_yen: int
+    refunds_yen: int
+    net_yen: int
+
+    @classmethod
+    def of(cls, line: Any) -> LedgerLineView:
+        """The view of ``payments.ledger.LedgerLine`` ``line``."""
+        return cls(
+            procedure_code=line.procedure_code,
+            method=line.method,
+            count=line.count,
+            gross_yen=line.gross_yen,
+            refunds_yen=line.refunds_yen,
+            net_yen=line.net_yen,
+        )
+
+
+class DrawerStatement(ResponseModel):
+    drawer: str
+    float_yen: int
+    cash_in_yen: int
+    cash_out_yen: int
+    expected_yen: int
+    counted_yen: int | None = Field(description="once the day is closed")
+    difference_yen: int | None = Field(description="counted - expected, once closed")
+    reason: str
+
+
+class LedgerView(ResponseModel):
+    """The day's takings (収納日計): lines per procedure and method, the total, the drawers."""
+
+    day: date
+    closed: bool
+    closed_by: str | None
+    lines: list[LedgerLineView]
+    total: LedgerLineView
+    drawers: list[DrawerStatement]
+
+    @classmethod
+    def of(cls, ledger: Any) -> LedgerView:
+        """The view of ``payments.ledger.DayLedger`` ``ledger``."""
+        return cls(
+            day=ledger.day,
+            closed=ledger.closed,
+            closed_by=ledger.closed_by,
+            lines=[LedgerLineView.of(x) for x in ledger.lines],
+            total=LedgerLineView.of(ledger.total),
+            drawers=[
+                DrawerStatement(
+                    drawer=d.drawer,
+                    float_yen=d.float_yen,
+                    cash_in_yen=d.cash_in_yen,
+                    cash_out_yen=d.cash_out_yen,
+                    expected_yen=d.expected_yen,
+                    counted_yen=d.counted_yen,
+                    difference_yen=d.difference_yen,
+                    reason=d.reason,
+                )
+                for d in ledger.drawers
+            ],
+        )

@@ -185,14 +185,15 @@ def staff_call_next(code: str) -> CalledTicket:
     response=TicketResult,
     body=TicketTarget,
     body_required=False,
-    errors=("not_found", "invalid_transition", "counter_closed"),
+    errors=("not_found", "invalid_transition", "counter_closed", "fee_due"),
     staff=StaffRole.STAFF,
 )
 def staff_ticket_operation(
     ticket_id: int, operation: TicketOperation, body: TicketTarget
 ) -> TicketResult:
     """call (``{"counter"}``) / recall / serve / complete / no-show / return / hold / resume /
-    transfer (``{"queue"}`` and/or ``{"counter"}``)."""
+    transfer (``{"queue"}`` and/or ``{"counter"}``). complete is 409 ``fee_due`` while money
+    is due at the counter."""
     ticket = run_ticket_operation(
         current_services().sessions,
         operation,

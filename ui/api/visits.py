@@ -240,6 +240,21 @@ def visit_pay(visit_id: str) -> PaymentView:
     return PaymentView.of(_workflow().start_payment(_visit(visit_id)))
 
 
+@bp.post("/visits/<visit_id>/pay-at-counter")
+@operation(
+    "Pay in cash at the counter: the ticket now, the fee due there",
+    tag="kiosk",
+    response=VisitView,
+    errors=(*VISIT_ERRORS, *PAYMENT_ERRORS, "invalid_transition", "conflict"),
+)
+def visit_pay_at_counter(visit_id: str) -> VisitView:
+    """The ticket is issued at once (``ticket_token``) with the fee due at the counter
+    (``due_yen``); a payment open on the terminal is cancelled first."""
+    visit = _visit(visit_id)
+    confirmation = _workflow().pay_at_counter(visit)
+    return VisitView(**_visit_view(visit).model_dump(), due_yen=confirmation.fee_yen)
+
+
 @bp.get("/visits/<visit_id>/payment")
 @operation(
     "Payment status (ticket_token once paid)",

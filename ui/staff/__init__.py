@@ -11,6 +11,9 @@ One blueprint (``staff``), its views in modules by concern:
 - :mod:`ui.staff.cases`: the case view, the A4 print, receipts and refunds;
 - :mod:`ui.staff.admin`: counters, accounts and statistics (with :mod:`ui.staff.charts`);
 - :mod:`ui.staff.help_calls`: the kiosks' calls for staff, on every page, and acknowledging them.
+- :mod:`ui.staff.desk`: the counter desk (a new case at the counter, the customer display,
+  money at the counter, amendments, exemptions: ``application.counter_desk``);
+- :mod:`ui.staff.ledger`: the day's takings (収納日計表), its CSV and closing the day.
 
 Views are thin: parse the form, call one operation, redirect with a flash message (or
 render). Every POST carries the session's CSRF token. Opening a case (screen or print) goes
@@ -25,4 +28,4 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 # The modules below add their routes and hooks to ``bp``.
-from ui.staff import admin, auth, cases, console, help_calls, queue  # noqa: E402, F401
+from ui.staff import admin, auth, cases, console, desk, help_calls, ledger, queue  # noqa: E402, F401

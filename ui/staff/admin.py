@@ -3,7 +3,7 @@ the statistics of a day (supervisors)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from pydantic import ValidationError
@@ -16,6 +16,7 @@ from kiosk.help import help_statistics
 from kiosk.models import AuditEvent, StaffRole
 from kiosk.staff import create_staff, get_staff, list_staff, update_staff
 from kiosk.statistics import day_statistics
+from payments.counter_statistics import day_and_month, statistics_csv
 from ui.api.request_models import StatsQuery
 from ui.i18n import current_locale, localized
 from ui.services import current_services
@@ -122,6 +123,7 @@ def stats() -> ResponseReturnValue:
     with sessions()() as s:
         data = day_statistics(s, day)
         help_stats = help_statistics(s, day)
+        counter_day, counter_month = day_and_month(s, day)
     names = {q.code: localized(q.names) for q in catalog().queues}
     return render_template(
         "staff/stats.html",
@@ -131,4 +133,23 @@ def stats() -> ResponseReturnValue:
         wait_chart=wait_bars(data.queues, names),
         help_stats=help_stats,
         locale=current_locale(),
+        counter_periods=(counter_day, counter_month),
+        procedure_names={p.code: localized(p.names) for p in catalog().procedures},
+    )
+
+
+@bp.get("/stats/counter.csv")
+@role_required(StaffRole.SUPERVISOR)
+def stats_counter_csv() -> ResponseReturnValue:
+    """The counter's figures of ``?day=`` and its month as CSV (``period,metric,key,value``)."""
+    try:
+        day = StatsQuery.model_validate_strings(request.args.to_dict()).day or business_day()
+    except ValidationError:
+        day = business_day()
+    with sessions()() as s:
+        periods = day_and_month(s, day)
+    return Response(
+        statistics_csv(periods).encode("utf-8"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="counter-{day.isoformat()}.csv"'},
     )

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from kiosk.cases import CardCheckRecord, view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
-from payments.refunds import refund_payment
 from payments.states import payments_of_case
 from ui.api.request_models import RefundRequest
 from ui.errors import describe
@@ -23,7 +22,8 @@ from ui.kiosk import OPTION_LABELS
 from ui.receipts import receipt_context, receipt_for_payment
 from ui.services import current_services
 from ui.staff import bp
-from ui.staff.console import actor, back, catalog, role_required, sessions
+from ui.staff.console import actor, back, catalog, counter_code, role_required, sessions
+from ui.staff.desk import case_context
 from ui.words import address_part_rows, payment_method
 
 
@@ -131,6 +131,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         payments=payments,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
         checks=card_check_rows(detail.card_checks),
+        **case_context(case_id),
     )
 
 
@@ -165,14 +166,17 @@ def refund(public_id: str) -> ResponseReturnValue:
     except ValidationError:
         flash(str(describe("invalid_field")[2]), "error")
         return back()
-    with transaction(sessions()) as s:
-        refund_payment(
-            s,
-            current_services().payments,
-            public_id[:64],
-            actor=actor(),
-            reason=asked.reason,
-            amount_yen=asked.amount_yen,
-        )
+    desks = current_services().counter_desk
+    assert desks is not None
+    # Through the provider that took it (the kiosk's or a counter's), or in cash from my
+    # counter's drawer (always so for a cash payment): ``application.counter_desk``.
+    desks.refund(
+        counter_code(),
+        public_id[:64],
+        staff=g.staff,
+        cash=request.form.get("method") == "cash",
+        reason=asked.reason,
+        amount_yen=asked.amount_yen,
+    )
     flash(_("The refund was made."), "ok")
     return back()
