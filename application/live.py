@@ -20,6 +20,11 @@ itself, 16 open boards froze the whole service. Now:
   serialised, so that id moves with every committed ticket change. Either way the hub also re-reads
   everything every :attr:`LiveHub.refresh_s` (a lost connection, a notice missed while
   reconnecting, the business day turning over at midnight) and sends only what differs.
+* **Help at the kiosks** rides along: each full read also reads the open "Call staff"
+  requests and those acknowledged lately (:func:`kiosk.help.help_board`, one indexed
+  read), for every staff console and for the kiosk waiting to hear that someone is coming.
+  Raising and acknowledging write audit rows (SQLite's marker moves) and, on PostgreSQL,
+  notify through the trigger of migration 0006.
 * **Bursts are coalesced**: changes arriving while the hub reads, or within
   :attr:`LiveHub.min_interval_s` of the last read, make one more read, not one each. A
   board gets the newest state; it never needs the ones in between (it shows the latest
@@ -45,6 +50,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.clock import business_day
+from kiosk.help import help_board
 from kiosk.overview import board_state, change_marker
 from kiosk.snapshots import ticket_ids_by_token, ticket_views
 
@@ -61,10 +67,12 @@ class LiveUpdate:
     ``board``: the new board state (``BoardState.to_json()``), None when unchanged.
     ``tickets``: phone token -> the ticket's new view (``TicketView.to_json()``), or None
     when there is no ticket with that token (the stream should end: not found).
+    ``help``: the help requests now (``HelpBoard.to_json()``), None when unchanged.
     """
 
     board: dict[str, Any] | None = None
     tickets: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    help: dict[str, Any] | None = None
 
 
 class LiveListener(Protocol):
@@ -108,6 +116,7 @@ class LiveHub:
         self._ids: dict[str, int] = {}  # token -> ticket id, once read
         self._views: dict[str, dict[str, Any]] = {}  # token -> last view sent
         self._board: dict[str, Any] | None = None
+        self._help: dict[str, Any] | None = None
         self._marker: int | None = None
         self._listening = False
         self._threads: list[threading.Thread] = []
@@ -165,6 +174,11 @@ class LiveHub:
     def board(self) -> dict[str, Any] | None:
         """The latest board state read (None before the first read)."""
         return self._board
+
+    def help(self) -> dict[str, Any] | None:
+        """The latest help requests read (``HelpBoard.to_json()``; None before the first
+        read)."""
+        return self._help
 
     def watch(self, token: str) -> None:
         """Follow the ticket of ``token``: its view (or None: no such ticket) comes in an
@@ -246,14 +260,17 @@ class LiveHub:
             ids = {t: self._ids[t] for t in (self._wanted if full else fresh) if t in self._ids}
         with self._sessions() as s:
             board = board_state(s, business_day()).to_json() if full else None
+            help_now = help_board(s).to_json() if full else None
             found = ticket_ids_by_token(s, unknown) if unknown else {}
             ids.update(found)
             views = ticket_views(s, set(ids.values())) if ids else {}
         if full:
             self.reads += 1
-        new_board = None
+        new_board = new_help = None
         if board is not None and board != self._board:
             self._board = new_board = board
+        if help_now is not None and help_now != self._help:
+            self._help = new_help = help_now
         tickets: dict[str, dict[str, Any] | None] = {}
         with self._lock:
             for token in unknown - found.keys():
@@ -273,9 +290,9 @@ class LiveHub:
                     self._views[token] = data
                     tickets[token] = data
             listeners = list(self._listeners)
-        if new_board is None and not tickets:
+        if new_board is None and new_help is None and not tickets:
             return
-        update = LiveUpdate(board=new_board, tickets=tickets)
+        update = LiveUpdate(board=new_board, tickets=tickets, help=new_help)
         for listener in listeners:
             try:
                 listener.publish(update)

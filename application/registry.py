@@ -1,11 +1,12 @@
 """The one registry: configuration names -> the real or simulated implementation.
 
-``KIOSK_CARD_READER`` and ``KIOSK_PAYMENTS`` name an implementation here, and nowhere else;
-so do the counters' own readers, terminals and QR checkout (``KIOSK_COUNTER_READERS``,
-``KIOSK_COUNTER_TERMINALS``, ``KIOSK_COUNTER_QR``: :func:`build_counter_hardware`).
-This is the only production module that imports ``hardware_sim``: the simulated card (and
-its reader rig), the simulated payment terminal. Every entry says whether it is a
-simulator, so the production mode can refuse them all in one place.
+``KIOSK_CARD_READER``, ``KIOSK_PAYMENTS`` and ``KIOSK_PRINTER`` name an implementation here,
+and nowhere else; so do the counters' own readers, terminals and QR checkout
+(``KIOSK_COUNTER_READERS``, ``KIOSK_COUNTER_TERMINALS``, ``KIOSK_COUNTER_QR``:
+:func:`build_counter_hardware`). This is the only production module that imports
+``hardware_sim``: the simulated card (and its reader rig), the simulated payment terminal,
+the simulated ticket printer. Every entry says whether it is a simulator, so the production
+mode can refuse them all in one place.
 
 ``KIOSK_MODE``:
 
@@ -25,12 +26,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
+from application.printer import TicketPrinter, connect_printer
 from cardreader.reader import CardReader, DirectCardReader, PcscCardReader
 from cardreader.trust import CardTrust
 from hardware_sim.cli import command as _simulator_group
+from hardware_sim.printer import FAULTS as PRINTER_FAULTS
+from hardware_sim.printer import SimulatedPrinter
 from hardware_sim.rig import SimulatedReaderRig, UnknownPersona
 from hardware_sim.terminal import (
     RefundTooLarge,
@@ -40,7 +45,7 @@ from hardware_sim.terminal import (
     UnknownPayment,
 )
 from hardware_sim.trust import write_trust_files
-from kiosk.config import ConfigError, Settings
+from kiosk.config import ConfigError, Settings, parse_printer
 from payments.provider import PaymentProvider
 from payments.sim import SimulatedTerminalProvider, TerminalFaults
 from payments.states import CRASH_AT_ENV
@@ -51,7 +56,10 @@ __all__ = [
     "CardReaderChoice",
     "PAYMENT_PROVIDERS",
     "LIVE_STRIPE_API_BASE",
+    "PRINTERS",
+    "PRINTER_FAULTS",
     "RefundTooLarge",
+    "SimulatedPrinter",
     "SimulatedReaderRig",
     "SimulatedTerminal",
     "Simulation",
@@ -61,8 +69,11 @@ __all__ = [
     "build_card_reader",
     "build_counter_hardware",
     "build_payment_provider",
+    "build_printer",
     "check_settings",
+    "checkout_return_url",
     "is_loopback",
+    "only_this_machine",
     "simulated_payments",
     "simulator_commands",
 ]
@@ -84,6 +95,14 @@ CARD_READERS: dict[str, Implementation] = {
     "sim": Implementation("a simulated card plugged into pcscd through vpcd", simulated=True),
     "sim-direct": Implementation("a simulated card read in-process", simulated=True),
 }
+# KIOSK_PRINTER by kind (kiosk.config.parse_printer reads the address).
+PRINTERS: dict[str, Implementation] = {
+    "none": Implementation("no ticket printer", simulated=False),
+    "sim": Implementation("the simulated ticket printer", simulated=True),
+    "tcp": Implementation("a network ESC/POS printer", simulated=False),
+    "usb": Implementation("a USB ESC/POS printer", simulated=False),
+    "serial": Implementation("a serial ESC/POS printer", simulated=False),
+}
 PAYMENT_PROVIDERS: dict[str, Implementation] = {
     "stripe_terminal": Implementation("Stripe Terminal (card present)", simulated=False),
     "stripe_checkout": Implementation("Stripe Checkout shown as a QR code", simulated=False),
@@ -96,11 +115,14 @@ class Simulation:
     """What the simulator panel and staff training drive; present only in simulation mode
     and only when something is simulated. ``reader``: the simulated reader rig (insert and
     remove personas' cards, PIN tries, faults); ``terminal``: the simulated payment
-    terminal (approve, decline, time out, refund at the terminal); ``counter_readers`` and
-    ``counter_terminals``: the same for each counter's own devices, by counter code."""
+    terminal (approve, decline, time out, refund at the terminal); ``printer``: the
+    simulated ticket printer (the pages it printed, paper out, cover open, ...);
+    ``counter_readers`` and ``counter_terminals``: the same for each counter's own devices,
+    by counter code."""
 
     reader: SimulatedReaderRig | None
     terminal: SimulatedTerminal | None
+    printer: SimulatedPrinter | None = None
     counter_readers: dict[str, SimulatedReaderRig] = field(default_factory=dict)
     counter_terminals: dict[str, SimulatedTerminal] = field(default_factory=dict)
 
@@ -129,10 +151,12 @@ def check_settings(settings: Settings) -> None:
             )
         if settings.payments == "stripe_terminal" and not settings.stripe_reader_id:
             raise ConfigError("KIOSK_PAYMENTS=stripe_terminal: set KIOSK_STRIPE_READER_ID")
-        if settings.payments == "stripe_checkout" and not settings.stripe_return_url:
+        if settings.payments == "stripe_checkout" and not (
+            settings.stripe_return_url or settings.public_url
+        ):
             raise ConfigError(
-                "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_STRIPE_RETURN_URL (the page of "
-                "this service a resident's phone returns to, e.g. https://<service>/pay/done)"
+                "KIOSK_PAYMENTS=stripe_checkout: set KIOSK_PUBLIC_URL (the return page is then "
+                "<KIOSK_PUBLIC_URL>/pay/done) or KIOSK_STRIPE_RETURN_URL"
             )
     _check_counter_settings(settings)
     if settings.mode != "production":
@@ -162,6 +186,47 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(
             f"KIOSK_MODE=production refuses {CRASH_AT_ENV} (the tests' crash points): unset it"
         )
+    printer = settings.printer_address
+    if printer is not None and PRINTERS[printer.kind].simulated:
+        raise ConfigError(
+            f"KIOSK_MODE=production refuses KIOSK_PRINTER={settings.printer} "
+            f"({PRINTERS[printer.kind].description}): set tcp://HOST, usb:VID:PID, "
+            "serial:DEVICE or none"
+        )
+    _check_public_addresses(settings)
+
+
+def _check_public_addresses(settings: Settings) -> None:
+    """Production: phones must be able to open what the QR codes and return pages say."""
+    if not settings.public_url:
+        raise ConfigError(
+            "KIOSK_MODE=production needs KIOSK_PUBLIC_URL: the address residents' phones "
+            "reach this service at (e.g. https://madoguchi.city.example.lg.jp)"
+        )
+    for variable, url in (
+        ("KIOSK_PUBLIC_URL", settings.public_url),
+        ("KIOSK_STRIPE_RETURN_URL", settings.stripe_return_url),
+    ):
+        host = urlsplit(url).hostname or ""
+        if url and only_this_machine(host):
+            raise ConfigError(
+                f"KIOSK_MODE=production refuses {variable}={url} (a loopback address: a "
+                "resident's phone cannot reach it): use the address phones reach"
+            )
+
+
+def only_this_machine(host: str) -> bool:
+    """Whether a URL's ``host`` can only be reached from this machine: a loopback name or
+    address (``localhost``, ``*.localhost``, ``127.0.0.0/8``, ``::1``) or the unspecified
+    address (``0.0.0.0``, ``::``)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _check_counter_settings(settings: Settings) -> None:
@@ -232,7 +297,9 @@ def build_card_reader(settings: Settings, shutdown: list[Callable[[], None]]) ->
             settings.reader_name or "Virtual PCD 00 00", trust=trust
         )
     else:
-        reader = DirectCardReader(rig.in_process_card, trust=trust)
+        reader = DirectCardReader(
+            rig.in_process_card, trust=trust, card_events=lambda: rig.card_events
+        )
     return CardReaderChoice(reader, rig, trust, source)
 
 
@@ -245,6 +312,34 @@ def _simulation_trust(settings: Settings, rig: SimulatedReaderRig) -> tuple[Card
     files = write_trust_files(Path(settings.data_dir) / "sim-trust", key_dir=rig.key_dir)
     trust = CardTrust.load(files.card_trust_keys, files.jpki_trust_anchors, files.jpki_crl)
     return trust, "simulator"
+
+
+def build_printer(
+    settings: Settings, shutdown: list[Callable[[], None]]
+) -> tuple[TicketPrinter | None, SimulatedPrinter | None]:
+    """The ticket printer ``KIOSK_PRINTER`` names (None for ``none``), and the simulated
+    printer behind it (``sim``: started on a free 127.0.0.1 port, its pages in
+    ``<KIOSK_DATA_DIR>/printed/``, and driven by the real ESC/POS driver over TCP, as a
+    network printer would be). Nothing is opened on a real printer until the first print.
+    The caller's ``shutdown`` list stops the simulated printer."""
+    address = settings.printer_address
+    if address is None:
+        return None, None
+    width = settings.printer_width_dots
+    if address.kind != "sim":
+        return connect_printer(address, width, timeout_s=PRINTER_TIMEOUT_S), None
+    simulated, sim_address = SimulatedPrinter.start(
+        Path(settings.data_dir), paper_mm=settings.printer_paper_mm
+    )
+    shutdown.append(simulated.stop)
+    tcp = parse_printer(sim_address)
+    assert tcp is not None  # a tcp:// address
+    return connect_printer(tcp, width, timeout_s=PRINTER_TIMEOUT_S), simulated
+
+
+# A printer that does not answer within this long is reported as unreachable (a job, or the
+# health check's probe).
+PRINTER_TIMEOUT_S = 3.0
 
 
 def simulated_payments(terminal: SimulatedTerminal) -> SimulatedTerminalProvider:
@@ -287,10 +382,16 @@ def build_payment_provider(
         StripeCheckoutProvider(
             connection,
             webhook_secret=settings.stripe_webhook_secret,
-            return_url=settings.stripe_return_url,
+            return_url=checkout_return_url(settings),
         ),
         None,
     )
+
+
+def checkout_return_url(settings: Settings) -> str:
+    """Where a phone lands after Stripe Checkout: ``KIOSK_STRIPE_RETURN_URL`` if set, else
+    ``<KIOSK_PUBLIC_URL>/pay/done``."""
+    return settings.stripe_return_url or f"{settings.public_base_url}/pay/done"
 
 
 @dataclass

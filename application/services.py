@@ -7,10 +7,10 @@ schema), the catalog (its queues and counters installed), the card reader (one c
 time) and the payment provider from the registry (and the card policy, checked against the
 reader's trust anchors), the recovery of what a crash of the last run left
 (``application.recovery``), the payment reconciler, the counters' devices and their desks,
-the resident's visit workflow, offline speech and, in simulation, the simulator controls.
-``Services.close()`` undoes them in reverse order. The Flask app keeps the object as
-``app.extensions["kiosk"]``; blueprints read it through ``ui.services.current_services()``
-and never build anything themselves.
+the ticket printer with its background print queue, the resident's visit workflow, offline
+speech and, in simulation, the simulator controls. ``Services.close()`` undoes them in
+reverse order. The Flask app keeps the object as ``app.extensions["kiosk"]``; blueprints
+read it through ``ui.services.current_services()`` and never build anything themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from application.card_policy import CardPolicy
 from application.counter_desk import CounterDeskWorkflow
 from application.device import DeviceCredential, load_device_credential
 from application.live import LiveStreams
+from application.printing import PrintService
 from application.rate_limits import AddressRateLimits
 from application.recovery import recover_kiosk
 from application.schema import require_current_schema
@@ -70,6 +71,9 @@ class Services:
     card_trust: CardTrust
     card_trust_source: str
     card_policy: CardPolicy
+    # The kiosk's ticket printer and its print queue (None: KIOSK_PRINTER=none). The front
+    # end gives it its printouts (ui.printing) at start-up.
+    printer: PrintService | None = None
     # The counters' desks: intake, customer displays, money at the counter, amendments.
     counter_desk: CounterDeskWorkflow | None = None
     # The board and phone streams of `kiosk serve` (ui.event_server), when it runs them.
@@ -133,6 +137,11 @@ def build_services(
         policy.check_trust(chosen.trust, catalog)
         provider, terminal = registry.build_payment_provider(settings)
         shutdown.append(provider.close)
+        ticket_printer, simulated_printer = registry.build_printer(settings, shutdown)
+        printer = None
+        if ticket_printer is not None:
+            printer = PrintService(ticket_printer, name=settings.printer).start()
+            shutdown.append(printer.close)
         reconciler = None
         if start_reconciler:
             # This process just started: every visit of this kiosk died with the last one.
@@ -178,15 +187,21 @@ def build_services(
             payments=provider,
             store=VisitStore(settings.idle_timeout_s),
             kiosk_id=settings.kiosk_id,
+            printing=printer,
             policy=policy,
         )
+        if printer is not None:
+            # Paper out, cover open, a printer that does not answer: staff must come.
+            printer.on_problem = lambda _code: visits.call_staff("printer")
         speech = CachedSynthesizer(synthesizer or EspeakSynthesizer(settings.voice_command))
         simulation = None
         simulated_counters = hardware.reader_rigs or hardware.sim_terminals
-        if settings.mode == "simulation" and (rig or terminal or simulated_counters):
+        simulated_parts = rig or terminal or simulated_printer or simulated_counters
+        if settings.mode == "simulation" and simulated_parts:
             simulation = registry.Simulation(
                 reader=rig,
                 terminal=terminal,
+                printer=simulated_printer,
                 counter_readers=hardware.reader_rigs,
                 counter_terminals=hardware.sim_terminals,
             )
@@ -210,6 +225,7 @@ def build_services(
         card_trust=chosen.trust,
         card_trust_source=chosen.trust_source,
         card_policy=policy,
+        printer=printer,
         counter_desk=counter_desk,
         _shutdown=shutdown,
     )

@@ -20,6 +20,13 @@ The ward's card policy (:mod:`application.card_policy`) applies in
 :meth:`VisitWorkflow.read_card`: a card that fails a required genuine-card check opens no case
 (:class:`~application.card_policy.CardNotGenuine`, with an audit row without personal data).
 
+So does "one card, one visit": a visit only ever uses a card placed on the reader after it
+began. A card left behind by the previous resident (or placed before Start) is refused with
+:class:`CardFromEarlier` until it has been taken off and a card placed again: the reader's
+card event count (``ReaderStatus.card_events``, pcscd's event counter) tells the two apart,
+and where a reader cannot count, a card is new once the visit has seen the reader empty.
+A stranger's PIN attempts can then never use up another resident's tries.
+
 A visit's progress lives in :class:`VisitStore`, in this process: one service runs per kiosk
 PC (its card reader is local), so the store is as local as the reader. Card data is never in
 the store: it goes into the case (encrypted at rest by the domain). The PIN exists only in the
@@ -41,6 +48,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from application.card_policy import CardPolicy, JpkiPinNotWanted, JpkiPinRequired
+from application.printing import PrintService, PrintState
 from cardreader.errors import (
     CardError,
     JpkiPinLocked,
@@ -50,7 +58,7 @@ from cardreader.errors import (
     PinWouldLock,
     WrongPin,
 )
-from cardreader.reader import CardReader
+from cardreader.reader import CardReader, ReaderStatus
 from kiosk import audit
 from kiosk.cases import confirm_case, get_case, open_case, set_resident_fields
 from kiosk.catalog import Catalog, ValidationFailed
@@ -58,6 +66,7 @@ from kiosk.clock import business_day
 from kiosk.counter_cases import leave_fee_to_counter
 from kiosk.db import transaction
 from kiosk.errors import CaseNotEditable, DomainError, InvalidTransition, UnknownProcedure
+from kiosk.help import HelpAlert, help_state, raise_help
 from kiosk.models import Case, CaseStatus
 from kiosk.overview import TicketStatusView, ticket_status
 from kiosk.tickets import cancel_case, issue_ticket
@@ -72,6 +81,19 @@ log = logging.getLogger(__name__)
 
 class VisitEnded(Exception):
     """The visit timed out, was wiped, or never existed."""
+
+
+class CardFromEarlier(CardError):
+    """The card on the reader was already there when the visit began (the previous
+    resident's, or one placed before Start): it is not read, and no PIN is sent to it,
+    until it has been taken off and a card placed again."""
+
+    code = "card_from_earlier"  # worded by ui.words.CARD_ERRORS
+
+
+# Visit.card_before when a card was on the reader at the start and the reader cannot count
+# cards: any card is from earlier until the visit has seen the reader empty.
+UNCOUNTED_CARD = -1
 
 
 class NothingChosen(DomainError):
@@ -110,6 +132,9 @@ class Visit:
     payment_id: str | None = None
     ticket_token: str | None = None
     card_seen: bool = False
+    # The card on the reader when the visit began: its card event count (ReaderStatus.
+    # card_events), UNCOUNTED_CARD when the reader cannot count, None when there was none.
+    card_before: int | None = None
 
 
 class VisitStore:
@@ -183,11 +208,13 @@ class CardState(enum.Enum):
     PRESENT = "present"
     READING = "reading"
     REMOVED = "removed"  # a card seen earlier in this visit is gone
+    FROM_EARLIER = "from_earlier"  # on the reader since before the visit: take it off first
 
 
 @dataclass(frozen=True)
 class ReaderView:
-    """The reader as a front end may show it (``pin_tries_left`` None without a card).
+    """The reader as a front end may show it (``pin_tries_left`` None without a card, and
+    for a card from before the visit, which is not asked anything).
 
     ``jpki_pin_wanted``: the chosen procedures want the JPKI check (a second PIN);
     ``jpki_pin_tries_left``: its tries (None when not wanted or without a card)."""
@@ -197,6 +224,7 @@ class ReaderView:
     pin_tries_left: int | None
     jpki_pin_wanted: bool = False
     jpki_pin_tries_left: int | None = None
+    card_from_earlier: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,6 +325,7 @@ class VisitWorkflow:
         payments: PaymentProvider,
         store: VisitStore,
         kiosk_id: str,
+        printing: PrintService | None = None,
         policy: CardPolicy | None = None,
     ) -> None:
         self.sessions = sessions
@@ -306,6 +335,8 @@ class VisitWorkflow:
         self.payments = payments
         self.store = store
         self.kiosk_id = kiosk_id
+        # The kiosk's ticket printer: every ticket is printed once it is issued.
+        self.printing = printing
         self.actor = f"kiosk:{kiosk_id}"
         self.reader_activity = _ReaderActivity()
         store.on_expire = lambda visit: self.wipe(visit, reason="timeout")
@@ -313,11 +344,23 @@ class VisitWorkflow:
     # --- the visit itself -------------------------------------------------------------------
 
     def start(self, language: str, *, replacing: str | None = None) -> Visit:
-        """A new visit; the visit ``replacing`` (this browser's previous one) is wiped."""
+        """A new visit; the visit ``replacing`` (this browser's previous one) is wiped. The
+        card on the reader now, if any, is noted: this visit will not use it (see
+        :class:`CardFromEarlier`)."""
         old = self.store.end(replacing)
         if old is not None:
             self.wipe(old, reason="restart")
-        return self.store.start(language)
+        status = self.reader.status()
+        visit = self.store.start(language)
+        if status.card_present:
+            visit.card_before = (
+                status.card_events if status.card_events is not None else UNCOUNTED_CARD
+            )
+        elif not status.reader_present:
+            # Nothing can be known of a card now: the first card seen counts as from earlier
+            # until the reader has been seen empty.
+            visit.card_before = UNCOUNTED_CARD
+        return visit
 
     def open(
         self,
@@ -372,10 +415,24 @@ class VisitWorkflow:
                 log.warning("visit wipe: case not cancelled (%s)", type(e).__name__)
         log.info("visit ended (%s)", reason)
 
-    def call_staff(self, screen: str) -> None:
-        """The resident asked for a member of staff on ``screen`` (no personal data)."""
+    def card_left_on_reader(self) -> bool:
+        """Whether a card is on the reader now: after a visit ends, the kiosk asks the
+        resident to take it (it will not serve the next visit anyway)."""
+        return self.reader.status().card_present
+
+    def call_staff(self, screen: str) -> str:
+        """The resident asked for a member of staff on ``screen``: an alert on every staff
+        console until someone acknowledges it (``kiosk.help``; no personal data). Returns
+        the request's token, with which this kiosk's screen follows it (pressing again
+        while it is open keeps the same request)."""
         with transaction(self.sessions) as s:
-            audit.record(s, self.actor, "kiosk.staff_called", detail={"screen": screen})
+            return raise_help(s, self.kiosk_id, screen).token
+
+    def help_state(self, token: str) -> HelpAlert:
+        """The help request this kiosk raised (``token``): open, or acknowledged (by whom,
+        when). Raises NotFound."""
+        with self.sessions() as s:
+            return help_state(s, token)
 
     # --- procedures and fields --------------------------------------------------------------
 
@@ -447,16 +504,22 @@ class VisitWorkflow:
         if not status.reader_present:
             return CardState.NO_READER
         if status.card_present:
+            if self._from_earlier(visit, status):
+                return CardState.FROM_EARLIER
             visit.card_seen = True
             return CardState.PRESENT
+        self._from_earlier(visit, status)
         return CardState.REMOVED if visit.card_seen else CardState.WAITING
 
     def reader_view(self, visit: Visit) -> ReaderView:
-        """Reader present, card present, PIN tries left (None without a readable card); when
-        the chosen procedures want the JPKI check, the JPKI PIN's tries too."""
+        """Reader present, card present, PIN tries left (None without a readable card, and
+        for a card from before the visit: it is not asked); when the chosen procedures want
+        the JPKI check, the JPKI PIN's tries too."""
         status = self.reader.status()
         tries = jpki_tries = None
         jpki = bool(visit.procedures) and self.wants_jpki(visit)
+        if status.card_present and self._from_earlier(visit, status):
+            return ReaderView(status.reader_present, True, None, jpki, card_from_earlier=True)
         if status.card_present:
             try:
                 tries = self.reader.pin_tries_left()
@@ -466,13 +529,37 @@ class VisitWorkflow:
                 pass
         return ReaderView(status.reader_present, status.card_present, tries, jpki, jpki_tries)
 
+    def _from_earlier(self, visit: Visit, status: ReaderStatus) -> bool:
+        """Whether the card on the reader (``status``) was there when the visit began. Once
+        the reader is seen empty, or the count moved on, no earlier card is left to refuse."""
+        if visit.card_before is None:
+            return False
+        if status.reader_present and not status.card_present:
+            visit.card_before = None  # taken off: whatever card comes next is new
+            return False
+        if not status.card_present:
+            return False
+        if visit.card_before == UNCOUNTED_CARD or status.card_events is None:
+            return True
+        if status.card_events != visit.card_before:
+            visit.card_before = None
+            return False
+        return True
+
+    def _refuse_card_from_earlier(self, visit: Visit) -> None:
+        """The "one card, one visit" rule, before anything is sent to a card."""
+        if self._from_earlier(visit, self.reader.status()):
+            raise CardFromEarlier()
+
     def pin_tries(self, visit: Visit) -> int:
         """Before the PIN pad: the tries left, when a PIN may be sent at all.
 
-        Raises NotYet("procedures"), PinWouldLock / PinLocked (the safety rule), any
-        CardError of the reader (no card, removed, not a My Number card, ...).
+        Raises NotYet("procedures"), CardFromEarlier (a card placed before the visit
+        began), PinWouldLock / PinLocked (the safety rule), any CardError of the reader (no
+        card, removed, not a My Number card, ...).
         """
         self._require_procedures(visit)
+        self._refuse_card_from_earlier(visit)
         tries = self.reader.pin_tries_left()
         visit.card_seen = True
         refuse_unsafe_tries(tries)
@@ -520,6 +607,7 @@ class VisitWorkflow:
         transaction) for the resident to check.
 
         Raises NotYet("procedures"), CaseNotEditable (a case is open already),
+        CardFromEarlier (a card placed before the visit began: nothing is sent to it),
         JpkiPinRequired / JpkiPinNotWanted (nothing sent), WrongPin / JpkiWrongPin (tries
         left > 1), PinWouldLock / PinLocked / JpkiPinWouldLock / JpkiPinLocked (the safety
         rule: also when a wrong PIN left one try or none), any other CardError,
@@ -533,6 +621,7 @@ class VisitWorkflow:
             raise JpkiPinRequired("the chosen procedures want the JPKI check")
         if not jpki and jpki_pin:
             raise JpkiPinNotWanted("no chosen procedure wants the JPKI check")
+        self._refuse_card_from_earlier(visit)
         with_number = any(spec.needs_individual_number for spec in specs)
         try:
             with self.reader_activity.running():
@@ -596,10 +685,11 @@ class VisitWorkflow:
         with transaction(self.sessions) as s:
             case = get_case(s, visit.case_id)
             confirm_case(s, case, catalog=self.catalog, actor=self.actor)
-            if case.fee_yen == 0:
-                visit.ticket_token = issue_ticket(s, case, actor=self.actor).token
+            issued = issue_ticket(s, case, actor=self.actor).token if case.fee_yen == 0 else None
             fee = case.fee_yen
-        crash_point("after_ticket_issued" if visit.ticket_token else "after_case_confirmed")
+        crash_point("after_ticket_issued" if issued else "after_case_confirmed")
+        if issued is not None:
+            self._ticket_issued(visit, issued)
         return Confirmation(fee, visit.ticket_token)
 
     # --- payment ------------------------------------------------------------------------------
@@ -642,14 +732,26 @@ class VisitWorkflow:
         the ticket it issued. ``status`` is "none" before a payment was started."""
         if visit.payment_id is None:
             return PaymentView("none", None, visit.ticket_token)
+        issued = None
         with transaction(self.sessions) as s:
             refresh_payment(s, self.payments, visit.payment_id)
             if visit.ticket_token is None and visit.case_id is not None:
                 ticket = get_case(s, visit.case_id).ticket
                 if ticket is not None:
-                    visit.ticket_token = ticket.token
+                    issued = ticket.token
             payment = get_payment(s, visit.payment_id)
+        if issued is not None:
+            self._ticket_issued(visit, issued)
         return PaymentView(payment.status.value, payment, visit.ticket_token)
+
+    def _ticket_issued(self, visit: Visit, token: str) -> None:
+        """The visit's ticket exists (committed): keep it, and print it (with the receipt
+        when a fee was paid) on the kiosk's printer, in the background."""
+        if visit.ticket_token == token:
+            return
+        visit.ticket_token = token
+        if self.printing is not None:
+            self.printing.ticket_issued(token)
 
     def fee_and_status(self, visit: Visit) -> tuple[int, CaseStatus]:
         """The case's fee and status (the pay screen). NotYet("case")."""
@@ -660,6 +762,23 @@ class VisitWorkflow:
             return case.fee_yen, case.status
 
     # --- ticket and receipt ---------------------------------------------------------------------
+
+    def print_state(self, visit: Visit) -> PrintState | None:
+        """How the printing of the visit's ticket goes (None: the kiosk has no printer).
+        Raises NotYet("ticket")."""
+        if not visit.ticket_token:
+            raise NotYet("ticket")
+        return self.printing.state(visit.ticket_token) if self.printing is not None else None
+
+    def print_again(self, visit: Visit) -> PrintState | None:
+        """The resident asks for the ticket on paper again (after a printer problem, or a
+        lost slip): printed at most ``application.printing.MAX_PRINTS`` times. None: the
+        kiosk has no printer. Raises NotYet("ticket")."""
+        if not visit.ticket_token:
+            raise NotYet("ticket")
+        if self.printing is None:
+            return None
+        return self.printing.ticket_issued(visit.ticket_token)
 
     def ticket(self, visit: Visit) -> TicketView:
         """The visit's ticket. Raises NotYet("ticket")."""

@@ -84,6 +84,19 @@ def card_present(reader_name: str) -> bool:
 
     Raises :class:`ReaderUnavailable` when pcscd or the reader is gone.
     """
+    return card_presence(reader_name)[0]
+
+
+def card_presence(reader_name: str) -> tuple[bool, int]:
+    """Whether ``reader_name`` holds a card, and the reader's card event count, without
+    powering or resetting the card.
+
+    The count is pcsc-lite's (and Windows') event counter, the upper 16 bits of
+    ``dwEventState``: pcscd adds one each time it sees a card arrive or leave, so a card that
+    was taken away and put back (or swapped for another) never has the count it had before.
+    It wraps at 65536 and starts again when pcscd restarts. Raises :class:`ReaderUnavailable`
+    when pcscd or the reader is gone.
+    """
     hresult, context = SCardEstablishContext(SCARD_SCOPE_USER)
     if hresult != SCARD_S_SUCCESS:
         raise ReaderUnavailable("PC/SC service unavailable")
@@ -91,7 +104,8 @@ def card_present(reader_name: str) -> bool:
         hresult, states = SCardGetStatusChange(context, 0, [(reader_name, SCARD_STATE_UNAWARE)])
         if hresult != SCARD_S_SUCCESS or not states:
             raise ReaderUnavailable(f"reader {reader_name!r} is not available")
-        return bool(states[0][1] & SCARD_STATE_PRESENT)
+        event_state = states[0][1]
+        return bool(event_state & SCARD_STATE_PRESENT), (event_state >> 16) & 0xFFFF
     finally:
         SCardReleaseContext(context)
 

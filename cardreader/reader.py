@@ -15,7 +15,7 @@ from cardreader import jpki, mynumber
 from cardreader.direct import DirectTransport
 from cardreader.errors import NoCard, ReaderUnavailable
 from cardreader.model import DEFAULT_CHECKS, CardChecksWanted, CardInfo
-from cardreader.pcsc import PcscTransport, card_present, list_readers
+from cardreader.pcsc import PcscTransport, card_presence, list_readers
 from cardreader.transport import ApduProcessor, CardTransport
 from cardreader.trust import NO_TRUST, CardTrust
 
@@ -24,11 +24,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ReaderStatus:
-    """What the kiosk screen needs to know before asking for a PIN."""
+    """What the kiosk screen needs to know before asking for a PIN.
+
+    ``card_events`` counts the cards that arrived in and left the reader (PC/SC: pcscd's
+    event counter): while the same card stays on the reader it does not change, and a card
+    taken off and put back (or another card) always has a different count. None when the
+    reader cannot tell. The visit workflow uses it so that a visit only ever reads a card
+    placed after it began.
+    """
 
     reader_name: str | None
     reader_present: bool
     card_present: bool
+    card_events: int | None = None
 
 
 class CardReader(Protocol):
@@ -41,11 +49,13 @@ class CardReader(Protocol):
     """
 
     def status(self) -> ReaderStatus:
-        """Called to show the right screen (no reader / insert card / enter PIN).
+        """Called to show the right screen (no reader / insert card / enter PIN), and before
+        every card operation of a visit (is this card one placed after the visit began?).
 
-        Returns the reader's name and whether a reader and a card are present. Never raises a
-        :class:`CardError` for a missing reader or card: that is what it reports. Must not
-        power up, reset or talk to the card.
+        Returns the reader's name, whether a reader and a card are present and the reader's
+        card event count (see :class:`ReaderStatus`). Never raises a :class:`CardError` for
+        a missing reader or card: that is what it reports. Must not power up, reset or talk
+        to the card.
         """
         ...
 
@@ -145,7 +155,8 @@ class PcscCardReader(_OneConnectionPerOperation):
             name = next((n for n in list_readers() if self.reader_substring in n), None)
             if name is None:
                 return ReaderStatus(None, False, False)
-            return ReaderStatus(name, True, card_present(name))
+            present, events = card_presence(name)
+            return ReaderStatus(name, True, present, events)
         except ReaderUnavailable:
             return ReaderStatus(None, False, False)
 
@@ -160,7 +171,9 @@ class PcscCardReader(_OneConnectionPerOperation):
 class DirectCardReader(_OneConnectionPerOperation):
     """:class:`CardReader` over an in-process card (the simulator, chosen by configuration).
 
-    ``processor_provider`` returns the card currently "in the reader", or ``None``.
+    ``processor_provider`` returns the card currently "in the reader", or ``None``;
+    ``card_events`` (optional) counts the cards put in and taken out, like pcscd's event
+    counter (without it the status reports ``card_events`` None).
     """
 
     reader_name = "Direct (in-process)"
@@ -170,13 +183,16 @@ class DirectCardReader(_OneConnectionPerOperation):
         processor_provider: Callable[[], ApduProcessor | None],
         *,
         trust: CardTrust = NO_TRUST,
+        card_events: Callable[[], int] | None = None,
     ) -> None:
         self._provider = processor_provider
+        self._card_events = card_events
         self.trust = trust
 
     def status(self) -> ReaderStatus:
         """See :meth:`CardReader.status`."""
-        return ReaderStatus(self.reader_name, True, self._provider() is not None)
+        events = self._card_events() if self._card_events is not None else None
+        return ReaderStatus(self.reader_name, True, self._provider() is not None, events)
 
     def _with_card(self, operation: Callable[[CardTransport], T]) -> T:
         processor = self._provider()

@@ -43,6 +43,7 @@ class SimulatedReaderRig:
         self._card: SimulatedCard | None = None
         self._in_process: FaultyCard | None = None
         self._persona: Persona | None = None
+        self._card_events = 0
         self._client = None
         if via_pcscd:
             from hardware_sim.vpcd import VirtualCardClient
@@ -72,6 +73,15 @@ class SimulatedReaderRig:
         with self._lock:
             return self._card
 
+    @property
+    def card_events(self) -> int:
+        """Cards put in and taken out so far (one each), like pcscd's per-reader event
+        counter: the in-process reader reports it so that a card left on the reader is told
+        from one placed again. A card the fault plan pulled out is not counted (it is out
+        until the next :meth:`insert`, which is)."""
+        with self._lock:
+            return self._card_events
+
     def insert(self, persona_key: str) -> SimulatedCard:
         """Put ``persona_key``'s card in the reader, taking out whatever card was there."""
         try:
@@ -83,6 +93,7 @@ class SimulatedReaderRig:
             self.remove()
             self._card, self._persona = card, persona
             self._in_process = FaultyCard(card, self.faults)
+            self._card_events += 1
             if self._client is not None:
                 self._client.insert(card)
         return card
@@ -92,6 +103,8 @@ class SimulatedReaderRig:
         with self._lock:
             if self._client is not None and self._client.inserted:
                 self._client.remove()
+            if self._card is not None:
+                self._card_events += 1
             self._card, self._persona, self._in_process = None, None, None
 
     def in_process_card(self) -> FaultyCard | None:

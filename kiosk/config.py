@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from cardreader.trust import CardTrust
@@ -87,6 +88,31 @@ def parse_printer(value: str) -> PrinterAddress | None:
             )
         return PrinterAddress("serial", device=match.group(1), baudrate=baudrate)
     raise bad
+
+
+def check_public_url(value: str, variable: str) -> str:
+    """``value`` if it is an absolute http(s) URL a phone can open (a host, an optional
+    port and path; no user, query or fragment), else ConfigError naming ``variable``."""
+    bad = ConfigError(
+        f"{variable}={value!r}: expected an absolute http(s) URL such as "
+        "https://madoguchi.city.example.lg.jp (no user, query or fragment)"
+    )
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a port that is not a number or too large
+    except ValueError:
+        raise bad from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or re.search(r"\s", value)
+        or port == 0
+    ):
+        raise bad
+    return value
 
 
 @dataclass(frozen=True)
@@ -195,6 +221,11 @@ class Settings:
     # The reverse proxy's address (e.g. 127.0.0.1): only from it are X-Forwarded-* headers
     # believed (client address, https). Empty: none is.
     trusted_proxy: str = ""
+    # The address residents' phones reach this service at (KIOSK_PUBLIC_URL, e.g.
+    # https://madoguchi.city.example.lg.jp): the ticket's QR code and every link a phone
+    # opens are built from it, never from a request's Host header. Empty: in simulation
+    # http://<host>:<port>; production mode requires it (see public_base_url).
+    public_url: str = ""
     # --- the counter desk (application.counter_desk; what each counter's hardware is is the
     # registry's business) ---
     # Each counter's own card reader: "CODE=part of the PC/SC reader name,CODE=...";
@@ -243,6 +274,16 @@ class Settings:
             return CardTrust.load(self.card_trust_keys, self.jpki_trust_anchors, self.jpki_crl)
         except TrustFileError as e:
             raise ConfigError(f"KIOSK_{e.setting.upper()}={getattr(self, e.setting)!r}: {e}") from e
+
+    @property
+    def public_base_url(self) -> str:
+        """Where phones reach this service, without a trailing slash: ``public_url``, or
+        ``http://<host>:<port>`` when it is not set (simulation only: production mode
+        refuses that, ``application.registry.check_settings``)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def effective_database_url(self) -> str:
@@ -300,6 +341,10 @@ class Settings:
             raise ConfigError(
                 f"KIOSK_EVENTS_URL={self.events_url!r}: empty, a path (/) or http(s)://host[:port]"
             )
+        if self.public_url:
+            check_public_url(self.public_url, "KIOSK_PUBLIC_URL")
+        if self.stripe_return_url:
+            check_public_url(self.stripe_return_url, "KIOSK_STRIPE_RETURN_URL")
         if self.events_max_streams < 1 or self.events_max_per_address < 1:
             raise ConfigError("KIOSK_EVENTS_MAX_STREAMS / KIOSK_EVENTS_MAX_PER_ADDRESS must be > 0")
         self.counter_reader_map  # noqa: B018 - parsing is the validation

@@ -427,6 +427,34 @@ class Staff(Base):
         return f"Staff({self.username!r}, role={self.role.value})"
 
 
+class HelpRequest(Base):
+    """A resident at a kiosk asked for a member of staff ("Call staff"): which kiosk, on
+    which screen, when, and who acknowledged it when. Holds no personal data (no case, no
+    name): staff go to the kiosk. ``token`` lets that kiosk's screen follow its request.
+    Acknowledged once; never deleted (the statistics count the waits)."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (
+        Index("ix_help_requests_open", "acknowledged_at", "raised_at"),
+        Index("ix_help_requests_kiosk_open", "kiosk_id", "acknowledged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    kiosk_id: Mapped[str] = mapped_column(String(40))
+    screen: Mapped[str] = mapped_column(String(24))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    acknowledged_by: Mapped[Staff | None] = relationship()
+
+    def __repr__(self) -> str:
+        state = "open" if self.acknowledged_at is None else "acknowledged"
+        return f"HelpRequest({self.kiosk_id!r}, {self.screen!r}, {state})"
+
+
 class StaffLoginFailure(Base):
     """Failed log-ins of one account from one client address, and the lock they earned:
     after ``kiosk.staff.MAX_FAILURES`` in a row that address may not log in to that account

@@ -48,6 +48,7 @@ def create_app(
     init_kiosk_screen_only(app)
     init_rate_limits(app)
     init_blueprints(app, services)
+    init_printing(app)
     return app
 
 
@@ -91,6 +92,18 @@ def init_error_handlers(app: Flask) -> None:
         return e
 
     app.register_error_handler(HTTPException, json_for_api)
+
+
+def init_printing(app: Flask) -> None:
+    """The ticket printer draws this app's printouts; without the CJK font it cannot, and
+    the service does not start (``ui.printing``)."""
+    from ui.printing import init_printing as init
+
+    try:
+        init(app)
+    except BaseException:
+        app.extensions[EXTENSION].close()  # nothing it started may outlive the refusal
+        raise
 
 
 def init_security_headers(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
 from application.counter_desk import DeskBusy, DisplayNotConnected, NoDevice
+from application.visits import CardFromEarlier
 from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
 from cardreader.errors import (
     BadPinFormat,
@@ -131,10 +132,11 @@ MESSAGES: dict[str, tuple[int, Any]] = {
 
 # Card errors (``cardreader.errors`` codes; messages in ``ui.i18n``): the PIN typed
 # (malformed or wrong; either PIN) is input to correct, 422; the card's state is a
-# conflict, 409.
+# conflict, 409 (also a card placed before the visit began: application.visits).
 TYPED_PIN_ERRORS = (WrongPin.code, BadPinFormat.code, JpkiWrongPin.code, JpkiBadPinFormat.code)
 CARD_STATUSES: dict[str, int] = {
-    code: 422 if code in TYPED_PIN_ERRORS else 409 for code in (CardError.code, *CARD_ERROR_CODES)
+    code: 422 if code in TYPED_PIN_ERRORS else 409
+    for code in (CardError.code, *CARD_ERROR_CODES, CardFromEarlier.code)
 }
 
 _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (

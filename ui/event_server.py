@@ -15,6 +15,14 @@ Paths (the reverse proxy of ``deploy/`` routes exactly these here):
     ``event: ticket`` with the phone view of the ticket behind ``token`` (number, status,
     people ahead, estimated wait, counter once called) at once and on every change; 404
     for an unknown token; ``event: end`` after a finished or cancelled ticket.
+``GET /staff/help/events?key=<stream key>``
+    ``event: help`` with the kiosks' calls for staff (open ones, and those acknowledged in
+    the last minutes: kiosk, screen, times, who is going; no personal data) at once and on
+    every change. Staff consoles only: the key is the signed, expiring one the console page
+    was given (``ui.staff.help_calls``); without a valid key 403.
+``GET /kiosk/help/<token>/events``
+    ``event: help`` with the state of one kiosk's call (``open``, then ``acknowledged``:
+    someone is coming), then ``event: end``; 404 for a token the hub does not know.
 
 Every stream starts with ``retry:``, sends ``: ping`` comments when quiet (dead clients
 are found, proxies keep the connection), lives at most :attr:`StreamLimits.lifetime_s`
@@ -36,6 +44,7 @@ import random
 import re
 import threading
 from collections import Counter as Tally
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -45,6 +54,7 @@ from flask import Flask
 
 from application.live import LiveHub, LiveUpdate
 from ui.services import services_of
+from ui.staff.help_calls import staff_stream_key_check
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,10 @@ class LiveSource(Protocol):
 
     def unwatch(self, token: str) -> None:
         """Nobody shows this token any more."""
+        ...
+
+    def help(self) -> dict[str, Any] | None:
+        """The latest help requests (``HelpBoard.to_json()``), None before the first read."""
         ...
 
 
@@ -125,10 +139,21 @@ class EventServer:
     """
 
     def __init__(
-        self, hub: LiveSource, *, limits: StreamLimits | None = None, trusted_proxy: str = ""
+        self,
+        hub: LiveSource,
+        *,
+        limits: StreamLimits | None = None,
+        trusted_proxy: str = "",
+        staff_key_valid: Callable[[str], bool] | None = None,
     ) -> None:
         self.limits = limits or StreamLimits()
         self.trusted_proxy = trusted_proxy
+        # Checks a staff console's stream key (ui.staff.help_calls); None: no staff streams.
+        self._staff_key_valid = staff_key_valid
+        self._help_streams: set[_Stream] = set()
+        self._help_frame: bytes | None = None
+        self._help_states: dict[str, str] = {}
+        self._kiosk_help_streams: dict[str, set[_Stream]] = {}
         self._hub = hub
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -201,6 +226,8 @@ class EventServer:
         app = web.Application()
         app.router.add_get("/board/events", self._board, allow_head=False)
         app.router.add_get("/t/{token}/events", self._ticket, allow_head=False)
+        app.router.add_get("/staff/help/events", self._staff_help, allow_head=False)
+        app.router.add_get("/kiosk/help/{token}/events", self._kiosk_help, allow_head=False)
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -233,8 +260,8 @@ class EventServer:
         self._loop.call_soon(self._loop.stop)
 
     def _all_streams(self) -> list[_Stream]:
-        streams = list(self._board_streams)
-        for subscribers in self._ticket_streams.values():
+        streams = list(self._board_streams) + list(self._help_streams)
+        for subscribers in (*self._ticket_streams.values(), *self._kiosk_help_streams.values()):
             streams.extend(subscribers)
         return streams
 
@@ -251,6 +278,8 @@ class EventServer:
             pass
 
     def _deliver(self, update: LiveUpdate) -> None:
+        if update.help is not None:
+            self._deliver_help(update.help)
         if update.board is not None:
             frame = sse("board", update.board)
             self._board_frame = frame
@@ -272,6 +301,25 @@ class EventServer:
                 stream.offer(frame)
                 if final:
                     stream.end()
+
+    def _deliver_help(self, board: dict[str, Any]) -> None:
+        frame = sse("help", {"alerts": board.get("alerts", [])})  # tokens stay here
+        self._help_frame = frame
+        for stream in self._help_streams:
+            stream.offer(frame)
+        self._help_states = dict(board.get("states", {}))
+        for token, subscribers in self._kiosk_help_streams.items():
+            self._offer_kiosk_help(token, subscribers)
+
+    def _offer_kiosk_help(self, token: str, subscribers: set[_Stream]) -> None:
+        state = self._help_states.get(token)
+        if state is None:
+            return  # not (yet) in the hub's read: the stream waits for the next update
+        frame = sse("help", {"state": state})
+        for stream in subscribers:
+            stream.offer(frame)
+            if state == "acknowledged":
+                stream.end()
 
     # --- handlers -------------------------------------------------------------------------
 
@@ -327,6 +375,55 @@ class EventServer:
                 self._ticket_frames.pop(token, None)
                 self._finished.discard(token)
                 self._hub.unwatch(token)
+            self._release(address)
+
+    async def _staff_help(self, request: web.Request) -> web.StreamResponse:
+        key = request.query.get("key", "")
+        if self._staff_key_valid is None or not key or not self._staff_key_valid(key):
+            return self._plain(request, 403, "a staff console's stream key is needed")
+        address = self._client_address(request)
+        refusal = self._admit(request, address)
+        if refusal is not None:
+            return refusal
+        stream = _Stream()
+        self._help_streams.add(stream)
+        try:
+            frame = self._help_frame
+            if frame is None and (board := self._hub.help()) is not None:
+                frame = sse("help", {"alerts": board.get("alerts", [])})
+            if frame is not None:
+                stream.offer(frame)
+            return await self._stream(request, stream)
+        finally:
+            self._help_streams.discard(stream)
+            self._release(address)
+
+    async def _kiosk_help(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        if not _TOKEN.fullmatch(token):
+            return self._plain(request, 404, "not found")
+        address = self._client_address(request)
+        refusal = self._admit(request, address)
+        if refusal is not None:
+            return refusal
+        stream = _Stream()
+        subscribers = self._kiosk_help_streams.setdefault(token, set())
+        subscribers.add(stream)
+        try:
+            if not self._help_states and (board := self._hub.help()) is not None:
+                self._help_states = dict(board.get("states", {}))
+            self._offer_kiosk_help(token, {stream})
+            try:
+                # A call raised a moment ago is in the hub's next read.
+                async with asyncio.timeout(self.limits.first_view_timeout_s):
+                    await stream.wake.wait()
+            except TimeoutError:
+                return self._plain(request, 404, "not found")
+            return await self._stream(request, stream)
+        finally:
+            subscribers.discard(stream)
+            if not subscribers:
+                self._kiosk_help_streams.pop(token, None)
             self._release(address)
 
     async def _stream(self, request: web.Request, stream: _Stream) -> web.StreamResponse:
@@ -474,6 +571,7 @@ def start_live_updates(
         hub,
         limits=limits or StreamLimits.from_settings(settings),
         trusted_proxy=settings.trusted_proxy,
+        staff_key_valid=staff_stream_key_check(app),
     )
     hub.add_listener(server)
     hub.start()

@@ -7,7 +7,8 @@ them too, and no surface can forget them).
   allow), no plugins, no ``<base>``, forms post only here, and no page may be framed
   (``frame-ancestors 'none'``: a framed kiosk or console could be click-jacked). The staff
   console and the simulator panel also allow inline style attributes (their charts and
-  panel use them); the board and the phone page may also connect to the live streams'
+  panel use them); the board, the phone page, the kiosk (the answer to "Call staff") and
+  the staff console (the kiosks' calls for staff) may also connect to the live streams'
   origin (``ui.live_links``: the event server's port, or the same origin behind the
   proxy). JSON and other non-HTML answers get ``default-src 'none'``.
 - ``X-Frame-Options: DENY`` for browsers that predate ``frame-ancestors``.
@@ -32,7 +33,7 @@ INLINE_STYLE = "style-src 'self' 'unsafe-inline'"
 # Blueprints whose templates use style attributes (charts, the simulator's panel).
 INLINE_STYLE_BLUEPRINTS = frozenset({"staff", "simulator"})
 # Blueprints whose pages open a live stream (EventSource) to the event server.
-STREAMING_BLUEPRINTS = frozenset({"board", "phone"})
+STREAMING_BLUEPRINTS = frozenset({"board", "phone", "kiosk", "staff"})
 NOT_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 

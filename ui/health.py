@@ -1,6 +1,7 @@
 """``/healthz``: what ward IT needs to see at a glance: database, card reader, payments, the
-trust configuration of the genuine-card checks; and the offline voice (reported, but
-optional: without it the board only chimes)."""
+ticket printer (when one is configured: asked within about a second); the trust
+configuration of the genuine-card checks; and the offline voice (reported, but optional:
+without it the board only chimes)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,17 @@ def _payments() -> dict[str, Any]:
     return {"ok": running, "provider": provider.name, "reconciler_running": running}
 
 
+def _printer() -> dict[str, Any] | None:
+    """The ticket printer, asked now (at most about 1.5 s), or None without one. Paper out,
+    cover open, offline or no answer make it not ok: the kiosk still gives tickets on the
+    screen, but staff must look at it."""
+    services = current_services()
+    printer = services.printer
+    if printer is None:
+        return None
+    return {**printer.health().to_json(), "printer": printer.name}
+
+
 @bp.get("/")
 def home() -> Any:
     """The service's root is the resident kiosk (what a kiosk browser opens)."""
@@ -128,6 +140,9 @@ def healthz() -> Any:
         "card_trust": _card_trust(),
         "payments": _payments(),
     }
+    printer = _printer()
+    if printer is not None:
+        parts["printer"] = printer
     healthy = all(part["ok"] for part in parts.values())
     status = 200 if healthy else 503
     return jsonify(

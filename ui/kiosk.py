@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
 from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
+from application.printing import PrintState
 from application.services import Services
 from application.visits import (
     FieldsInvalid,
@@ -45,9 +46,10 @@ from cardreader.errors import (
 from kiosk.addresses import PARTS as ADDRESS_PARTS
 from kiosk.addresses import Ward
 from kiosk.catalog import Catalog, ProcedureSpec, fiscal_year
-from kiosk.clock import business_day
+from kiosk.clock import business_day, utcnow
 from kiosk.eras import EraOutOfRange, format_japanese, to_japanese
-from kiosk.errors import DomainError, UnknownProcedure
+from kiosk.errors import DomainError, NotFound, UnknownProcedure
+from kiosk.help import HelpAlert
 from kiosk.models import CaseStatus
 from payments.provider import PaymentError, ProviderUnavailable
 from ui.i18n import (
@@ -57,9 +59,12 @@ from ui.i18n import (
     domain_language,
     localized,
 )
+from ui.live_links import stream_url
 from ui.pickers import address_picker, date_picker, date_text
+from ui.public_links import phone_status_url
 from ui.receipts import receipt_context, receipt_for_payment, receipt_title
 from ui.services import current_services
+from ui.voice import voice_guide_url
 from ui.words import field_messages
 
 log = logging.getLogger(__name__)
@@ -182,8 +187,8 @@ def _card_error(e: CardError) -> ResponseReturnValue:
     message = card_error_message(e.code, e.tries_left)
     if isinstance(e, PinLocked | PinWouldLock | JpkiPinLocked | JpkiPinWouldLock):
         return _page("stop.html", 409, step="pin", code=e.code, message=message)
-    if e.code in ("no_card", "card_removed"):
-        return _page("card.html", 409, step="card", message=message)
+    if e.code in ("no_card", "card_removed", "card_from_earlier"):
+        return _page("card.html", 409, step="card", message=message, code=e.code)
     return _page("problem.html", 409, message=message, code=e.code)
 
 
@@ -234,15 +239,34 @@ def start() -> ResponseReturnValue:
 
 @bp.post("/wipe")
 def wipe() -> ResponseReturnValue:
-    """Finish or abandon the visit: everything of it is removed, back to the welcome."""
+    """Finish or abandon the visit: everything of it is removed, back to the welcome; when a
+    card is still on the reader, first "Please take your card"."""
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
     _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
     _forget_language()
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
+    if _workflow().card_left_on_reader():
+        target = url_for("kiosk.take_card", ended=1 if reason == "timeout" else None)
     if _wants_json():
         return jsonify(state="ended", redirect=target)
     return redirect(target)
+
+
+@bp.get("/take-card")
+def take_card() -> ResponseReturnValue:
+    """After a visit: "Please take your card" (spoken too), until the reader is empty; then
+    the welcome screen. The card would not serve the next visit anyway (one card, one
+    visit), but it is someone's card: it must not stay behind."""
+    if not _workflow().card_left_on_reader():
+        return redirect(url_for("kiosk.welcome", ended=request.args.get("ended")))
+    return _page("take_card.html", ended=request.args.get("ended") == "1")
+
+
+@bp.get("/take-card/state")
+def take_card_state() -> ResponseReturnValue:
+    """Polled by the take-card screen: whether a card is still on the reader."""
+    return jsonify(card_present=_workflow().card_left_on_reader())
 
 
 @bp.post("/keepalive")
@@ -254,8 +278,10 @@ def keepalive() -> ResponseReturnValue:
 
 @bp.post("/call-staff")
 def call_staff() -> ResponseReturnValue:
-    """Ask for a member of staff: an audit row the staff console can show."""
-    _workflow().call_staff(_screen_name())
+    """Ask for a member of staff: an alert on every staff console until someone
+    acknowledges it; this screen follows it (``help_state``) and says when someone is
+    coming."""
+    session["help"] = _workflow().call_staff(_screen_name())
     message = _("A member of staff is coming. Please wait here.")
     if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
         return jsonify(message=message)
@@ -264,7 +290,43 @@ def call_staff() -> ResponseReturnValue:
 
 def _screen_name() -> str:
     screen = request.form.get("screen", "")
-    return screen if screen in {s for s, _ in STEPS} | {"welcome"} else "other"
+    return screen if screen in {s for s, _ in STEPS} | {"welcome", "take_card"} else "other"
+
+
+@bp.get("/help/state")
+def help_state() -> ResponseReturnValue:
+    """This kiosk's call for staff: ``none``, ``open`` (called, nobody acknowledged yet) or
+    ``acknowledged`` (someone is coming; for a few minutes after), with the words and the
+    voice to say it, and the stream to follow it live. Not a touch of any visit."""
+    token = session.get("help")
+    alert = None
+    if token:
+        try:
+            alert = _workflow().help_state(token)
+        except NotFound:
+            alert = None
+    if alert is None or (alert.acknowledged_at is not None and _acknowledged_long_ago(alert)):
+        session.pop("help", None)
+        return jsonify(state="none")
+    if alert.acknowledged_at is None:
+        return jsonify(
+            state="open",
+            message=_("Staff have been called. Please wait here."),
+            stream=stream_url(f"/kiosk/help/{token}/events"),
+        )
+    return jsonify(
+        state="acknowledged",
+        message=_("A member of staff is on the way to you now. Please wait here."),
+        voice=voice_guide_url("staff_coming") or "",
+    )
+
+
+HELP_SHOWN_S = 180  # how long "someone is coming" stays on the kiosk after the acknowledgement
+
+
+def _acknowledged_long_ago(alert: HelpAlert) -> bool:
+    assert alert.acknowledged_at is not None
+    return (utcnow() - alert.acknowledged_at).total_seconds() > HELP_SHOWN_S
 
 
 # --- procedures and fields --------------------------------------------------------------------
@@ -659,7 +721,8 @@ def ticket() -> ResponseReturnValue:
         return redirect(url_for("kiosk.pay" if visit.case_id else "kiosk.welcome"))
     found = _workflow().ticket(visit)
     queue = _catalog().queue(found.queue_code)
-    phone_url = url_for("phone.status", token=visit.ticket_token, _external=True)
+    phone_url = phone_status_url(visit.ticket_token)
+    printing = _workflow().print_state(visit)
     return _page(
         "ticket.html",
         step="ticket",
@@ -669,8 +732,50 @@ def ticket() -> ResponseReturnValue:
         qr=_qr_svg(phone_url),
         phone_url=phone_url,
         receipt_label=receipt_title(domain_language()) if found.has_receipt else None,
+        printing=printing,
+        print_message=_print_message(printing) if printing is not None else "",
         due_yen=found.due_yen,
     )
+
+
+def _print_message(printing: PrintState) -> str:
+    if printing.state in ("queued", "printing"):
+        return _("Printing your ticket…")
+    if printing.state == "printed":
+        return _("Your ticket is printed. Please take it from the printer.")
+    if printing.state == "failed":
+        return _(
+            "The ticket could not be printed. Please take a photo of the QR code with your "
+            "phone, or ask a member of staff."
+        )
+    return ""
+
+
+@bp.get("/ticket/print-state")
+def ticket_print_state() -> ResponseReturnValue:
+    """Polled by the ticket screen: how the printing goes (``no_printer``, ``queued``,
+    ``printing``, ``printed``, ``failed`` with the printer's reason) and what to tell the
+    resident. Not a touch of the visit."""
+    visit = _visit(touch=False)
+    printing = _workflow().print_state(visit)
+    if printing is None:
+        return jsonify(state="no_printer")
+    return jsonify(
+        state=printing.state,
+        problem=printing.problem,
+        message=_print_message(printing),
+        may_print_again=printing.may_print_again,
+    )
+
+
+@bp.post("/ticket/print")
+def ticket_print() -> ResponseReturnValue:
+    """Print the ticket again on the kiosk's printer (a few times at most)."""
+    visit = _visit()
+    _workflow().print_again(visit)
+    if _wants_json():
+        return ticket_print_state()
+    return redirect(url_for("kiosk.ticket"))
 
 
 @bp.get("/receipt")

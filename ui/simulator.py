@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -26,7 +36,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from application.registry import (
+    PRINTER_FAULTS,
     RefundTooLarge,
+    SimulatedPrinter,
     SimulatedReaderRig,
     SimulatedTerminal,
     Simulation,
@@ -46,6 +58,7 @@ TEXT_PIN = 0x0011  # the card-info-input-support PIN the kiosk uses
 JPKI_AUTH_PIN = 0x0018  # the user-authentication certificate's PIN (the JPKI check)
 DECLINE_CODES = ("card_declined", "insufficient_funds", "expired_card")
 RECENT_PAYMENTS = 8  # taken payments listed for a refund at the terminal
+PRINTED_SHOWN = 3  # the simulated printer's last pages shown on the panel
 
 
 def _simulation() -> Simulation:
@@ -60,6 +73,10 @@ def _rig() -> SimulatedReaderRig | None:
 
 def _terminal() -> SimulatedTerminal | None:
     return _simulation().terminal
+
+
+def _printer() -> SimulatedPrinter | None:
+    return _simulation().printer
 
 
 def _reconciler() -> Any:
@@ -146,7 +163,7 @@ def _no_store(response: Response) -> Response:
 @bp.get("/")
 def panel() -> ResponseReturnValue:
     """Reader, card, faults and terminal at a glance."""
-    rig, terminal = _rig(), _terminal()
+    rig, terminal, printer = _rig(), _terminal(), _printer()
     card = rig.card if rig is not None else None
     taken: list[TakenPayment] = []
     if terminal is not None:
@@ -169,6 +186,9 @@ def panel() -> ResponseReturnValue:
         refundable=[p for p in taken if p.refundable_yen > 0],
         reconcile_every=format_timedelta(timedelta(seconds=interval_s), threshold=1),
         can_reconcile=_reconciler() is not None,
+        printer=printer,
+        printer_faults=PRINTER_FAULTS,
+        printed=printer.last_pages(PRINTED_SHOWN) if printer is not None else [],
     )
 
 
@@ -299,3 +319,36 @@ def reconcile_now() -> ResponseReturnValue:
         )
     )
     return redirect(url_for("simulator.panel"))
+
+
+@bp.post("/printer")
+def printer_action() -> ResponseReturnValue:
+    """Inject a printer fault (paper out, cover open, offline, unplugged) or clear them all
+    (a new roll, the cover closed)."""
+    printer = _printer()
+    if printer is None:
+        raise BadRequest("no simulated printer")
+    action = request.form.get("action")
+    if action == "fault":
+        fault = request.form.get("fault", "")
+        if fault not in PRINTER_FAULTS:
+            raise BadRequest("unknown printer fault")
+        printer.set_fault(fault)
+    elif action == "clear":
+        printer.clear_fault()
+    else:
+        raise BadRequest("unknown action")
+    flash(_("Printer: done."))
+    return redirect(url_for("simulator.panel"))
+
+
+@bp.get("/printer/pages/<int:number>.png")
+def printed_page(number: int) -> ResponseReturnValue:
+    """One of the pages the simulated printer printed last, as it came out (PNG)."""
+    printer = _printer()
+    if printer is None:
+        abort(404)
+    for page in printer.last_pages(PRINTED_SHOWN * 10):
+        if page.number == number:
+            return send_file(page.png, mimetype="image/png", max_age=0)
+    abort(404)

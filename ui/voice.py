@@ -177,6 +177,21 @@ def _guides() -> dict[str, str]:
             "Sorry, this cannot be done here. Please call staff, or go back to the start.",
         ),
         "staff_called": pgettext("speech", "A member of staff is coming. Please wait here."),
+        # The ticket screen when the kiosk's printer could not print (application.printing).
+        "print_failed": pgettext(
+            "speech",
+            "The ticket could not be printed. Please take a photo of the QR code with your "
+            "smartphone, or ask a member of staff.",
+        ),
+        # One card, one visit (application.visits): said by themselves, not only on request.
+        "take_card": pgettext(
+            "speech", "Please take your My Number card from the card reader. Do not forget it."
+        ),
+        "card_from_earlier": pgettext(
+            "speech",
+            "A card was on the card reader before you started. Please take the card off once, "
+            "then place your card again.",
+        ),
     }
 
 
@@ -196,13 +211,46 @@ GUIDE_SCREENS: tuple[str, ...] = (
     "stop",
     "problem",
     "staff_called",
+    "take_card",
+    "card_from_earlier",
+    "print_failed",
+)
+
+
+def _notices() -> dict[str, str]:
+    # Said by the kiosk by itself when something happens on a screen (not a screen's
+    # instruction): someone is coming; what the number keypad typed.
+    return {
+        "staff_coming": pgettext(
+            "speech", "A member of staff is on the way to you now. Please wait here."
+        ),
+        # The physical number keypad on the PIN screen (resident-help.js): how to use it,
+        # and how many digits are in (never which).
+        "pin_keypad": pgettext(
+            "speech",
+            "You can use the number keys. Enter the four digits of your PIN, then press "
+            "Enter. The Backspace key erases one digit.",
+        ),
+        "pin_digits_0": pgettext("speech", "No digits entered."),
+        "pin_digits_1": pgettext("speech", "One digit entered."),
+        "pin_digits_2": pgettext("speech", "Two digits entered."),
+        "pin_digits_3": pgettext("speech", "Three digits entered."),
+        "pin_digits_4": pgettext("speech", "Four digits entered. Press Enter."),
+    }
+
+
+SPOKEN_NOTICES: tuple[str, ...] = (
+    "staff_coming",
+    "pin_keypad",
+    *(f"pin_digits_{n}" for n in range(5)),
 )
 
 
 def guide_text(screen: str, language: str) -> str:
-    """The spoken instruction of kiosk ``screen`` in ``language`` (KeyError if unknown)."""
+    """The spoken instruction of kiosk ``screen`` (or the notice of that name, see
+    :data:`SPOKEN_NOTICES`) in ``language`` (KeyError if unknown)."""
     with force_locale(_babel_locale(language)):
-        return _guides()[screen]
+        return {**_guides(), **_notices()}[screen]
 
 
 def _babel_locale(language: str) -> str:
@@ -220,7 +268,7 @@ def speech() -> CachedSynthesizer:
 def voice_guide_url(screen: str) -> str | None:
     """URL of ``screen``'s spoken instruction in the request's language, or None when
     there is no voice (then the kiosk shows no read-aloud button)."""
-    if screen not in GUIDE_SCREENS or not speech().available():
+    if screen not in (*GUIDE_SCREENS, *SPOKEN_NOTICES) or not speech().available():
         return None
     return url_for("voice.guide", screen=screen, lang=html_lang())
 
@@ -298,6 +346,6 @@ def guide(screen: str) -> ResponseReturnValue:
     with force_locale(_babel_locale(language or "ja")):
         if language is None:
             return _error("bad_request", 400, _("The request was not understood."))
-        if screen not in GUIDE_SCREENS:
+        if screen not in (*GUIDE_SCREENS, *SPOKEN_NOTICES):
             return _error("not_found", 404, _("It was not found."))
         return _wav(guide_text(screen, language), language)

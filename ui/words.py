@@ -142,6 +142,11 @@ CARD_ERRORS: dict[str, str] = {
     "malformed_card": N_(
         "The data on the card could not be understood. Please ask a member of staff."
     ),
+    # A visit only uses a card placed after it began (application.visits.CardFromEarlier).
+    "card_from_earlier": N_(
+        "This card was on the reader before you started. Please take it off, then place your "
+        "card again."
+    ),
     # The JPKI user-authentication PIN is another PIN than the one above: say which.
     "jpki_bad_pin_format": N_("The PIN of the user authentication certificate is 4 digits."),
     "jpki_pin_locked": N_(

@@ -111,4 +111,11 @@ def startup_warnings(settings: Settings) -> list[str]:
             "cards and a simulated payment terminal (a fee can be marked paid with no money). "
             "A ward office runs KIOSK_MODE=production with real hardware."
         )
+    unspecified = settings.host in ("0.0.0.0", "::")
+    if settings.mode == "simulation" and not settings.public_url and unspecified:
+        warnings.append(
+            f"KIOSK_PUBLIC_URL is not set: the tickets' QR codes point at "
+            f"{settings.public_base_url}, which no phone can open. Set it to the address "
+            "phones reach this service at."
+        )
     return warnings

@@ -66,9 +66,9 @@ def test_a_broken_route_names_file_line_and_reason(tmp_path: Path, route: str, r
 
 
 def _ticket_before_routes(engine: Engine) -> None:
-    """One served ticket written at the schema before routes (0010's parent)."""
+    """One served ticket written at the schema before routes (0011's parent)."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    parent = script.get_revision("0010").down_revision
+    parent = script.get_revision("0011").down_revision
     assert isinstance(parent, str)
     upgrade(engine, parent)
     day = date(2026, 4, 1)

@@ -54,9 +54,8 @@ class SseClient:
             self.conn = http.client.HTTPConnection(
                 parts.hostname, parts.port, timeout=timeout, source_address=source
             )
-        self.conn.request(
-            "GET", parts.path, headers={"Accept": "text/event-stream", **(headers or {})}
-        )
+        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        self.conn.request("GET", target, headers={"Accept": "text/event-stream", **(headers or {})})
         self.response = self.conn.getresponse()
         self.status = self.response.status
         self.headers = {k.lower(): v for k, v in self.response.getheaders()}

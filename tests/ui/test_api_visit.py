@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from kiosk.models import AuditEvent
 from tests.support.waiting import wait_until
+from tests.ui.cards import place_card_after_start
 from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, paid_ticket
 from ui.services import services_of
 
@@ -36,6 +37,7 @@ def test_whole_visit_through_the_api(app):
     visit = client.post("/api/visits?lang=en", json={"procedures": ["juminhyo"]})
     assert visit.status_code == 201
     vid = visit.get_json()["visit_id"]
+    place_card_after_start(app)
     fields = client.post(f"/api/visits/{vid}/fields", json={"fields": {"juminhyo": {"copies": 2}}})
     assert fields.status_code == 200 and fields.get_json()["fields"]["juminhyo"]["copies"] == 2
     card = client.get(f"/api/visits/{vid}/card").get_json()
@@ -43,6 +45,7 @@ def test_whole_visit_through_the_api(app):
         "reader_present": True,
         "card_present": True,
         "pin_tries_left": 3,
+        "card_from_earlier": False,
         "jpki_pin_wanted": False,
         "jpki_pin_tries_left": None,
     }
@@ -80,6 +83,7 @@ def test_wrong_pin_is_a_json_error_with_tries_left(app):
     """A wrong PIN answers 422 with code wrong_pin, the tries left and a localized message."""
     client = app.test_client()
     vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    place_card_after_start(app)
     response = client.post(f"/api/visits/{vid}/card/read?lang=en", json={"pin": "9999"})
     error = response.get_json()["error"]
     assert response.status_code == 422
@@ -93,6 +97,7 @@ def test_malformed_pin_is_422_and_costs_no_try(app, pin):
     """A PIN that is not 4 digits answers 422 bad_pin_format and never reaches the card."""
     client = app.test_client()
     vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    place_card_after_start(app)
     response = client.post(f"/api/visits/{vid}/card/read?lang=en", json={"pin": pin})
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "bad_pin_format"

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from kiosk.models import Case, CaseStatus
 from payments.models import Payment, PaymentStatus
+from tests.ui.cards import place_card_after_start
 from tests.ui.moving import move_form
 from ui.services import services_of
 
@@ -33,6 +34,7 @@ class KioskActions:
     def start(self, lang: str = "ja") -> None:
         assert self.client.get(f"/kiosk/?lang={lang}").status_code == 200
         assert self.client.post("/kiosk/start").status_code == 302
+        place_card_after_start(self.app)  # one card, one visit
 
     def choose(self, *codes: str, fields: dict[str, Any] | None = None) -> Any:
         self.client.post("/kiosk/procedures", data={"procedure": list(codes)})
@@ -254,7 +256,10 @@ def test_wipe_cancels_payment_case_and_visit(kiosk: KioskActions, app: Flask) ->
     kiosk.client.post("/kiosk/pay")
     assert services_of(app).payments.terminal.current is not None
     response = kiosk.client.post("/kiosk/wipe", data={"reason": "timeout"})
-    assert response.headers["Location"] == "/kiosk/?ended=1"
+    # The card is still on the reader: "take your card" first, then the welcome's notice.
+    assert response.headers["Location"] == "/kiosk/take-card?ended=1"
+    kiosk.rig.remove()
+    assert kiosk.client.get("/kiosk/take-card?ended=1").headers["Location"] == "/kiosk/?ended=1"
     assert services_of(app).payments.terminal.current is None
     assert kiosk.one(Payment).status is PaymentStatus.CANCELLED
     assert kiosk.one(Case).status is CaseStatus.CANCELLED

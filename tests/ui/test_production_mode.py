@@ -26,6 +26,10 @@ LIVE_STRIPE = {
     "stripe_reader_id": "tmr_x",
 }
 
+# What production needs besides real hardware: the address phones reach, and a real
+# ticket printer or none.
+PRODUCTION_ADDRESSES = {"public_url": "https://madoguchi.city.example.lg.jp", "printer": "none"}
+
 
 @pytest.mark.parametrize(
     ("settings", "named"),
@@ -37,13 +41,15 @@ LIVE_STRIPE = {
             {"card_reader": "pcsc", **LIVE_STRIPE, "stripe_api_base": "http://127.0.0.1:8421"},
             "KIOSK_STRIPE_API_BASE=http://127.0.0.1:8421",
         ),
+        ({"card_reader": "pcsc", **LIVE_STRIPE, "printer": "sim"}, "KIOSK_PRINTER=sim"),
     ],
 )
 def test_production_refuses_each_simulator_naming_the_variable(
     make_app: Callable[..., Flask], settings: dict[str, Any], named: str
 ) -> None:
-    """A simulated reader or card, the simulated terminal and a Stripe stand-in each stop
-    start-up with a single line that names the variable to change."""
+    """A simulated reader or card, the simulated terminal, a Stripe stand-in and the
+    simulated ticket printer each stop start-up with a single line that names the variable
+    to change."""
     with pytest.raises(ConfigError) as refused:
         make_app(mode="production", **settings)
     message = str(refused.value)
@@ -81,6 +87,7 @@ def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
         card_reader="pcsc",
         reader_name="No Such Reader",
         **LIVE_STRIPE,
+        **PRODUCTION_ADDRESSES,
         **ward_trust(tmp_path / "trust"),
     )
     client = app.test_client()
@@ -92,9 +99,14 @@ def test_production_with_real_hardware_starts_and_has_no_simulator_panel(
 def test_simulation_with_nothing_simulated_has_no_panel(
     make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
-    """Real reader and real payments in simulation mode: nothing to simulate, no /sim/."""
+    """Real reader, real payments and no printer in simulation mode: nothing to simulate,
+    no /sim/."""
     app = make_app(
-        card_reader="pcsc", reader_name="No Such Reader", **LIVE_STRIPE, **ward_trust(tmp_path)
+        card_reader="pcsc",
+        reader_name="No Such Reader",
+        printer="none",
+        **LIVE_STRIPE,
+        **ward_trust(tmp_path),
     )
     assert app.test_client().get("/sim/").status_code == 404
 

@@ -12,6 +12,7 @@ from flask import Flask
 from kiosk.models import Ticket
 from payments.models import Payment
 from tests.support.waiting import wait_until
+from tests.ui.cards import place_card_after_start
 from tests.ui.moving import move_fields, move_form
 from tests.ui.test_kiosk_screens import KioskActions
 from ui.services import services_of
@@ -139,6 +140,7 @@ def api_visit(client: Any, lang: str, procedure: str, fields: dict[str, Any]) ->
     visit = client.post(f"/api/visits?lang={lang}", json=body)
     assert visit.status_code == 201, visit.get_json()
     vid = visit.get_json()["visit_id"]
+    place_card_after_start(client.application)
     assert client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"}).status_code == 201
     assert client.post(f"/api/visits/{vid}/confirm").status_code == 200
     return vid

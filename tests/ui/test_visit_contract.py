@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from kiosk.models import Case, CaseStatus, Ticket
 from payments.models import Payment, PaymentStatus
 from tests.support.waiting import wait_until
+from tests.ui.cards import place_card_after_start
 from tests.ui.moving import move_fields
 from ui.services import services_of
 
@@ -26,7 +27,12 @@ class Resident(Protocol):
     told, as a short outcome word: ``ok``, ``wrong_pin``, ``stop`` (sent to the counter),
     ``invalid``."""
 
-    def start(self, *procedures: str, fields: dict[str, dict[str, Any]] | None = None) -> str: ...
+    def start(
+        self,
+        *procedures: str,
+        fields: dict[str, dict[str, Any]] | None = None,
+        place_card: bool = True,
+    ) -> str: ...
     def read_card(self, pin: str) -> str: ...
     def confirm(self) -> str: ...
     def pay(self) -> str: ...
@@ -40,9 +46,16 @@ class KioskScreens:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def start(self, *procedures: str, fields: dict[str, dict[str, Any]] | None = None) -> str:
+    def start(
+        self,
+        *procedures: str,
+        fields: dict[str, dict[str, Any]] | None = None,
+        place_card: bool = True,
+    ) -> str:
         self.client.get("/kiosk/?lang=en")
         self.client.post("/kiosk/start")
+        if place_card:
+            place_card_after_start(self.client.application)
         self.client.post("/kiosk/procedures", data={"procedure": list(procedures)})
         form: dict[str, Any] = {}
         for code, values in (fields or {}).items():
@@ -56,6 +69,8 @@ class KioskScreens:
 
     def read_card(self, pin: str) -> str:
         pad = self.client.get("/kiosk/pin")
+        if 'data-error="card_from_earlier"' in pad.get_data(as_text=True):
+            return "card_from_earlier"
         if pad.status_code == 409:
             return "stop"
         response = self.client.post("/kiosk/pin", data={"pin": pin})
@@ -94,13 +109,20 @@ class JsonApi:
         self.client = client
         self.visit = ""
 
-    def start(self, *procedures: str, fields: dict[str, dict[str, Any]] | None = None) -> str:
+    def start(
+        self,
+        *procedures: str,
+        fields: dict[str, dict[str, Any]] | None = None,
+        place_card: bool = True,
+    ) -> str:
         response = self.client.post(
             "/api/visits?lang=en", json={"procedures": list(procedures), "fields": fields or {}}
         )
         if response.status_code == 422:
             return "invalid"
         self.visit = response.get_json()["visit_id"]
+        if place_card:
+            place_card_after_start(self.client.application)
         return "ok"
 
     def read_card(self, pin: str) -> str:
@@ -255,6 +277,35 @@ def test_wiping_an_unpaid_visit_cancels_its_case(make_app, front_end) -> None:
     resident.wipe()
     assert [c.status for c in _rows(app)[0]] == [CaseStatus.CANCELLED]
     assert len(services_of(app).visits.store) == 0
+
+
+def test_a_card_on_the_reader_before_the_visit_began_is_not_read(make_app, front_end) -> None:
+    """One card, one visit: the card that was on the reader when the visit began (the
+    previous resident's) gets no PIN and opens no case, whichever front end; taken off and
+    placed again, it is read."""
+    app = _app(make_app, "yamada")
+    resident = _resident(app, front_end)
+    resident.start("juminhyo", place_card=False)
+    assert resident.read_card("9999") == "card_from_earlier"
+    assert _tries(app) == 3
+    assert _rows(app)[0] == []
+    place_card_after_start(app)
+    assert resident.read_card("1234") == "ok"
+    assert len(_rows(app)[0]) == 1
+
+
+def test_a_visit_that_ends_leaves_its_card_unusable_for_the_next(make_app, front_end) -> None:
+    """The card left on the reader after a finished visit does not serve the next visit."""
+    app = _app(make_app, "yamada")
+    first = _resident(app, front_end)
+    first.start("tenkyo", fields={"tenkyo": _moving_fields()})
+    assert first.read_card("1234") == "ok"
+    assert first.confirm() == "ok"
+    first.wipe()
+    second = _resident(app, front_end)
+    second.start("juminhyo", place_card=False)
+    assert second.read_card("1234") == "card_from_earlier"
+    assert len(_rows(app)[0]) == 1
 
 
 def _moving_fields() -> dict[str, Any]:

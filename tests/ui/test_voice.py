@@ -21,6 +21,7 @@ from kiosk.config import ConfigError, load_settings
 from ui.services import services_of
 from ui.voice import (
     GUIDE_SCREENS,
+    SPOKEN_NOTICES,
     announcement_text,
     guide_text,
     spoken_counter,
@@ -135,6 +136,22 @@ def test_every_screen_guide_is_translated_and_japanese_is_kana(app: Flask) -> No
                 assert guide_text(screen, lang) != english, (screen, lang)
         with pytest.raises(KeyError):
             guide_text("nope", "ja")
+
+
+def test_every_spoken_notice_is_translated_and_japanese_is_kana(app: Flask) -> None:
+    """What the kiosk says by itself (someone is coming, the number keypad's digit count) is
+    in all four languages, kana in Japanese, and served as audio."""
+    client = app.test_client()
+    with app.test_request_context():
+        for notice in SPOKEN_NOTICES:
+            english = guide_text(notice, "en")
+            ja = guide_text(notice, "ja")
+            assert not contains_kanji(ja) and not NOT_KANA.search(ja), (notice, ja)
+            for lang in ("ja", "zh-Hans", "ko"):
+                assert guide_text(notice, lang) != english, (notice, lang)
+    for notice in ("pin_keypad", "pin_digits_4"):
+        response = client.get(f"/api/voice/guide/{notice}.wav?lang=ja")
+        assert response.status_code == 200 and duration_s(response.data) > 1.0, notice
 
 
 def test_every_kiosk_template_names_a_known_guide() -> None:

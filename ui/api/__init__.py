@@ -12,9 +12,9 @@ One blueprint (``api``), in modules by concern:
 - :mod:`ui.api.document`: the operations' declarations and the OpenAPI 3.1 document made
   from them;
 - :mod:`ui.api.public` (catalog, board, a ticket's status, the document),
-  :mod:`ui.api.visits` (the resident's visit) and :mod:`ui.api.staff` (counter work by
-  bearer token) and :mod:`ui.api.counter` (money, amendments and the day's takings at the
-  counter desk): the views.
+  :mod:`ui.api.visits` (the resident's visit), :mod:`ui.api.staff` (counter work by
+  bearer token), :mod:`ui.api.counter` (money, amendments and the day's takings at the
+  counter desk) and :mod:`ui.api.help_alerts` (the kiosks' calls for staff): the views.
 
 Errors are ``{"error": {"code": ..., "message": ...}}`` with a stable code (``ui.errors``)
 and the message in the request's language (``?lang=`` or Accept-Language). Malformed input
@@ -37,7 +37,7 @@ from flask import Blueprint
 bp: Blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 # The modules below add their routes and hooks to ``bp``.
-from ui.api import counter, protocol, public, staff, visits  # noqa: E402, F401
+from ui.api import counter, help_alerts, protocol, public, staff, visits  # noqa: E402, F401
 from ui.api.protocol import http_error_response  # noqa: E402
 
 __all__ = ["bp", "http_error_response"]

@@ -84,6 +84,7 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "public_id": _identifier("a payment's public id"),
     "ticket_id": _row_id("a ticket's id"),
     "case_id": _row_id("a case's id"),
+    "alert_id": _row_id("a kiosk's call for staff"),
     "operation": PathParameter(TicketOperation, "what to do to the ticket"),
     "day": PathParameter(IsoDay, "a business day, YYYY-MM-DD", "invalid_field"),
 }

@@ -265,11 +265,14 @@ class VisitView(ResponseModel):
 
 
 class ReaderState(ResponseModel):
-    """The kiosk's card reader (``pin_tries_left`` is null without a readable card)."""
+    """The kiosk's card reader (``pin_tries_left`` is null without a readable card).
+    ``card_from_earlier``: the card was on the reader before the visit began; it must be
+    taken off and placed again (a visit only uses a card placed after it began)."""
 
     reader_present: bool
     card_present: bool
     pin_tries_left: int | None
+    card_from_earlier: bool
     jpki_pin_wanted: bool = Field(
         description="the chosen procedures want the JPKI check: the read needs jpki_pin"
     )

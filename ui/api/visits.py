@@ -125,13 +125,14 @@ def visit_fields(visit_id: str, body: FieldsUpdate) -> VisitView:
 )
 def visit_card(visit_id: str) -> ReaderState:
     """The reader: present, a card on it, PIN tries left (``null`` without a card); whether
-    the chosen procedures want the JPKI check (then the read needs ``jpki_pin``) and that
-    PIN's tries."""
+    the card was there before the visit began; whether the chosen procedures want the JPKI
+    check (then the read needs ``jpki_pin``) and that PIN's tries."""
     view = _workflow().reader_view(_visit(visit_id))
     return ReaderState(
         reader_present=view.reader_present,
         card_present=view.card_present,
         pin_tries_left=view.pin_tries_left,
+        card_from_earlier=view.card_from_earlier,
         jpki_pin_wanted=view.jpki_pin_wanted,
         jpki_pin_tries_left=view.jpki_pin_tries_left,
     )
@@ -143,6 +144,7 @@ CARD_READ_ERRORS = (
     "no_reader",
     "no_card",
     "card_removed",
+    "card_from_earlier",
     "not_my_number_card",
     "wrong_pin",
     "pin_locked",

@@ -10,6 +10,7 @@ One blueprint (``staff``), its views in modules by concern:
   (``application.ticket_operations``, the same as the JSON API's);
 - :mod:`ui.staff.cases`: the case view, the A4 print, receipts and refunds;
 - :mod:`ui.staff.admin`: counters, accounts and statistics (with :mod:`ui.staff.charts`);
+- :mod:`ui.staff.help_calls`: the kiosks' calls for staff, on every page, and acknowledging them.
 - :mod:`ui.staff.desk`: the counter desk (a new case at the counter, the customer display,
   money at the counter, amendments, exemptions: ``application.counter_desk``);
 - :mod:`ui.staff.ledger`: the day's takings (収納日計表), its CSV and closing the day.
@@ -27,4 +28,4 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 # The modules below add their routes and hooks to ``bp``.
-from ui.staff import admin, auth, cases, console, desk, ledger, queue  # noqa: E402, F401
+from ui.staff import admin, auth, cases, console, desk, help_calls, ledger, queue  # noqa: E402, F401

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from kiosk.clock import business_day
 from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
+from kiosk.help import help_statistics
 from kiosk.models import AuditEvent, StaffRole
 from kiosk.staff import create_staff, get_staff, list_staff, update_staff
 from kiosk.statistics import day_statistics
@@ -121,6 +122,7 @@ def stats() -> ResponseReturnValue:
         day = business_day()
     with sessions()() as s:
         data = day_statistics(s, day)
+        help_stats = help_statistics(s, day)
         counter_day, counter_month = day_and_month(s, day)
     names = {q.code: localized(q.names) for q in catalog().queues}
     return render_template(
@@ -129,6 +131,7 @@ def stats() -> ResponseReturnValue:
         names=names,
         hour_chart=hour_bars(data.per_hour),
         wait_chart=wait_bars(data.queues, names),
+        help_stats=help_stats,
         locale=current_locale(),
         counter_periods=(counter_day, counter_month),
         procedure_names={p.code: localized(p.names) for p in catalog().procedures},

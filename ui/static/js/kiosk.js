@@ -36,6 +36,7 @@
         var toast = document.getElementById("toast");
         toast.textContent = d.message; toast.hidden = false;
         setTimeout(function () { toast.hidden = true; }, 8000);
+        document.dispatchEvent(new CustomEvent("kiosk:staff-called", { detail: d }));
       }).catch(function () { form.submit(); });
     });
   });
@@ -137,7 +138,8 @@
             var text = cardState.getAttribute("data-text-" + d.state) || "";
             cardState.querySelector(".state-text").textContent = text;
             cardState.querySelector(".state-icon").textContent =
-              { waiting: "…", present: "✓", reading: "⟳", removed: "⚠", no_reader: "✕" }[d.state] || "…";
+              { waiting: "…", present: "✓", reading: "⟳", removed: "⚠", from_earlier: "⚠", no_reader: "✕" }[d.state] || "…";
+            document.dispatchEvent(new CustomEvent("kiosk:card-state", { detail: d.state }));
           }
           if (d.state === "present") { setTimeout(function () { location.href = cardState.getAttribute("data-next"); }, 400); return; }
           setTimeout(pollCard, 500);
