@@ -145,6 +145,8 @@ def test_every_step_on_the_portrait_kiosk(
     page.locator("#osk").get_by_role("button", name="や", exact=True).first.tap()
     page.tap("#osk [data-done]")
     page.tap("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    served.rig.insert("yamada")  # one card, one visit: the card goes in once it is asked for
     page.wait_for_url(re.compile(r"/kiosk/pin$"))
     _check_screen(page, "pin", audit)
     shot(page, f"portrait-{lang}-05-pin", full_page=False)
@@ -189,6 +191,8 @@ def test_the_idle_warning_hides_everything_personal(
     page.tap("label.choice-card:has(input[value='juminhyo'])")
     page.tap("main button[type=submit].btn-primary")
     page.tap("main button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    served.rig.insert("yamada")
     page.wait_for_url(re.compile(r"/kiosk/pin$"))
     for digit in "1234":
         page.tap(f".pinpad [data-digit='{digit}']")
@@ -220,7 +224,7 @@ def test_every_new_visit_starts_in_japanese(
     English leaves the next one a Japanese screen, whether they finish, time out, or leave
     the welcome screen in English untouched."""
     page = kiosk_screen
-    served = serve(sim_persona="yamada", idle_timeout_s=5, idle_warning_s=3)
+    served = serve(idle_timeout_s=5, idle_warning_s=3)  # no card on the reader
     page.goto(f"{served.url}/kiosk/")
     assert page.get_attribute("html", "lang") == "ja"
     # chosen English, finished: the next welcome is Japanese
