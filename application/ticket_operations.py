@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +41,8 @@ class TicketOperation(enum.Enum):
     RECALL = "recall"
     SERVE = "serve"
     COMPLETE = "complete"
+    # Done at this counter although the ticket has further stops (this counter did them).
+    COMPLETE_ALL = "complete-all"
     NO_SHOW = "no-show"
     RETURN = "return"
     HOLD = "hold"
@@ -65,11 +68,17 @@ class TicketOutcome:
     status: str
     case_id: int
     counter_id: int | None
+    queue_code: str = ""  # where it waits now (the next stop's queue once routed on)
 
 
 def _outcome(ticket: Ticket) -> TicketOutcome:
     return TicketOutcome(
-        ticket.id, ticket.display_number, ticket.status.value, ticket.case_id, ticket.counter_id
+        ticket.id,
+        ticket.display_number,
+        ticket.status.value,
+        ticket.case_id,
+        ticket.counter_id,
+        ticket.queue.code,
     )
 
 
@@ -77,6 +86,7 @@ _SIMPLE: dict[TicketOperation, Callable[..., Ticket]] = {
     TicketOperation.RECALL: recall,
     TicketOperation.SERVE: start_serving,
     TicketOperation.COMPLETE: complete,
+    TicketOperation.COMPLETE_ALL: partial(complete, whole_case=True),
     TicketOperation.NO_SHOW: mark_no_show,
     TicketOperation.RETURN: return_no_show,
     TicketOperation.HOLD: hold,

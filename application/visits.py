@@ -247,8 +247,9 @@ class PaymentView:
 
 @dataclass(frozen=True)
 class TicketView:
-    """The visit's ticket: its status-page view, token, first queue and issue time, and the
-    fee still to pay at the counter (0 when paid or fee-free)."""
+    """The visit's ticket: its status-page view (with the queues of its route), token, the
+    queue it waits in now, its issue time, and the fee still to pay at the counter (0 when
+    paid or fee-free)."""
 
     token: str
     status: TicketStatusView
@@ -787,7 +788,7 @@ class VisitWorkflow:
             status = ticket_status(s, visit.ticket_token)
             case = get_case(s, visit.case_id)
             issued_at = case.ticket.issued_at if case.ticket else None
-            queue_code = case.procedures[0].queue_code
+            queue_code = case.ticket.queue.code if case.ticket else case.procedures[0].queue_code
             has_receipt = taken_payment_of_case(s, case.id) is not None
             due = case.due_yen
         return TicketView(visit.ticket_token, status, queue_code, issued_at, has_receipt, due)

@@ -25,7 +25,14 @@ from kiosk.clock import aware, business_day
 from kiosk.db import write_row
 from kiosk.errors import CounterClosed, InvalidTransition
 from kiosk.models import Counter, Queue, Ticket, TicketStatus, counter_queues
-from kiosk.tickets import lock_ticket, move_ticket, require_status
+from kiosk.tickets import (
+    finish_stop,
+    lock_ticket,
+    move_stop,
+    move_ticket,
+    require_status,
+    serve_stop,
+)
 
 T = TicketStatus
 
@@ -203,6 +210,7 @@ def transfer(
     }
     if queue is not None:
         values["queue_id"] = queue.id
+        move_stop(session, ticket, queue)
     write_row(session, ticket, values)
     session.flush()
     return ticket
@@ -233,19 +241,25 @@ def start_serving(
     now = aware(now)
     ticket = lock_ticket(session, ticket.id)
     move_ticket(session, ticket, T.SERVING, actor=actor, now=now, values={"serving_at": now})
+    serve_stop(session, ticket, now=now)
     session.flush()
     return ticket
 
 
 def complete(
-    session: Session, ticket: Ticket, *, actor: str, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    whole_case: bool = False,
 ) -> Ticket:
-    """Served: serving -> done; the service time feeds the wait estimates."""
+    """Served here: the service time of this stop feeds the queue's wait estimates. At the
+    ticket's last stop serving -> done; before it the ticket is routed on, with its number,
+    to the head of its next stop's queue (serving -> waiting). ``whole_case``: this counter
+    did the rest too, so the ticket is done (see ``kiosk.tickets.finish_stop``)."""
     now = aware(now)
     ticket = lock_ticket(session, ticket.id)
-    values: dict[str, Any] = {"completed_at": now}
-    if ticket.serving_at is not None:
-        values["service_s"] = max(0, int((now - ticket.serving_at).total_seconds()))
-    move_ticket(session, ticket, T.DONE, actor=actor, now=now, values=values)
+    finish_stop(session, ticket, actor=actor, now=now, whole_case=whole_case)
     session.flush()
     return ticket

@@ -608,8 +608,16 @@ def view_case(
     session.flush()
     lines = []
     for line in case.procedures:
+        fields = dict(line.resident_fields or {})
         try:
-            names = catalog.procedure(line.procedure_code).names
+            spec = catalog.procedure(line.procedure_code)
+            names = spec.names
+            # In the form's order (the catalog's), not the storage's (sorted keys); a field
+            # the catalog no longer has comes last.
+            order = [f.name for f in spec.fields]
+            fields = dict(
+                sorted(fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+            )
         except KeyError:
             names = {"ja": line.procedure_code}
         lines.append(
@@ -620,7 +628,7 @@ def view_case(
                 line.units,
                 line.unit_fee_yen,
                 line.fee_yen,
-                dict(line.resident_fields or {}),
+                fields,
             )
         )
     return CaseDetail(

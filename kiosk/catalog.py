@@ -19,7 +19,7 @@ import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -288,10 +288,14 @@ class ProcedureSpec:
 
 @dataclass(frozen=True)
 class QueueSpec:
+    """A queue. ``route_rank``: its place in the catalog's ``route`` (0 first): a case with
+    procedures in several queues visits them in ascending rank, on one ticket."""
+
     code: str
     prefix: str
     names: Mapping[str, str]
     default_service_s: int
+    route_rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -344,6 +348,15 @@ class Catalog:
             if q.code == code:
                 return q
         raise KeyError(f"no queue {code!r} in {self.source}")
+
+    def route(self, queue_codes: Sequence[str]) -> tuple[str, ...]:
+        """The queues ``queue_codes`` (repeats dropped) in the order a ticket visits them:
+        the catalog's ``route``. KeyError for a queue the catalog does not have."""
+        ranks = {q.code: q.route_rank for q in self.queues}
+        for code in queue_codes:
+            if code not in ranks:
+                raise KeyError(f"no queue {code!r} in {self.source}")
+        return tuple(sorted(set(queue_codes), key=lambda code: ranks[code]))
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -485,6 +498,7 @@ class _Loader:
             )
         if not queues:
             raise self.fail(("queue",), "the catalog defines no [[queue]]")
+        queues = self._route(data, queues)
         for attr in ("code", "prefix"):
             seen: set[str] = set()
             for i, q in enumerate(queues):
@@ -521,6 +535,22 @@ class _Loader:
         if not procedures:
             raise self.fail(("procedure",), "the catalog defines no [[procedure]]")
         return Catalog(self.path, tuple(queues), tuple(counters), tuple(procedures), self.ward)
+
+    def _route(self, data: Mapping[str, Any], queues: list[QueueSpec]) -> list[QueueSpec]:
+        """Each queue's rank in the optional top-level ``route`` (a list of queue codes):
+        the listed queues in that order, then the others in catalog order."""
+        route = data.get("route", [])
+        if not isinstance(route, list) or not all(isinstance(code, str) for code in route):
+            raise self.fail(("route",), "route must be a list of queue codes")
+        known = [q.code for q in queues]
+        unknown = [code for code in route if code not in known]
+        if unknown:
+            raise self.fail(("route",), f"route: unknown queue(s) {', '.join(unknown)}")
+        repeated = sorted({code for code in route if route.count(code) > 1})
+        if repeated:
+            raise self.fail(("route",), f"route: queue(s) listed twice: {', '.join(repeated)}")
+        order = list(route) + [code for code in known if code not in route]
+        return [replace(q, route_rank=order.index(q.code)) for q in queues]
 
     def _ward(self, data: Mapping[str, Any]) -> Ward:
         """The ``[ward]`` table: names per language, the address prefix, the addressee of

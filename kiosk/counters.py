@@ -23,6 +23,7 @@ def install_catalog(session: Session, catalog: Catalog) -> None:
         queue.prefix = spec.prefix
         queue.names = dict(spec.names)
         queue.default_service_s = spec.default_service_s
+        queue.route_rank = spec.route_rank
         session.add(queue)
         queues[spec.code] = queue
     session.flush()

@@ -229,6 +229,8 @@ class Queue(Base):
     prefix: Mapped[str] = mapped_column(String(4), unique=True)
     names: Mapped[dict[str, str]] = mapped_column(JSON)
     default_service_s: Mapped[int] = mapped_column(Integer, default=300)
+    # The catalog's route: a ticket of a case in several queues visits them by this rank.
+    route_rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"Queue({self.code!r}, prefix={self.prefix!r})"
@@ -265,6 +267,11 @@ class Ticket(Base):
 
     ``origin_queue_id`` is the queue that numbered it (the unique key); ``queue_id`` is
     where it waits now (a transfer changes it and keeps number and ``sort_at``).
+
+    A case with procedures in several queues has one ticket that visits them in the
+    catalog's route order: ``stops`` of them (its ``TicketStop`` rows), ``stop`` the one it
+    is at now (0 first). Completing a stop that is not the last puts the ticket, with its
+    number, at the head of the next stop's queue (``kiosk.calling.complete``).
     """
 
     __tablename__ = "tickets"
@@ -272,6 +279,7 @@ class Ticket(Base):
         UniqueConstraint("origin_queue_id", "business_day", "number"),
         UniqueConstraint("case_id"),
         CheckConstraint("number > 0", name="number_positive"),
+        CheckConstraint("stop >= 0 AND stop < stops", name="stop_in_route"),
         # The waiting tickets of one day, in call order within a queue: people-ahead counts,
         # call-next and the phone views read only these rows, however many tickets the day
         # already issued (issue 10: the single-column business-day index made each of them
@@ -313,6 +321,8 @@ class Ticket(Base):
     quoted_wait_s: Mapped[int] = mapped_column(Integer, default=0)
     actual_wait_s: Mapped[int | None] = mapped_column(Integer)
     service_s: Mapped[int | None] = mapped_column(Integer)
+    stop: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stops: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     case: Mapped[Case] = relationship(back_populates="ticket")
     queue: Mapped[Queue] = relationship(foreign_keys=[queue_id])
@@ -321,6 +331,42 @@ class Ticket(Base):
 
     def __repr__(self) -> str:
         return f"Ticket({self.display_number}, id={self.id}, status={self.status.value})"
+
+
+class TicketStop(Base):
+    """One queue on a ticket's route, and what happened there: when the ticket began to
+    wait in it (``arrived_at``; None for a stop not reached yet), the counter that served
+    it, when, and for how long. ``service_s`` per queue feeds that queue's wait estimate
+    (``kiosk.waits``); a stop closed without being served there (staff finished the whole
+    case at an earlier counter) has ``completed_at`` but no ``service_s``."""
+
+    __tablename__ = "ticket_stops"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "position"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+        CheckConstraint("service_s >= 0", name="service_not_negative"),
+        # The wait estimate reads a queue's latest service times at every issue.
+        Index(
+            "ix_ticket_stops_queue_served",
+            "queue_id",
+            "completed_at",
+            sqlite_where=text("service_s IS NOT NULL"),
+            postgresql_where=text("service_s IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    serving_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    service_s: Mapped[int | None] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"TicketStop(ticket_id={self.ticket_id}, position={self.position})"
 
 
 class AuditEvent(Base):

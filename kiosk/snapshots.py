@@ -13,44 +13,28 @@ statuses and counter names only: nothing here holds personal data.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from kiosk.models import Counter, Queue, Ticket, TicketStatus, counter_queues
+from kiosk.models import Counter, Queue, Ticket, TicketStatus, TicketStop
+from kiosk.overview import TicketStatusView
+from kiosk.waits import (
+    OPEN_COUNTERS,
+    SERVICE_COUNT,
+    SERVICE_MEAN,
+    SERVICE_MEAN_SQUARE,
+    ServiceTimes,
+    estimate,
+    service_times,
+)
 
 T = TicketStatus
-# The wait estimate averages a queue's latest service times (kiosk.waits uses the same).
-RECENT_SERVICE_SAMPLE = 20
 TOKEN_MAX_LENGTH = 64
-
-
-@dataclass(frozen=True)
-class TicketView:
-    """One ticket as the resident's phone shows it (the same fields as the status page)."""
-
-    number: str
-    status: str
-    people_ahead: int
-    estimated_wait_s: int
-    quoted_wait_s: int
-    counter: dict[str, str] | None  # names of the counter, only while called
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "status": self.status,
-            "people_ahead": self.people_ahead,
-            "estimated_wait_s": self.estimated_wait_s,
-            "quoted_wait_s": self.quoted_wait_s,
-            "counter": self.counter,
-        }
+_NO_INPUTS = (0, ServiceTimes(0, None, None), 0)  # nobody ahead: no estimate
 
 
 def ticket_ids_by_token(session: Session, tokens: Collection[str]) -> dict[str, int]:
@@ -71,20 +55,9 @@ _WAITING_LINE = (
     )
     .order_by(Ticket.priority.desc(), Ticket.sort_at, Ticket.id)
 )
-_RECENT_SERVICE = (
-    select(Ticket.service_s)
-    .where(Ticket.queue_id == bindparam("queue_id"), Ticket.service_s.is_not(None))
-    .order_by(Ticket.completed_at.desc())
-    .limit(RECENT_SERVICE_SAMPLE)
-    .subquery()
-)
+# The estimate's inputs are kiosk.waits' own subqueries: the same figures as the status page.
 _ESTIMATE_INPUTS = select(
-    Queue.default_service_s,
-    select(func.avg(_RECENT_SERVICE.c.service_s)).scalar_subquery(),
-    select(func.count(Counter.id))
-    .join(counter_queues, counter_queues.c.counter_id == Counter.id)
-    .where(counter_queues.c.queue_id == bindparam("queue_id"), Counter.is_open.is_(True))
-    .scalar_subquery(),
+    Queue.default_service_s, SERVICE_COUNT, SERVICE_MEAN, SERVICE_MEAN_SQUARE, OPEN_COUNTERS
 ).where(Queue.id == bindparam("queue_id"))
 
 
@@ -93,13 +66,14 @@ def _line_key(priority: int, sort_at: datetime, ticket_id: int) -> tuple[int, da
     return (-priority, sort_at, ticket_id)
 
 
-def ticket_views(session: Session, ticket_ids: Collection[int]) -> dict[int, TicketView]:
+def ticket_views(session: Session, ticket_ids: Collection[int]) -> dict[int, TicketStatusView]:
     """The phone view of every ticket in ``ticket_ids`` that exists.
 
     Statements: one for the tickets, then per (queue, day) that has a waiting or held
     ticket among them one for its waiting line and one per queue for the estimate's
-    inputs, and one for the counters of called tickets: the cost grows with the number of
-    queues watched, not with the number of tickets.
+    inputs, one for the routes of tickets that visit several queues and one for the
+    counters of called tickets: the cost grows with the number of queues watched, not with
+    the number of tickets.
     """
     if not ticket_ids:
         return {}
@@ -114,7 +88,12 @@ def ticket_views(session: Session, ticket_ids: Collection[int]) -> dict[int, Tic
             Ticket.sort_at,
             Ticket.quoted_wait_s,
             Ticket.counter_id,
-        ).where(Ticket.id.in_(list(ticket_ids)))
+            Ticket.stop,
+            Ticket.stops,
+            Queue.names,
+        )
+        .join(Queue, Queue.id == Ticket.queue_id)
+        .where(Ticket.id.in_(list(ticket_ids)))
     ).all()
     in_line = [r for r in rows if r.status in (T.WAITING, T.HELD)]
     lines: dict[tuple[int, date], list[tuple[int, datetime, int]]] = {}
@@ -123,12 +102,28 @@ def ticket_views(session: Session, ticket_ids: Collection[int]) -> dict[int, Tic
             _line_key(*row)
             for row in session.execute(_WAITING_LINE, {"queue_id": queue_id, "business_day": day})
         ]
-    inputs: dict[int, tuple[int, Any, int]] = {}
+    inputs: dict[int, tuple[int, ServiceTimes, int]] = {}
     for queue_id in {r.queue_id for r in in_line}:
-        default_s, mean, open_counters = session.execute(
+        default_s, count, mean, mean_square, open_counters = session.execute(
             _ESTIMATE_INPUTS, {"queue_id": queue_id}
         ).one()
-        inputs[queue_id] = (int(default_s), mean, int(open_counters or 0))
+        inputs[queue_id] = (
+            int(default_s),
+            service_times(count, mean, mean_square),
+            int(open_counters or 0),
+        )
+    routes: dict[int, list[dict[str, str]]] = {r.id: [dict(r.names)] for r in rows}
+    multi = [r.id for r in rows if r.stops > 1]
+    if multi:
+        routes.update({ticket_id: [] for ticket_id in multi})
+        stops = session.execute(
+            select(TicketStop.ticket_id, Queue.names)
+            .join(Queue, Queue.id == TicketStop.queue_id)
+            .where(TicketStop.ticket_id.in_(multi))
+            .order_by(TicketStop.ticket_id, TicketStop.position)
+        )
+        for ticket_id, names in stops:
+            routes[ticket_id].append(dict(names))
     counter_ids = {r.counter_id for r in rows if r.status is T.CALLED and r.counter_id}
     counter_names = (
         {
@@ -141,20 +136,23 @@ def ticket_views(session: Session, ticket_ids: Collection[int]) -> dict[int, Tic
     views = {}
     for r in rows:
         ahead = 0
-        wait = 0
         if r.status in (T.WAITING, T.HELD):
             line = lines[(r.queue_id, r.business_day)]
             ahead = bisect_left(line, _line_key(r.priority, r.sort_at, r.id))
-            default_s, mean, open_counters = inputs[r.queue_id]
-            service = float(mean) if mean is not None else float(default_s)
-            wait = math.ceil(service * ahead / max(1, open_counters))
-        counter = counter_names.get(r.counter_id) if r.status is T.CALLED else None
-        views[r.id] = TicketView(
+        default_s, times, open_counters = inputs.get(r.queue_id, _NO_INPUTS)
+        wait = estimate(ahead, default_s, times, open_counters)
+        views[r.id] = TicketStatusView(
             number=r.display_number,
             status=r.status.value,
-            people_ahead=ahead,
-            estimated_wait_s=wait,
+            people_ahead=wait.people_ahead,
+            estimated_wait_s=wait.expected_s,
             quoted_wait_s=r.quoted_wait_s,
-            counter=counter,
+            counter=counter_names.get(r.counter_id) if r.status is T.CALLED else None,
+            wait_low_s=wait.low_s,
+            wait_high_s=wait.high_s,
+            wait_minutes=wait.minutes(),
+            queue=dict(r.names),
+            route=tuple(routes[r.id]),
+            stop=r.stop,
         )
     return views

@@ -1,7 +1,7 @@
 """Statistics of a business day: per queue (issued, served, no-show, waits, service
 times) and tickets issued per hour, for the statistics page and the API.
 
-Computed from tickets only, which hold no personal data: the figures survive purge.
+Computed from tickets and their stops, which hold no personal data: the figures survive purge.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiosk.clock import TOKYO
-from kiosk.models import Queue, Ticket, TicketStatus
+from kiosk.models import Queue, Ticket, TicketStatus, TicketStop
 
 T = TicketStatus
 
@@ -40,23 +40,35 @@ def _p90(values: list[int]) -> float | None:
 
 
 def daily_stats(session: Session, day: date) -> list[QueueDayStats]:
-    """Per queue (by the queue that issued the number): issued, served, no-show, mean and
-    p90 wait, mean service time. Survives purge (tickets hold no personal data)."""
+    """Per queue: issued, no-show and the waits (issue to first call) by the queue that
+    issued the number; served and the mean service time by the queue that served (a
+    ticket that visits several queues is served once in each). Survives purge (tickets
+    hold no personal data)."""
     result = []
     for queue in session.scalars(select(Queue).order_by(Queue.id)):
         rows = session.execute(
-            select(Ticket.status, Ticket.actual_wait_s, Ticket.service_s).where(
+            select(Ticket.status, Ticket.actual_wait_s).where(
                 Ticket.origin_queue_id == queue.id, Ticket.business_day == day
             )
         ).all()
-        waits = [w for _, w, _ in rows if w is not None]
-        services = [s for st, _, s in rows if st is T.DONE and s is not None]
+        services = list(
+            session.scalars(
+                select(TicketStop.service_s)
+                .join(Ticket, Ticket.id == TicketStop.ticket_id)
+                .where(
+                    TicketStop.queue_id == queue.id,
+                    TicketStop.service_s.is_not(None),
+                    Ticket.business_day == day,
+                )
+            )
+        )
+        waits = [w for _, w in rows if w is not None]
         result.append(
             QueueDayStats(
                 queue=queue.code,
                 issued=len(rows),
-                served=sum(1 for st, _, _ in rows if st is T.DONE),
-                no_show=sum(1 for st, _, _ in rows if st is T.NO_SHOW),
+                served=len(services),
+                no_show=sum(1 for st, _ in rows if st is T.NO_SHOW),
                 mean_wait_s=sum(waits) / len(waits) if waits else None,
                 p90_wait_s=_p90(waits),
                 mean_service_s=sum(services) / len(services) if services else None,

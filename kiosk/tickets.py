@@ -3,10 +3,17 @@ that take the ticket with them (cancelling or refunding a queued case).
 
 State machine (``TICKET_TRANSITIONS``)::
 
-    waiting <-> held;  waiting | held | no_show -> called -> serving -> done
+    waiting <-> held;  waiting | held | no_show -> called -> serving -> done (at its last stop)
     called -> no_show -> waiting (returns to its old place) | called
     called | serving -> waiting   (transfer: same number, same place by issue time)
+    serving -> waiting            (routed on: its next stop's queue, same number, at the head)
     waiting | held | called | serving | no_show -> cancelled (the case was cancelled/refunded)
+
+One-stop routing: a case with procedures in several queues gets ONE ticket whose route is
+those queues in the catalog's ``route`` order (``Queue.route_rank``), one ``TicketStop``
+each. The first stop numbers it (its prefix and daily series); completing a stop that is not
+the last routes the ticket on (``kiosk.calling.complete``) and ``done`` is only reachable
+from the last stop (``move_ticket`` refuses it earlier: the case is not finished).
 
 ``move_ticket`` is the only place that assigns ``Ticket.status``; the case moves with its
 ticket through the case state machine (``kiosk.cases.transition_case``). What staff do at
@@ -32,10 +39,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.orm.session import make_transient_to_detached
 
@@ -45,7 +52,16 @@ from kiosk.clock import aware, business_day
 from kiosk.counters import get_queue
 from kiosk.db import inserted_id, table_of, write_row
 from kiosk.errors import InvalidTransition, NotFound
-from kiosk.models import Case, CaseProcedure, CaseStatus, Counter, Queue, Ticket, TicketStatus
+from kiosk.models import (
+    Case,
+    CaseProcedure,
+    CaseStatus,
+    Counter,
+    Queue,
+    Ticket,
+    TicketStatus,
+    TicketStop,
+)
 from kiosk.numbering import next_number
 from kiosk.waits import quote_wait
 
@@ -160,6 +176,10 @@ def move_ticket(
     written in the same UPDATE; ``action``: the audit action (default ``ticket.<target>``)."""
     if target not in TICKET_TRANSITIONS[ticket.status]:
         raise InvalidTransition("ticket", ticket.id, ticket.status.value, target.value)
+    if target is T.DONE and (values or {}).get("stop", ticket.stop) < ticket.stops - 1:
+        raise InvalidTransition(
+            "ticket", ticket.id, ticket.status.value, target.value, "further stops remain"
+        )
     previous = ticket.status
     case_target = _CASE_FOR_TICKET.get(target)
     with audit.batched(session):  # the case's and the ticket's rows in one insert
@@ -192,24 +212,23 @@ def move_ticket(
 
 
 # Issuing starts with one statement: the case row-locked (state columns only, as
-# ``lock_case_state``), the id of its ticket if it already has one (idempotency) and the
-# queue of its first procedure.
-_FIRST_QUEUE_CODE = (
-    select(CaseProcedure.queue_code)
-    .where(CaseProcedure.case_id == Case.id)
-    .order_by(CaseProcedure.position)
-    .limit(1)
-    .scalar_subquery()
-)
+# ``lock_case_state``) and the id of its ticket if it already has one (idempotency); the
+# second reads the queues of its procedures (its route).
 _LOCK_CASE_FOR_ISSUE = (
-    select(Case, select(Ticket.id).where(Ticket.case_id == Case.id).scalar_subquery(), Queue)
-    .outerjoin(Queue, Queue.code == _FIRST_QUEUE_CODE)
+    select(Case, select(Ticket.id).where(Ticket.case_id == Case.id).scalar_subquery())
     .where(Case.id == bindparam("case_id"))
     .options(load_only(*(getattr(Case, name) for name in STATE_COLUMNS), raiseload=False))
     .with_for_update(of=Case)
     .execution_options(populate_existing=True)
 )
+_ROUTE = (
+    select(CaseProcedure.queue_code, Queue)
+    .outerjoin(Queue, Queue.code == CaseProcedure.queue_code)
+    .where(CaseProcedure.case_id == bindparam("case_id"))
+    .order_by(CaseProcedure.position)
+)
 _INSERT_TICKET = insert(table_of(Ticket))
+_INSERT_STOPS = insert(table_of(TicketStop))
 _TICKET_NULLS = (
     "target_counter_id",
     "counter_id",
@@ -223,6 +242,19 @@ _TICKET_NULLS = (
 _TICKET_OF_CASE = select(Ticket).where(Ticket.case_id == bindparam("case_id"))
 
 
+def case_route(session: Session, case_id: int) -> list[Queue]:
+    """The queues of the case's procedures in the order its ticket visits them (the
+    catalog's route: ``Queue.route_rank``, then the queue's id), each once. NotFound names a
+    procedure's queue that is not installed."""
+    rows = session.execute(_ROUTE, {"case_id": case_id}).all()
+    if not rows:
+        raise NotFound(f"case {case_id} has no procedure")
+    queues: dict[str, Queue] = {}
+    for code, queue in rows:
+        queues[code] = queue if queue is not None else get_queue(session, code)
+    return sorted(queues.values(), key=lambda q: (q.route_rank, q.id))
+
+
 def issue_ticket(
     session: Session,
     case: Case,
@@ -231,14 +263,15 @@ def issue_ticket(
     now: datetime | None = None,
     at_counter: Counter | None = None,
 ) -> Ticket:
-    """The ticket of a paid (or confirmed fee-free) case, in the queue of its first
-    procedure; the case becomes queued and the quoted wait is stored. A confirmed case whose
-    fee is left to pay at the counter (``due_yen`` equal to the fee: ``kiosk.counter_cases``)
-    gets its ticket too.
+    """The ticket of a paid (or confirmed fee-free) case, waiting in the first queue of its
+    route (:func:`case_route`: one stop per queue of its procedures, in the catalog's route
+    order), numbered by that queue; the case becomes queued and the quoted wait is stored. A
+    confirmed case whose fee is left to pay at the counter (``due_yen`` equal to the fee:
+    ``kiosk.counter_cases``) gets its ticket too.
 
     ``at_counter``: the case was opened at that counter and the resident is there: the
-    ticket is issued straight into serving at it (the board never calls it) and the case
-    becomes serving.
+    ticket is issued straight into serving at it (its first stop served there; the board
+    never calls it) and the case becomes serving.
 
     Idempotent: a case that already has a ticket gets that ticket back (a payment webhook
     may arrive twice). Other states raise InvalidTransition.
@@ -247,7 +280,7 @@ def issue_ticket(
     row = session.execute(_LOCK_CASE_FOR_ISSUE, {"case_id": case.id}).one_or_none()
     if row is None:
         raise NotFound(f"case {case.id}")
-    case, ticket_id, queue = row
+    case, ticket_id = row
     if ticket_id is not None:
         return get_ticket(session, ticket_id)
     due_at_counter = case.fee_yen > 0 and case.due_yen == case.fee_yen
@@ -272,12 +305,12 @@ def issue_ticket(
             S.QUEUED.value,
             "a ticket needs a paid or fee-free confirmed case",
         )
-    if queue is None:  # no procedure line, or its queue is not installed: say which
-        queue = get_queue(session, case.procedures[0].queue_code)
+    route = case_route(session, case.id)
+    queue = route[0]
     day = business_day(now)
     # The quote is read before the number is taken: the daily-sequence row stays locked
     # from the upsert to the commit, so everything done after it serialises the kiosks.
-    _, quoted = quote_wait(session, queue, day, case.priority, now, None)
+    quoted = quote_wait(session, queue, day, case.priority, now, None).expected_s
     number = next_number(session, queue.id, day)
     values: dict[str, Any] = {
         "case_id": case.id,
@@ -293,6 +326,8 @@ def issue_ticket(
         "sort_at": now,
         "call_count": 0,
         "quoted_wait_s": quoted,
+        "stop": 0,
+        "stops": len(route),
         **dict.fromkeys(_TICKET_NULLS),
     }
     if at_counter is not None:
@@ -304,9 +339,26 @@ def issue_ticket(
     ticket = Ticket(id=inserted_id(result), **values)
     make_transient_to_detached(ticket)
     session.add(ticket)
+    session.connection().execute(
+        _INSERT_STOPS,
+        [
+            {
+                "ticket_id": ticket.id,
+                "position": position,
+                "queue_id": stop_queue.id,
+                "counter_id": at_counter.id if at_counter and position == 0 else None,
+                "arrived_at": now if position == 0 else None,
+                "serving_at": now if at_counter and position == 0 else None,
+                "completed_at": None,
+                "service_s": None,
+            }
+            for position, stop_queue in enumerate(route)
+        ],
+    )
     detail: dict[str, Any] = {
         "number": ticket.display_number,
         "quoted_wait_s": ticket.quoted_wait_s,
+        "route": [q.code for q in route],
     }
     if at_counter is not None:
         detail["serving_at_counter"] = at_counter.code
@@ -324,6 +376,153 @@ def issue_ticket(
         )
     log.info("ticket %s issued for case %s", ticket.display_number, case.id)
     return ticket
+
+
+# --- stops of the route -----------------------------------------------------------------------
+
+# A ticket routed on from an earlier stop goes ahead of every ticket issued today: its place
+# in line is its issue time moved back by this much (more than a business day), so tickets
+# routed on keep their own order (by issue time) among themselves.
+HEAD_OF_LINE = timedelta(days=1)
+
+_stops = table_of(TicketStop)
+_SERVE_STOP = (
+    update(_stops)
+    .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position == bindparam("b_stop"))
+    .values(serving_at=bindparam("b_at"), counter_id=bindparam("b_counter"))
+)
+_CLOSE_STOP = (
+    update(_stops)
+    .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position == bindparam("b_stop"))
+    .values(
+        completed_at=bindparam("b_at"),
+        service_s=bindparam("b_service"),
+        counter_id=bindparam("b_counter"),
+    )
+)
+_CLOSE_LATER_STOPS = (
+    update(_stops)
+    .where(
+        _stops.c.ticket_id == bindparam("b_ticket"),
+        _stops.c.position > bindparam("b_stop"),
+        _stops.c.position < bindparam("b_until"),
+    )
+    .values(completed_at=bindparam("b_at"), counter_id=bindparam("b_counter"))
+)
+_ARRIVE_AT_STOP = (
+    update(_stops)
+    .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position == bindparam("b_stop"))
+    .values(arrived_at=bindparam("b_at"))
+)
+_MOVE_STOP = (
+    update(_stops)
+    .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position == bindparam("b_stop"))
+    .values(queue_id=bindparam("b_queue"))
+)
+_LATER_STOPS = (
+    select(_stops.c.position, _stops.c.queue_id)
+    .where(_stops.c.ticket_id == bindparam("b_ticket"), _stops.c.position > bindparam("b_stop"))
+    .order_by(_stops.c.position)
+)
+
+
+def serve_stop(session: Session, ticket: Ticket, *, now: datetime) -> None:
+    """Record on the (locked) ticket's current stop that its counter started serving."""
+    session.execute(
+        _SERVE_STOP,
+        {"b_ticket": ticket.id, "b_stop": ticket.stop, "b_at": now, "b_counter": ticket.counter_id},
+    )
+
+
+def move_stop(session: Session, ticket: Ticket, queue: Queue) -> None:
+    """A staff transfer to ``queue``: the (locked) ticket's current stop is served there."""
+    session.execute(_MOVE_STOP, {"b_ticket": ticket.id, "b_stop": ticket.stop, "b_queue": queue.id})
+
+
+def finish_stop(
+    session: Session,
+    ticket: Ticket,
+    *,
+    actor: str,
+    now: datetime,
+    whole_case: bool = False,
+) -> Ticket:
+    """The (locked, serving) ticket's counter finished its current stop: the stop records
+    its service time, then the ticket is routed on to the head of its next stop's queue
+    (serving -> waiting, audited ``ticket.routed``), or, at its last stop, done.
+
+    Later stops in the queue it was just served in are closed with it (served there
+    already), and so are all later stops when ``whole_case``: the counter did everything.
+    Closed stops that were not served keep no service time (it would skew the estimates).
+    Raises InvalidTransition unless the ticket is being served.
+    """
+    require_status(ticket, T.SERVING, T.DONE.value)
+    service = None
+    if ticket.serving_at is not None:
+        service = max(0, int((now - ticket.serving_at).total_seconds()))
+    session.execute(
+        _CLOSE_STOP,
+        {
+            "b_ticket": ticket.id,
+            "b_stop": ticket.stop,
+            "b_at": now,
+            "b_service": service,
+            "b_counter": ticket.counter_id,
+        },
+    )
+    total = (ticket.service_s or 0) + (service or 0) if service is not None else ticket.service_s
+    following = None
+    if ticket.stop < ticket.stops - 1 and not whole_case:
+        later = session.execute(_LATER_STOPS, {"b_ticket": ticket.id, "b_stop": ticket.stop})
+        following = next(((pos, q) for pos, q in later if q != ticket.queue_id), None)
+    until = following[0] if following is not None else ticket.stops
+    if until > ticket.stop + 1:
+        session.execute(
+            _CLOSE_LATER_STOPS,
+            {
+                "b_ticket": ticket.id,
+                "b_stop": ticket.stop,
+                "b_until": until,
+                "b_at": now,
+                "b_counter": ticket.counter_id,
+            },
+        )
+    if following is None:
+        return move_ticket(
+            session,
+            ticket,
+            T.DONE,
+            actor=actor,
+            now=now,
+            detail={"closed_stops": until - ticket.stop - 1} if until > ticket.stop + 1 else None,
+            values={"completed_at": now, "service_s": total, "stop": ticket.stops - 1},
+        )
+    position, queue_id = following
+    came_from, going_to = session.get(Queue, ticket.queue_id), session.get(Queue, queue_id)
+    session.execute(_ARRIVE_AT_STOP, {"b_ticket": ticket.id, "b_stop": position, "b_at": now})
+    return move_ticket(
+        session,
+        ticket,
+        T.WAITING,
+        actor=actor,
+        now=now,
+        action="ticket.routed",
+        detail={
+            "queue_from": came_from.code if came_from else None,
+            "queue": going_to.code if going_to else None,
+            "stop": position + 1,
+            "stops": ticket.stops,
+        },
+        values={
+            "queue_id": queue_id,
+            "stop": position,
+            "sort_at": ticket.issued_at - HEAD_OF_LINE,
+            "counter_id": None,
+            "target_counter_id": None,
+            "serving_at": None,
+            "service_s": total,
+        },
+    )
 
 
 # --- closing a case with its ticket -----------------------------------------------------------

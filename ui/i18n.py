@@ -12,15 +12,13 @@ Three spellings of the same language meet here: Babel's locale (``zh_Hans``), th
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, session
 from flask_babel import (
     Babel,
-    format_currency,
-    format_date,
     format_datetime,
     get_locale,
     gettext,
@@ -28,8 +26,17 @@ from flask_babel import (
 )
 from flask_babel import gettext as _
 
+from kiosk.clock import TOKYO
 from ui.services import current_services
-from ui.words import CARD_ERRORS, CARD_REFUSALS, CARD_REFUSED, WRONG_PIN
+from ui.words import (
+    CARD_ERRORS,
+    CARD_REFUSALS,
+    CARD_REFUSED,
+    WRONG_PIN,
+    YEN,
+    translate_in,
+    written_date,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +121,42 @@ def ward_addressee() -> str:
 
 
 def yen(amount: int) -> str:
-    """Integer yen formatted for the language (``300円`` in Japanese, ``¥300`` otherwise)."""
-    if current_locale() == "ja":
-        return f"{amount:,}円"
-    return format_currency(amount, "JPY", format="¤#,##0", currency_digits=False)
+    """Integer yen as each language writes it: ``300円``, ``¥300``, ``300日元``, ``300엔``
+    (the receipt's word, ``ui.words.YEN``; never CLDR's ``JP¥300``, which a Chinese or Korean
+    reader does not use for prices)."""
+    return translate_in(domain_language(), YEN, amount=f"{amount:,}")
 
 
 def long_date(d: date | None) -> str:
-    """A date written out for the language (``2026年11月27日``, ``November 27, 2026``)."""
-    return format_date(d, "long") if d is not None else ""
+    """A date written out, never as an ambiguous 12/02/2026: ``2026年12月2日``,
+    ``2 December 2026``, ``2026年12月2日`` (zh), ``2026년 12월 2일``."""
+    if d is None:
+        return ""
+    if current_locale() == "ja":
+        return f"{d.year}年{d.month}月{d.day}日"
+    return written_date(d, domain_language())
 
 
-def wait_minutes(seconds: int) -> str:
-    """ "about 5 minutes" in the language; "less than a minute" for very short waits."""
-    minutes = (seconds + 59) // 60
-    if minutes <= 0:
-        return _("No wait")
-    return ngettext("About %(num)d minute", "About %(num)d minutes", minutes)
+def date_time(moment: datetime | None) -> str:
+    """A moment in Tokyo time, the date written out (:func:`long_date`) and the time on the
+    24-hour clock: ``2 December 2026, 11:34``."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(TOKYO)
+    separator = " " if current_locale() in ("ja", "zh_Hans", "ko") else ", "
+    return f"{long_date(local.date())}{separator}{local:%H:%M}"
+
+
+def wait_range(minutes: tuple[int, int] | list[int]) -> str:
+    """An estimated wait as people say it, from ``WaitEstimate.minutes()``: "You are next"
+    when nobody is ahead, "About 5 minutes", "About 10–20 minutes" (never "no wait" while
+    anyone is ahead: the estimate says at least a minute then)."""
+    low, high = minutes
+    if high <= 0:
+        return _("You are next")
+    if low == high:
+        return ngettext("About %(num)d minute", "About %(num)d minutes", low)
+    return _("About %(low)d–%(high)d minutes", low=low, high=high)
 
 
 def card_error_message(code: str, tries_left: int | None = None) -> str:
@@ -182,7 +208,8 @@ def init_i18n(app: Flask) -> None:
         localized=localized,
         yen=yen,
         long_date=long_date,
-        wait_minutes=wait_minutes,
+        date_time=date_time,
+        wait_range=wait_range,
         format_datetime=format_datetime,
         ward_name=ward_name,
         ward_addressee=ward_addressee,

@@ -100,6 +100,22 @@ DECLINE_MESSAGES: dict[str, Any] = {
 }
 
 
+# Every visit starts in Japanese, the ward's language (the welcome screen offers the others):
+# neither the previous resident's choice nor the kiosk browser's own language carries over.
+START_LANGUAGE = "ja"
+
+
+@bp.before_request
+def _start_in_japanese() -> None:
+    if "lang" not in session and not request.args.get("lang"):
+        session["lang"] = START_LANGUAGE
+
+
+def _forget_language() -> None:
+    """The visit is over: the next resident starts in Japanese."""
+    session["lang"] = START_LANGUAGE
+
+
 # --- per-app objects --------------------------------------------------------------------------
 
 
@@ -160,6 +176,7 @@ def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnVal
 @bp.errorhandler(VisitEnded)
 def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
     session.pop("visit", None)
+    _forget_language()
     if _wants_json():
         return jsonify(state="ended", redirect=url_for("kiosk.welcome", ended=1)), 410
     return redirect(url_for("kiosk.welcome", ended=1))
@@ -227,6 +244,7 @@ def wipe() -> ResponseReturnValue:
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
     _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
+    _forget_language()
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
     if _workflow().card_left_on_reader():
         target = url_for("kiosk.take_card", ended=1 if reason == "timeout" else None)

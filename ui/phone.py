@@ -97,8 +97,10 @@ def _live_words(locale: str) -> dict[str, Any]:
         "ahead_label": gettext("People ahead of you"),
         "people": [plural("%(num)d person", "%(num)d people", n) for n in (1, 2)],
         "wait_label": gettext("Estimated wait"),
-        "no_wait": gettext("No wait"),
+        "next_in_line": gettext("You are next"),
         "minutes": [plural("About %(num)d minute", "About %(num)d minutes", n) for n in (1, 2)],
+        "minutes_range": gettext("About %(low)d–%(high)d minutes"),
+        "next_queue": gettext("Next: %(queue)s"),
         "serving": gettext("You are being served."),
         "done": gettext("Finished. Thank you."),
         "no_show": gettext(

@@ -23,12 +23,12 @@ from pathlib import Path
 import qrcode
 import qrcode.constants
 from flask import has_app_context
-from flask_babel import force_locale, format_date, format_time, ngettext
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
 
 from payments.receipts import Receipt
-from ui.i18n import normalise_locale
+from ui.i18n import date_time, normalise_locale
 from ui.receipts import document
 
 # Where Debian's fonts-noto-cjk puts its collections; the first that exists is used.
@@ -316,7 +316,7 @@ def render_ticket(ticket: TicketPrintout, *, width_dots: int, language: str) -> 
         c.rule()
         people = ngettext("%(num)d person", "%(num)d people", ticket.people_ahead)
         c.pair(_("People ahead of you"), people, body, name="people_ahead")
-        issued = f"{format_date(ticket.issued_at, 'long')} {format_time(ticket.issued_at, 'HH:mm')}"
+        issued = date_time(ticket.issued_at)  # "2 December 2026, 11:34": never 12/2/26
         c.pair(_("Issued"), issued, body, name="issued")
         c.space(c.px(14))
         c.qr(ticket.phone_url, name="qr")

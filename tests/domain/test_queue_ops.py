@@ -187,8 +187,10 @@ def test_closed_counter_cannot_call(db: Db) -> None:
 
 
 def test_people_ahead_and_estimated_wait(db: Db) -> None:
-    """Wait = mean recent service time x people ahead / open counters of the queue."""
-    # Two certificates served in 4 and 6 minutes: mean 300 s.
+    """Wait = people ahead x the queue's typical service time (recent ones pulled towards
+    the catalog default) / its open counters, give or take the spread of that many
+    services; the phone and the quote show the same figures."""
+    # Two certificates served in 4 and 6 minutes: mean 300 s, standard deviation 60 s.
     for minutes in (4, 6):
         tid = db.issue(now=NOW)
         with db.tx() as s:
@@ -197,17 +199,27 @@ def test_people_ahead_and_estimated_wait(db: Db) -> None:
             start_serving(s, t, actor=STAFF, now=NOW)
             complete(s, t, actor=STAFF, now=NOW + minutes * MIN)
     waiting = [db.issue(now=NOW + (i + 1) * MIN) for i in range(4)]
+    # Pulled towards the default (300 s, spread 150 s) as if it had been seen 5 times.
+    typical = (5 * 300 + 2 * 300) / 7
+    spread = math.sqrt((5 * 150**2 + 2 * 60**2) / 7)
     with db.tx() as s:
         last = db.ticket(s, waiting[-1])
         assert people_ahead(s, last) == 3
         # Counters 1, 2 and 3 all serve certificates.
-        assert estimate_wait(s, last) == math.ceil(300 * 3 / 3)
-        assert last.quoted_wait_s == estimate_wait(s, last)
+        wait = estimate_wait(s, last)
+        assert wait.expected_s == math.ceil(typical * 3 / 3)
+        assert wait.low_s == math.floor(typical - math.sqrt(3) * spread / 3)
+        assert wait.high_s == math.ceil(typical + math.sqrt(3) * spread / 3)
+        assert wait.minutes() == (3, 7)
+        assert last.quoted_wait_s == wait.expected_s
         set_counter_open(s, get_counter(s, "3"), False, actor=STAFF, now=NOW)
-        assert estimate_wait(s, last) == math.ceil(300 * 3 / 2)
+        wait = estimate_wait(s, last)
+        assert wait.expected_s == math.ceil(typical * 3 / 2)
         status = ticket_status(s, last.token)
         assert (status.number, status.people_ahead, status.status) == ("A-006", 3, "waiting")
         assert status.estimated_wait_s == 450 and status.counter is None
+        assert (status.wait_low_s, status.wait_high_s) == (wait.low_s, wait.high_s)
+        assert status.wait_minutes == wait.minutes()
 
 
 def test_quoted_wait_uses_default_without_history(db: Db) -> None:

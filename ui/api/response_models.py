@@ -183,11 +183,21 @@ class BoardWaiting(ResponseModel):
     waiting: int
 
 
+class BoardMove(ResponseModel):
+    """A number routed on to its next queue (one ticket through several counters)."""
+
+    number: str
+    queue: str
+    names: Names
+
+
 class BoardView(ResponseModel):
-    """The display board: the latest calls (newest first) and how many wait per queue."""
+    """The display board: the latest calls (newest first), how many wait per queue and the
+    numbers routed on to their next queue (latest first)."""
 
     calls: list[BoardCall]
     waiting: list[BoardWaiting]
+    moving_on: list[BoardMove]
 
 
 class TicketStatusView(ResponseModel):
@@ -197,8 +207,19 @@ class TicketStatusView(ResponseModel):
     status: TicketStatus
     people_ahead: int
     estimated_wait_s: int
+    wait_low_s: int = Field(description="the estimate's range, low end (seconds)")
+    wait_high_s: int = Field(description="the estimate's range, high end (seconds)")
+    wait_minutes: list[int] = Field(
+        min_length=2,
+        max_length=2,
+        description="the range as residents are told it: [low, high] minutes; [0, 0] when"
+        " nobody is ahead (never while anyone is)",
+    )
     quoted_wait_s: int
     counter: Names | None = Field(description="the counter's names once called")
+    queue: Names | None = Field(description="the queue the ticket waits in now")
+    route: list[Names] = Field(description="every queue the ticket visits, in order")
+    stop: int = Field(description="where on the route it is now (0 = the first queue)")
 
     @staticmethod
     def fields_of(view: Any) -> dict[str, Any]:
@@ -208,8 +229,14 @@ class TicketStatusView(ResponseModel):
             "status": view.status,
             "people_ahead": view.people_ahead,
             "estimated_wait_s": view.estimated_wait_s,
+            "wait_low_s": view.wait_low_s,
+            "wait_high_s": view.wait_high_s,
+            "wait_minutes": list(view.wait_minutes),
             "quoted_wait_s": view.quoted_wait_s,
             "counter": view.counter,
+            "queue": view.queue,
+            "route": list(view.route),
+            "stop": view.stop,
         }
 
 

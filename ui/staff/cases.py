@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from kiosk.cases import CardCheckRecord, view_case
 from kiosk.db import transaction
 from kiosk.models import StaffRole
+from kiosk.overview import route_of_case
 from payments.states import payments_of_case
 from ui.api.request_models import RefundRequest
 from ui.errors import describe
@@ -107,6 +108,7 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
     lang = domain_language()
     with transaction(sessions()) as s:
         detail = view_case(s, case_id, actor=actor(), catalog=catalog())
+        route = route_of_case(s, case_id)
         payments = [
             {
                 "public_id": p.public_id,
@@ -129,10 +131,23 @@ def _case_page(case_id: int, template: str) -> ResponseReturnValue:
         case=detail,
         lines=_field_rows(detail),
         payments=payments,
+        route=route,
+        queue_label=_queue_label,
+        counter_label=_counter_label,
         can_refund=g.staff.role.rank >= StaffRole.SUPERVISOR.rank,
         checks=card_check_rows(detail.card_checks),
         **case_context(case_id),
     )
+
+
+def _queue_label(code: str) -> str:
+    queue = next((q for q in catalog().queues if q.code == code), None)
+    return f"{queue.prefix} {localized(queue.names)}" if queue else code
+
+
+def _counter_label(code: str | None) -> str:
+    counter = next((c for c in catalog().counters if c.code == code), None)
+    return localized(counter.names) if counter else (code or "—")
 
 
 @bp.get("/cases/<int:case_id>")

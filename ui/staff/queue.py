@@ -14,7 +14,8 @@ from application.ticket_operations import TicketOperation, call_next_ticket, run
 from kiosk.clock import business_day
 from kiosk.counters import get_counter, set_counter_open
 from kiosk.db import transaction
-from kiosk.overview import open_tickets, queue_counts
+from kiosk.overview import open_tickets, queue_counts, routes_of
+from ui.i18n import localized
 from ui.staff import bp
 from ui.staff.console import actor, back, catalog, counter_code, sessions
 
@@ -24,6 +25,7 @@ DONE_MESSAGES: dict[TicketOperation, Any] = {
     TicketOperation.RECALL: _l("%(number)s called again."),
     TicketOperation.SERVE: _l("Serving %(number)s."),
     TicketOperation.COMPLETE: _l("%(number)s is done."),
+    TicketOperation.COMPLETE_ALL: _l("%(number)s is done."),
     TicketOperation.NO_SHOW: _l("%(number)s marked no-show."),
     TicketOperation.RETURN: _l("%(number)s waits again."),
     TicketOperation.HOLD: _l("%(number)s is on hold."),
@@ -66,12 +68,15 @@ def overview() -> ResponseReturnValue:
         counter_view = (counter.code, dict(counter.names), counter.is_open)
         counts = queue_counts(s, day)
         tickets = open_tickets(s, day)
+        # Tickets that visit several queues show their whole route wherever they are.
+        routes = routes_of(s, [t.id for t in tickets if t.stops > 1])
     mine = [t for t in tickets if t.counter == code and t.status in ("called", "serving")]
     return render_template(
         "staff/overview.html",
         counter=counter_view,
         counts=counts,
         tickets=tickets,
+        routes=routes,
         mine=mine,
         queues=catalog().queues,
         counters=catalog().counters,
@@ -125,5 +130,16 @@ def ticket_operation(ticket_id: int, operation: str) -> ResponseReturnValue:
         counter_code=target_counter,
         queue_code=(request.form.get("queue") or None) if op is TicketOperation.TRANSFER else None,
     )
+    if op is TicketOperation.COMPLETE and ticket.status == "waiting":  # routed on
+        queue = next((q for q in catalog().queues if q.code == ticket.queue_code), None)
+        flash(
+            _(
+                "%(number)s goes on to its next queue: %(queue)s.",
+                number=ticket.number,
+                queue=localized(queue.names) if queue else ticket.queue_code,
+            ),
+            "ok",
+        )
+        return back()
     flash(str(DONE_MESSAGES[op]) % {"number": ticket.number}, "ok")
     return back()

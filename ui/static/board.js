@@ -128,6 +128,19 @@
       li.appendChild(n);
       waiting.appendChild(li);
     });
+    // Numbers routed on to their next queue (one ticket through several counters).
+    var moving = document.getElementById("moving-on");
+    if (moving) {
+      var movingOn = state.moving_on || [];
+      moving.textContent = "";
+      movingOn.forEach(function (m) {
+        var li = el("li");
+        li.appendChild(el("span", "b-number b-moving-number", m.number));
+        li.appendChild(bilingual(el("span", "b-qname"), m.names, m.queue));
+        moving.appendChild(li);
+      });
+      document.getElementById("moving-on-box").hidden = !movingOn.length;
+    }
     if (newCalls.length) {
       chime();
       newCalls.reverse().forEach(announce); // oldest first, as they were called

@@ -167,6 +167,18 @@
     pollPay();
   }
 
+  /* --- a screen outside a visit left in another language: back to Japanese ------------- */
+  var resetAfter = parseInt(body.getAttribute("data-reset-after") || "0", 10);
+  if (resetAfter > 0) {
+    var touched = Date.now();
+    ["pointerdown", "keydown", "touchstart"].forEach(function (t) {
+      document.addEventListener(t, function () { touched = Date.now(); }, true);
+    });
+    setInterval(function () {
+      if (Date.now() - touched >= resetAfter * 1000) { location.replace(body.getAttribute("data-reset-url")); }
+    }, 1000);
+  }
+
   /* --- inactivity: warn, then wipe ------------------------------------------------------ */
   var timeout = parseInt(body.getAttribute("data-idle-timeout") || "0", 10);
   if (timeout > 0) {

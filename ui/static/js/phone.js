@@ -38,7 +38,28 @@
   }
 
   function fill(template, key, value) {
-    return template.split("%(" + key + ")" + (key === "num" ? "d" : "s")).join(String(value));
+    var type = (key === "num" || key === "low" || key === "high") ? "d" : "s";
+    return template.split("%(" + key + ")" + type).join(String(value));
+  }
+
+  // The same words as ui.i18n.wait_range for WaitEstimate.minutes().
+  function waitText(minutes) {
+    var low = minutes ? minutes[0] : 0, high = minutes ? minutes[1] : 0;
+    if (high <= 0) { return words.next_in_line; }
+    if (low === high) { return plural(words.minutes, low); }
+    return fill(fill(words.minutes_range, "low", low), "high", high);
+  }
+
+  // The queue the ticket waits in now and the one after it (a ticket routed on changes both).
+  function renderQueues(view) {
+    var queue = document.getElementById("ticket-queue");
+    if (queue && view.queue) { queue.textContent = localized(view.queue); }
+    var next = document.getElementById("ticket-next");
+    if (!next) { return; }
+    var after = view.route && view.route[view.stop + 1];
+    var going = ["waiting", "held", "called", "serving"].indexOf(view.status) >= 0;
+    next.hidden = !(after && going);
+    next.textContent = after ? fill(words.next_queue, "queue", localized(after)) : "";
   }
 
   function plural(forms, n) { return fill(forms[n === 1 ? 0 : 1], "num", n); }
@@ -71,10 +92,9 @@
       p.appendChild(document.createTextNode(" " + fill(words.called, "counter", localized(view.counter))));
       out.appendChild(p);
     } else if (view.status === "waiting" || view.status === "held") {
-      var minutes = Math.floor((view.estimated_wait_s + 59) / 60);
       var dl = el("dl", "ticket-facts");
       dl.appendChild(fact(words.ahead_label, plural(words.people, view.people_ahead)));
-      dl.appendChild(fact(words.wait_label, minutes <= 0 ? words.no_wait : plural(words.minutes, minutes)));
+      dl.appendChild(fact(words.wait_label, waitText(view.wait_minutes)));
       out.appendChild(dl);
     } else {
       var text = words[view.status] || words.invalid;
@@ -83,6 +103,7 @@
     state.textContent = "";
     state.appendChild(out);
     state.setAttribute("data-status", view.status);
+    renderQueues(view);
   }
 
   function connect() {
