@@ -51,8 +51,9 @@ def daily_stats(session: Session, day: date) -> list[QueueDayStats]:
                 Ticket.origin_queue_id == queue.id, Ticket.business_day == day
             )
         ).all()
-        services = list(
-            session.scalars(
+        services: list[int] = [
+            service_s
+            for service_s in session.scalars(
                 select(TicketStop.service_s)
                 .join(Ticket, Ticket.id == TicketStop.ticket_id)
                 .where(
@@ -61,7 +62,8 @@ def daily_stats(session: Session, day: date) -> list[QueueDayStats]:
                     Ticket.business_day == day,
                 )
             )
-        )
+            if service_s is not None
+        ]
         waits = [w for _, w in rows if w is not None]
         result.append(
             QueueDayStats(
