@@ -51,10 +51,13 @@ def pick_today(page: Any, procedure: str) -> None:
 
 
 def check_page_text(page: Any, served: Served) -> str:
-    """Submit the fields, enter yamada's PIN and return the check screen's form text."""
+    """Submit the fields, place yamada's card, enter the PIN and return the check screen's
+    form text."""
     page.click("main button[type=submit].btn-primary")
     page.wait_for_url(re.compile(r"/kiosk/card$"))
-    page.goto(f"{served.url}/kiosk/pin")
+    # One card, one visit: the resident places the card after starting.
+    served.rig.insert("yamada")
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
     press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
     return page.inner_text(".check-grid")
