@@ -753,7 +753,7 @@ class StandinServer:
 
 
 def main() -> None:
-    """``python -m hardware_sim.stripe_standin [port] [webhook_url]``: run it for a demo."""
+    """``python -m tests.support.stripe_standin [port] [webhook_url]``: run it for a demo."""
     import sys
 
     standin = StripeStandin(webhook_url=sys.argv[2] if len(sys.argv) > 2 else None)
