@@ -324,21 +324,33 @@ class EventServer:
     # --- handlers -------------------------------------------------------------------------
 
     async def _board(self, request: web.Request) -> web.StreamResponse:
+        return await self._broadcast(request, self._board_streams, self._first_board_frame)
+
+    def _first_board_frame(self) -> bytes | None:
+        if self._board_frame is None and (board := self._hub.board()) is not None:
+            return sse("board", board)
+        return self._board_frame
+
+    async def _broadcast(
+        self,
+        request: web.Request,
+        streams: set[_Stream],
+        first_frame: Callable[[], bytes | None],
+    ) -> web.StreamResponse:
+        """A stream that every client of ``streams`` shares (the board, staff alerts): it
+        starts with the latest frame, then gets each new one."""
         address = self._client_address(request)
         refusal = self._admit(request, address)
         if refusal is not None:
             return refusal
         stream = _Stream()
-        self._board_streams.add(stream)
+        streams.add(stream)
         try:
-            frame = self._board_frame
-            if frame is None and (board := self._hub.board()) is not None:
-                frame = sse("board", board)
-            if frame is not None:
+            if (frame := first_frame()) is not None:
                 stream.offer(frame)
             return await self._stream(request, stream)
         finally:
-            self._board_streams.discard(stream)
+            streams.discard(stream)
             self._release(address)
 
     async def _ticket(self, request: web.Request) -> web.StreamResponse:
@@ -381,22 +393,12 @@ class EventServer:
         key = request.query.get("key", "")
         if self._staff_key_valid is None or not key or not self._staff_key_valid(key):
             return self._plain(request, 403, "a staff console's stream key is needed")
-        address = self._client_address(request)
-        refusal = self._admit(request, address)
-        if refusal is not None:
-            return refusal
-        stream = _Stream()
-        self._help_streams.add(stream)
-        try:
-            frame = self._help_frame
-            if frame is None and (board := self._hub.help()) is not None:
-                frame = sse("help", {"alerts": board.get("alerts", [])})
-            if frame is not None:
-                stream.offer(frame)
-            return await self._stream(request, stream)
-        finally:
-            self._help_streams.discard(stream)
-            self._release(address)
+        return await self._broadcast(request, self._help_streams, self._first_help_frame)
+
+    def _first_help_frame(self) -> bytes | None:
+        if self._help_frame is None and (board := self._hub.help()) is not None:
+            return sse("help", {"alerts": board.get("alerts", [])})
+        return self._help_frame
 
     async def _kiosk_help(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
