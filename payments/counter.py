@@ -37,15 +37,19 @@ from kiosk.db import transaction
 from kiosk.errors import DomainError
 from kiosk.models import CaseStatus
 from payments.collect import submit_payment
-from payments.ledger import CASH, book_refund, booking_day, record_cash_movement
+from payments.ledger import CASH, booking_day, record_cash_movement
 from payments.models import CashMovement, Payment, PaymentRefund, PaymentStatus
 from payments.provider import PaymentError, PaymentProvider, RefundNotAllowed
-from payments.refunds import mark_case_refunded, refund_payment
+from payments.refunds import (
+    check_refund_request,
+    check_refundable,
+    record_refund,
+    refund_payment,
+)
 from payments.states import (
     OPEN,
     REFUNDABLE,
     TAKEN,
-    count_refund_against_due,
     get_payment,
     lock_payment,
     payments_of_case,
@@ -330,15 +334,8 @@ def give_back_cash(
     staff), DayClosed.
     """
     now = aware(now)
-    if not actor.startswith("staff:"):
-        raise ValueError("refunds are given by staff (actor 'staff:<id>')")
-    if not reason.strip():
-        raise ValueError("a refund needs a reason")
-    if payment.status not in REFUNDABLE:
-        raise RefundNotAllowed(f"payment {payment.public_id} is {payment.status.value}")
-    left = payment.amount_yen - payment.refunded_yen
-    if not 0 < amount_yen <= left:
-        raise RefundNotAllowed(f"{amount_yen} yen asked back, {left} yen refundable")
+    check_refund_request(actor, reason)
+    check_refundable(payment, amount_yen)
     day = booking_day(session, now, refuse_closed=True)
     refund = PaymentRefund(
         amount_yen=amount_yen,
@@ -351,39 +348,24 @@ def give_back_cash(
         method=CASH,
         counter_code=counter_code,
     )
-    payment.refunds.append(refund)
-    payment.refunded_yen += amount_yen
-    full = payment.refunded_yen == payment.amount_yen
-    session.flush()
-    transition_payment(
+    return record_refund(
         session,
         payment,
-        P.REFUNDED if full else P.PARTIALLY_REFUNDED,
+        refund,
         actor=actor,
         now=now,
-        detail={
-            "refund_id": refund.id,
-            "amount_yen": amount_yen,
-            "refunded_yen": payment.refunded_yen,
-            "method": CASH,
-            "counter": counter_code,
-        },
+        detail={"method": CASH, "counter": counter_code},
+        after_booking=lambda: record_cash_movement(
+            session,
+            day=day,
+            drawer=counter_code,
+            amount_yen=-amount_yen,
+            payment=payment,
+            refund=refund,
+            actor=actor,
+            now=now,
+        ),
     )
-    book_refund(session, refund, now=now)
-    record_cash_movement(
-        session,
-        day=day,
-        drawer=counter_code,
-        amount_yen=-amount_yen,
-        payment=payment,
-        refund=refund,
-        actor=actor,
-        now=now,
-    )
-    if count_refund_against_due(session, payment, amount_yen, actor=actor, now=now):
-        mark_case_refunded(session, payment, actor=actor, now=now)
-    session.flush()
-    return refund
 
 
 def refund_at_counter(

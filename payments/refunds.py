@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,17 +63,9 @@ def refund_payment(
     Raises RefundNotAllowed, ValueError, ProviderUnavailable (nothing recorded then).
     """
     now = aware(now)
-    if not actor.startswith("staff:"):
-        raise ValueError("refunds are started by staff (actor 'staff:<id>')")
-    if not reason.strip():
-        raise ValueError("a refund needs a reason")
+    check_refund_request(actor, reason)
     payment = lock_payment(session, get_payment(session, public_id).id)
-    if payment.status not in REFUNDABLE:
-        raise RefundNotAllowed(f"payment {public_id} is {payment.status.value}")
-    left = payment.amount_yen - payment.refunded_yen
-    amount = left if amount_yen is None else amount_yen
-    if not 0 < amount <= left:
-        raise RefundNotAllowed(f"{amount} yen asked back, {left} yen refundable")
+    amount = check_refundable(payment, amount_yen)
     assert payment.provider_ref is not None
     # Stable across a retry of the same step (the count only grows once a refund committed).
     key = f"{payment.idempotency_key}-re{len(payment.refunds) + 1}"
@@ -87,8 +80,47 @@ def refund_payment(
         status=result.status,
         created_at=now,
     )
+    return record_refund(
+        session, payment, refund, actor=actor, now=now, detail={"refund_ref": result.refund_ref}
+    )
+
+
+def check_refund_request(actor: str, reason: str) -> None:
+    """A refund is given by staff, with a reason (ValueError otherwise)."""
+    if not actor.startswith("staff:"):
+        raise ValueError("refunds are given by staff (actor 'staff:<id>')")
+    if not reason.strip():
+        raise ValueError("a refund needs a reason")
+
+
+def check_refundable(payment: Payment, amount_yen: int | None) -> int:
+    """The yen to give back of ``payment`` (``amount_yen``, default all that is left);
+    RefundNotAllowed when it was not taken or less is left."""
+    if payment.status not in REFUNDABLE:
+        raise RefundNotAllowed(f"payment {payment.public_id} is {payment.status.value}")
+    left = payment.amount_yen - payment.refunded_yen
+    amount = left if amount_yen is None else amount_yen
+    if not 0 < amount <= left:
+        raise RefundNotAllowed(f"{amount} yen asked back, {left} yen refundable")
+    return amount
+
+
+def record_refund(
+    session: Session,
+    payment: Payment,
+    refund: PaymentRefund,
+    *,
+    actor: str,
+    now: datetime,
+    detail: dict[str, object],
+    after_booking: Callable[[], object] | None = None,
+) -> PaymentRefund:
+    """Record ``refund`` (given back already, by the provider or in cash) on the locked
+    ``payment``: its state, the audit row (``detail`` added), the day's takings
+    (``after_booking`` runs next: the cash drawer), money due back settled, and the case
+    refunded when it holds nothing for its fee any more."""
     payment.refunds.append(refund)
-    payment.refunded_yen += amount
+    payment.refunded_yen += refund.amount_yen
     full = payment.refunded_yen == payment.amount_yen
     session.flush()
     transition_payment(
@@ -99,13 +131,15 @@ def refund_payment(
         now=now,
         detail={
             "refund_id": refund.id,
-            "refund_ref": result.refund_ref,
-            "amount_yen": amount,
+            **detail,
+            "amount_yen": refund.amount_yen,
             "refunded_yen": payment.refunded_yen,
         },
     )
     book_refund(session, refund, now=now)
-    if count_refund_against_due(session, payment, amount, actor=actor, now=now):
+    if after_booking is not None:
+        after_booking()
+    if count_refund_against_due(session, payment, refund.amount_yen, actor=actor, now=now):
         mark_case_refunded(session, payment, actor=actor, now=now)
     session.flush()
     return refund
