@@ -793,20 +793,8 @@ class CounterDeskWorkflow:
     def display_poll(self, code: str, since: int, timeout_s: float = POLL_TIMEOUT_S) -> DeskView:
         """The display waits for the desk to change (a payment in progress is re-read every
         second meanwhile); while it waits it counts as connected."""
-        desk = self.desk(code)
-        with desk.display_polling():
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if desk.payment_id:
-                    view = self.refresh(code)
-                    if view.version != since:
-                        return view
-                    wait = min(1.0, deadline - time.monotonic())
-                else:
-                    wait = deadline - time.monotonic()
-                view = desk.wait(since, max(0.0, wait))
-                if view.version != since or time.monotonic() >= deadline:
-                    return view
+        with self.desk(code).display_polling():
+            return self.staff_poll(code, since, timeout_s)
 
     def staff_poll(self, code: str, since: int, timeout_s: float = POLL_TIMEOUT_S) -> DeskView:
         """The staff screen waits for the desk to change (payments re-read every second)."""

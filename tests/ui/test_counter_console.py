@@ -14,6 +14,7 @@ import pytest
 from kiosk.clock import business_day
 from kiosk.db import transaction
 from payments.collect import refresh_payment, start_payment
+from tests.ui.cards import place_card_after_start
 from tests.ui.staffkit import PASSWORD, add_staff, csrf, login, open_confirmed_case, post
 from ui.services import services_of
 
@@ -225,6 +226,7 @@ def test_kiosk_pay_in_cash_at_the_counter(app: Any) -> None:
     client.post("/kiosk/start")
     client.post("/kiosk/procedures", data={"procedure": ["juminhyo"]})
     client.post("/kiosk/fields", data={"juminhyo.copies": "2"})
+    place_card_after_start(app)
     assert client.post("/kiosk/pin", data={"pin": "1234"}).status_code == 302
     client.post("/kiosk/confirm")
     pay = client.get("/kiosk/pay?lang=en").get_data(as_text=True)
@@ -239,6 +241,7 @@ def test_api_visit_pays_in_cash_at_the_counter(app: Any) -> None:
     cannot be completed at the counter until the cash is taken."""
     client = app.test_client()
     vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    place_card_after_start(app)
     assert client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"}).status_code == 201
     assert client.post(f"/api/visits/{vid}/confirm").get_json()["fee_yen"] == 300
     paid_later = client.post(f"/api/visits/{vid}/pay-at-counter")
