@@ -29,7 +29,9 @@ def test_shipped_catalog_has_the_ward_procedures_and_fees() -> None:
         "mibun": 300,
         "tenkyo": 0,
         "tenshutsu": 0,
+        "inkan_toroku": 0,  # seal registration: at the counter only
     }
+    assert [p.code for p in catalog.procedures if p.counter_only] == ["inkan_toroku"]
     for p in catalog.procedures:
         assert set(p.names) == set(LANGUAGES)
         assert all(set(f.label) == set(LANGUAGES) for f in p.fields)
