@@ -35,15 +35,22 @@ no case; the resident is told, in their language, to go to the counter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from cardreader.model import CardChecksWanted, CardInfo, Genuine, Integrity
 from cardreader.trust import CardTrust
+from kiosk import audit
 from kiosk.catalog import Catalog, ProcedureSpec
 from kiosk.config import ConfigError, Settings
+from kiosk.db import transaction
 from kiosk.errors import CardNotUsable, DomainError
+
+log = logging.getLogger(__name__)
 
 # The checks, in the order a refusal names the first that failed.
 INTEGRITY = "integrity"
@@ -67,6 +74,15 @@ class CardNotGenuine(CardNotUsable):
         super().__init__(f"card refused: {check} {result}")
         self.check = check
         self.result = result
+
+
+class JpkiNotAtCounter(DomainError):
+    """A chosen procedure wants the JPKI check, which the counter desk does not make (its
+    customer display has no JPKI PIN step): nothing was sent to the card. Staff send the
+    resident to the kiosk for it, or open the case without the card (identity document).
+    Stable code ``jpki_not_at_counter``."""
+
+    code = "jpki_not_at_counter"
 
 
 class JpkiPinRequired(DomainError):
@@ -187,3 +203,32 @@ class CardPolicy:
                 "true): set KIOSK_JPKI_TRUST_ANCHORS to the J-LIS JPKI user-authentication CA "
                 "certificates, or remove jpki_check from the ward's catalog (KIOSK_CATALOG)"
             )
+
+
+def enforce(
+    policy: CardPolicy,
+    sessions: sessionmaker[Session],
+    card: CardInfo,
+    procedures: Sequence[str],
+    *,
+    actor: str,
+    jpki: bool,
+    where: Mapping[str, Any] | None = None,
+) -> None:
+    """Apply ``policy`` to a card just read, before any case is opened from it: the one place
+    every front end (the kiosk's visit workflow, the counter desk) refuses a card.
+
+    A card that fails a required check gets its ``card.refused`` audit row (by ``actor``,
+    codes only: :meth:`CardPolicy.audit_detail`, plus ``where`` such as the counter's code;
+    never personal data), committed on its own, and :class:`CardNotGenuine` is raised.
+    A passing card returns None; its check results go with the case it opens.
+    """
+    refused = policy.refusal(card, jpki=jpki)
+    if refused is None:
+        return
+    detail = policy.audit_detail(refused, card, procedures, jpki=jpki)
+    detail.update(where or {})
+    with transaction(sessions) as s:
+        audit.record(s, actor, "card.refused", detail=detail)
+    log.warning("card refused: %s %s", refused.check, refused.result)
+    raise refused

@@ -27,6 +27,15 @@ nowhere else (never to the staff screen, never stored or logged); with one PIN t
 is asked for (``application.visits.refuse_unsafe_tries``); a card pulled or a display closed
 mid-visit leaves no case half-written (the case opens only after a complete read) and says so
 on both screens. :class:`DeskView` (what both screens poll) holds no personal data.
+
+The ward's card policy (:mod:`application.card_policy`) applies here as at the kiosk, through
+the same code: the counter's reads ask the card for the checks the policy wants, a card that
+fails a required check opens no case (a ``card.refused`` audit row by the member of staff,
+with the counter's code and no personal data; the desk's message ``card_not_genuine`` with
+the check and its result, for staff to go on with an identity document), and a passing
+card's check results are stored with the case. The counter makes no JPKI check (its display
+has no JPKI PIN step): procedures that want it are refused before any PIN is asked for
+(:class:`~application.card_policy.JpkiNotAtCounter`): the kiosk, or a document.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from application.card_policy import CardNotGenuine, CardPolicy, JpkiNotAtCounter
+from application.card_policy import enforce as enforce_card_policy
 from application.visits import (
     FieldsInvalid,
     NothingChosen,
@@ -122,7 +133,9 @@ class DeskBusy(DomainError):
 class DeskView:
     """A counter's desk as both screens poll it: no personal data, never a PIN. ``message``
     is a code for both screens (a card error's code, ``display_closed``, ``declined``,
-    ``timed_out``, ``paid``, ``correction_asked``, ...)."""
+    ``timed_out``, ``paid``, ``correction_asked``, ``card_not_genuine``, ...).
+    ``refused_check`` / ``refused_result``: with ``card_not_genuine``, the check the card
+    failed and what it found (codes of :class:`~application.card_policy.CardNotGenuine`)."""
 
     counter: str
     version: int
@@ -138,6 +151,8 @@ class DeskView:
     has_reader: bool
     has_terminal: bool
     has_qr: bool
+    refused_check: str | None = None
+    refused_result: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +167,8 @@ class DeskView:
             "tries_left": self.tries_left,
             "change_yen": self.change_yen,
             "display_connected": self.display_connected,
+            "refused_check": self.refused_check,
+            "refused_result": self.refused_result,
         }
 
 
@@ -174,6 +191,8 @@ class CounterDesk:
     message: str | None = None
     tries_left: int | None = None
     change_yen: int | None = None
+    refused_check: str | None = None
+    refused_result: str | None = None
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -200,10 +219,16 @@ class CounterDesk:
                 has_reader=self.reader is not None,
                 has_terminal=self.terminal is not None,
                 has_qr=self.qr is not None,
+                refused_check=self.refused_check,
+                refused_result=self.refused_result,
             )
 
     def update(self, **changes: Any) -> DeskView:
-        """Change the desk and wake every screen waiting on it."""
+        """Change the desk and wake every screen waiting on it. A new message clears the
+        refusal's details unless they come with it."""
+        if "message" in changes:
+            changes.setdefault("refused_check", None)
+            changes.setdefault("refused_result", None)
         with self._cond:
             for name, value in changes.items():
                 if not hasattr(self, name):
@@ -225,6 +250,8 @@ class CounterDesk:
             "message": None,
             "tries_left": None,
             "change_yen": None,
+            "refused_check": None,
+            "refused_result": None,
         }
         return self.update(**{**cleared, **changes})
 
@@ -266,7 +293,8 @@ class CounterDeskWorkflow:
     """Every operation of the counter desk (see the module docstring). ``readers``,
     ``terminals`` and ``qr`` are the counters' own devices by counter code (the registry's
     ``CounterHardware``); ``kiosk_payments`` is the kiosk's provider (for refunds of what was
-    paid at the kiosk); ``float_yen`` is each drawer's change fund."""
+    paid at the kiosk); ``float_yen`` is each drawer's change fund; ``policy`` the ward's
+    genuine-card checks (``KIOSK_CARD_CHECKS``), the same object the kiosk applies."""
 
     def __init__(
         self,
@@ -279,8 +307,10 @@ class CounterDeskWorkflow:
         qr: Mapping[str, PaymentProvider] | None = None,
         float_yen: int = 30000,
         payment_timeout_s: int = 120,
+        policy: CardPolicy | None = None,
     ) -> None:
         self.sessions = sessions
+        self.policy = policy or CardPolicy()
         self.catalog = catalog
         self.kiosk_payments = kiosk_payments
         self.float_yen = float_yen
@@ -363,14 +393,16 @@ class CounterDeskWorkflow:
 
     def ask_for_pin(self, code: str) -> DeskView:
         """Put the PIN pad on the customer display, after asking the card how many tries are
-        left. Raises NotYet("procedures"), NoDevice("reader"), DisplayNotConnected,
-        PinWouldLock / PinLocked (the one-try-left rule: go on without the card) and any
-        CardError of the reader; each also leaves its message on the desk."""
+        left. Raises NotYet("procedures"), NoDevice("reader"), JpkiNotAtCounter (a chosen
+        procedure wants the JPKI check), DisplayNotConnected, PinWouldLock / PinLocked (the
+        one-try-left rule: go on without the card) and any CardError of the reader; each also
+        leaves its message on the desk."""
         desk = self.desk(code)
         if desk.step is not DeskStep.CHOOSING or not desk.procedures:
             raise NotYet("procedures")
         if desk.reader is None:
             raise NoDevice("reader")
+        self._refuse_jpki(desk)
         if not desk.view().display_connected:
             desk.update(message="display_closed")
             raise DisplayNotConnected("open the customer display first")
@@ -390,11 +422,13 @@ class CounterDeskWorkflow:
         Raises NotYet("pin") when no PIN is asked for, DeskBusy, WrongPin (tries left > 1:
         the PIN pad stays), PinWouldLock / PinLocked (the rule: no further PIN; staff go on
         without the card), any other CardError (a card pulled: the PIN pad stays, place it
-        again), and the domain's errors of opening the case. Nothing is written unless the
-        read was complete."""
+        again), JpkiNotAtCounter (nothing sent), CardNotGenuine (a check the ward requires
+        failed: audited, no case; staff go on with an identity document) and the domain's
+        errors of opening the case. Nothing is written unless the read was complete."""
         desk = self.desk(code)
         if desk.step is not DeskStep.PIN or desk.reader is None:
             raise NotYet("pin")
+        self._refuse_jpki(desk)
         if not self._reading.acquire(blocking=False):
             raise DeskBusy("a card is being read")
         try:
@@ -402,7 +436,10 @@ class CounterDeskWorkflow:
             specs = [self.catalog.procedure(c) for c in desk.procedures]
             with_number = any(spec.needs_individual_number for spec in specs)
             try:
-                info = desk.reader.read(pin, with_number=with_number)
+                # The checks the kiosk asks for; never the JPKI check (refused above).
+                info = desk.reader.read(
+                    pin, with_number=with_number, checks=self.policy.checks_wanted(jpki=False)
+                )
             except WrongPin as e:
                 try:
                     refuse_unsafe_tries(e.tries_left)
@@ -420,6 +457,25 @@ class CounterDeskWorkflow:
                 )
                 raise
             try:
+                enforce_card_policy(
+                    self.policy,
+                    self.sessions,
+                    info,
+                    desk.procedures,
+                    actor=desk.staff_actor or f"counter:{desk.code}",
+                    jpki=False,
+                    where={"counter": desk.code},
+                )
+            except CardNotGenuine as e:
+                desk.update(
+                    step=DeskStep.CHOOSING,
+                    message=e.code,
+                    refused_check=e.check,
+                    refused_result=e.result,
+                    tries_left=None,
+                )
+                raise
+            try:
                 case_id = self._open(desk, language or desk.language, card=info)
             except DomainError:
                 desk.update(step=DeskStep.CHOOSING, message="case_not_opened")
@@ -427,6 +483,12 @@ class CounterDeskWorkflow:
             return desk.update(step=DeskStep.CHECK, case_id=case_id, message=None, tries_left=None)
         finally:
             self._reading.release()
+
+    def _refuse_jpki(self, desk: CounterDesk) -> None:
+        specs = [self.catalog.procedure(c) for c in desk.procedures]
+        if self.policy.wants_jpki(specs):
+            desk.update(step=DeskStep.CHOOSING, message=JpkiNotAtCounter.code, tries_left=None)
+            raise JpkiNotAtCounter("a chosen procedure wants the JPKI check: kiosk or document")
 
     def open_without_card(
         self, code: str, person: Mapping[str, Any], identity_document: str

@@ -179,6 +179,7 @@ def build_services(
             qr=hardware.qr,
             float_yen=settings.cash_float_yen,
             payment_timeout_s=settings.payment_timeout_s,
+            policy=policy,
         )
         visits = VisitWorkflow(
             sessions=sessions,

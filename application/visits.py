@@ -48,6 +48,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from application.card_policy import CardPolicy, JpkiPinNotWanted, JpkiPinRequired
+from application.card_policy import enforce as enforce_card_policy
 from application.printing import PrintService, PrintState
 from cardreader.errors import (
     CardError,
@@ -639,13 +640,9 @@ class VisitWorkflow:
         except JpkiWrongPin as e:
             refuse_unsafe_tries(e.tries_left, jpki=True)
             raise
-        refused = self.policy.refusal(info, jpki=jpki)
-        if refused is not None:
-            detail = self.policy.audit_detail(refused, info, visit.procedures, jpki=jpki)
-            with transaction(self.sessions) as s:
-                audit.record(s, self.actor, "card.refused", detail=detail)
-            log.warning("card refused: %s %s", refused.check, refused.result)
-            raise refused
+        enforce_card_policy(
+            self.policy, self.sessions, info, visit.procedures, actor=self.actor, jpki=jpki
+        )
         with transaction(self.sessions) as s:
             case = open_case(
                 s,

@@ -253,4 +253,9 @@ def _message(code: str | None, tries_left: int | None) -> str | None:
         return _("The payment was cancelled. Nothing was charged.")
     if code == "correction_asked":
         return _("A member of staff will correct it. Please wait.")
+    if code == "card_not_genuine":
+        return _(
+            "Your card could not be checked here. A member of staff will help you with another "
+            "identity document."
+        )
     return None

@@ -7,7 +7,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from application.card_policy import CardNotGenuine, JpkiPinNotWanted, JpkiPinRequired
+from application.card_policy import (
+    CardNotGenuine,
+    JpkiNotAtCounter,
+    JpkiPinNotWanted,
+    JpkiPinRequired,
+)
 from application.counter_desk import DeskBusy, DisplayNotConnected, NoDevice
 from application.visits import CardFromEarlier
 from cardreader.errors import ERROR_CODES as CARD_ERROR_CODES
@@ -60,6 +65,14 @@ MESSAGES: dict[str, tuple[int, Any]] = {
     # A card failing a check the ward requires (application.card_policy); the message
     # depends on the check (ui.i18n.card_refusal_message).
     "card_not_genuine": (409, _l(CARD_REFUSED)),
+    "jpki_not_at_counter": (
+        409,
+        _l(
+            "A chosen procedure needs the check of the user authentication certificate, which "
+            "the counter cannot make. Send the resident to the kiosk for it, or go on without "
+            "the card (identity document)."
+        ),
+    ),
     "jpki_pin_required": (
         422,
         _l("Please enter the PIN of the user authentication certificate."),
@@ -163,6 +176,7 @@ _BY_TYPE: tuple[tuple[type[BaseException], str], ...] = (
     (CaseNotEditable, "case_not_editable"),
     (CardNotGenuine, "card_not_genuine"),
     (CardNotUsable, "card_not_usable"),
+    (JpkiNotAtCounter, "jpki_not_at_counter"),
     (JpkiPinRequired, "jpki_pin_required"),
     (JpkiPinNotWanted, "jpki_pin_not_wanted"),
     (MissingIndividualNumber, "missing_individual_number"),

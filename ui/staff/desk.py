@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from application.card_policy import JpkiNotAtCounter
 from application.counter_desk import CounterDeskWorkflow, DeskStep
 from application.visits import FieldsInvalid, NotYet
 from cardreader.errors import CardError
@@ -112,15 +113,54 @@ def _my_counter() -> str:
     return code
 
 
-def desk_message(code: str | None, tries_left: int | None = None) -> str | None:
-    """The desk's message for staff, in the console's language."""
+def desk_message(
+    code: str | None,
+    tries_left: int | None = None,
+    *,
+    refused_check: str | None = None,
+    refused_result: str | None = None,
+) -> str | None:
+    """The desk's message for staff, in the console's language (a refused card: the check
+    it failed and what that check found)."""
     if not code:
         return None
+    if code == "card_not_genuine" and refused_check:
+        return card_refusal_for_staff(refused_check, refused_result or "")
     if code in DESK_MESSAGES:
         return str(DESK_MESSAGES[code])
     if code in ERROR_MESSAGES:
         return str(describe(code)[2])
     return card_error_message(code, tries_left)
+
+
+def card_refusal_for_staff(check: str, result: str) -> str:
+    """Staff's message for a card the ward's policy refused at ``check`` with ``result``
+    (the words of the case view's card checks, ``ui.staff.cases.card_check_rows``)."""
+    names = {
+        "integrity": _("Data consistent"),
+        "chip": _("Chip present"),
+        "card_chain": _("Card chain"),
+        "jpki_chain": _("JPKI"),
+    }
+    found = {
+        "not_authenticated": _("the chip did not sign our challenge"),
+        "not_checked": _("not checked"),
+        "chain_invalid": _("no chain to a key or certificate the ward trusts"),
+        "signature_invalid": _("a signature on the chain does not verify"),
+        "expired": _("the certificate has expired"),
+        "revoked": _("the certificate is revoked"),
+    }
+    if check == "integrity":
+        what = _("the data does not match its signature")
+    else:
+        what = found.get(result, result)
+    return _(
+        "The card failed a check the ward requires (%(check)s: %(result)s). No case was "
+        "opened and the refusal is recorded. Check the resident's identity with a document "
+        "instead: Without a card.",
+        check=names.get(check, check),
+        result=what,
+    )
 
 
 def _request_key() -> str:
@@ -180,7 +220,12 @@ def desk() -> ResponseReturnValue:
     view = workflow.desk(code).view()
     context: dict[str, Any] = {
         "view": view,
-        "message": desk_message(view.message, view.tries_left),
+        "message": desk_message(
+            view.message,
+            view.tries_left,
+            refused_check=view.refused_check,
+            refused_result=view.refused_result,
+        ),
         "procedures": catalog().procedures,
         "identity_documents": [(c, IDENTITY_LABELS[c]) for c in IDENTITY_DOCUMENTS],
         "typed": request.args.get("typed") == "1",
@@ -243,8 +288,8 @@ def desk_procedures() -> ResponseReturnValue:
         return redirect(url_for("staff.desk", typed=1))
     try:
         _desks().ask_for_pin(code)
-    except CardError:
-        pass  # the desk carries the card's message
+    except (CardError, JpkiNotAtCounter):
+        pass  # the desk carries the message
     return redirect(url_for("staff.desk"))
 
 
@@ -287,7 +332,7 @@ def desk_pin_again() -> ResponseReturnValue:
     """Ask for the PIN on the display (again, after a card was put back)."""
     try:
         _desks().ask_for_pin(_my_counter())
-    except CardError:
+    except (CardError, JpkiNotAtCounter):
         pass
     return redirect(url_for("staff.desk"))
 

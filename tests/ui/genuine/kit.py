@@ -54,6 +54,14 @@ class CardResident(Protocol):
     def read(self, pin: str, jpki_pin: str | None = None) -> Outcome: ...
 
 
+def place_card_again(app: Flask) -> None:
+    """One card, one visit: the resident places the card on the kiosk's reader after
+    starting (the card in the reader is taken off and put back; its PIN counters stay)."""
+    rig = services_of(app).simulation.reader  # type: ignore[union-attr]
+    if rig is not None and rig.persona is not None:
+        rig.insert(rig.persona.key)
+
+
 def _text(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
@@ -75,6 +83,7 @@ class KioskCard:
             for name, value in values.items()
         }
         assert self.client.post("/kiosk/fields", data=form).status_code == 302
+        place_card_again(self.client.application)
 
     def pin_screen(self) -> Any:
         """GET of the PIN screen (200: the PIN pad; 409: sent to the counter)."""
@@ -120,6 +129,7 @@ class ApiCard:
         response = self.client.post(f"/api/visits?lang={self.lang}", json=body)
         assert response.status_code == 201, response.get_json()
         self.visit = response.get_json()["visit_id"]
+        place_card_again(self.client.application)
 
     def card(self) -> dict[str, Any]:
         """GET .../card: reader, card, both PINs' tries, whether the JPKI PIN is wanted."""
