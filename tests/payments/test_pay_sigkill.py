@@ -103,6 +103,17 @@ class KioskService:
         self._log: IO[bytes] | None = None
         self.runs = 0
 
+    def place_card(self, persona: str = "yamada") -> None:
+        """The resident places their card once the visit has started (one card, one visit):
+        the simulator panel, which answers this machine in simulation."""
+        placed = requests.post(
+            f"{self.url}/sim/card",
+            data={"action": "insert", "persona": persona},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert placed.status_code == 302, placed.text
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``kiosk <args>`` to completion with the service's environment."""
         return subprocess.run(
@@ -249,6 +260,7 @@ def _visit_to_payment(http: requests.Session, svc: KioskService) -> tuple[str, i
     opened = http.post(f"{api}/visits", json={"procedures": ["juminhyo"]}, timeout=10)
     assert opened.status_code == 201, opened.text
     visit = opened.json()["visit_id"]
+    svc.place_card()
     read = http.post(f"{api}/visits/{visit}/card/read", json={"pin": PIN}, timeout=10)
     assert read.status_code == 201, read.text
     confirmed = http.post(f"{api}/visits/{visit}/confirm", timeout=10)

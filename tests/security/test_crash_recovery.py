@@ -69,7 +69,10 @@ def _open_and_read(http: requests.Session, svc: KioskService, free: bool) -> tup
     opened = http.post(f"{api}/visits", json=body, timeout=10)
     assert opened.status_code == 201, opened.text
     visit = opened.json()["visit_id"]
-    read = http.post(f"{api}/visits/{visit}/card/read", json={"pin": PIN}, timeout=10)
+    svc.place_card()
+    # A 転出届 also asks for the JPKI check (the demo catalog): yamada's two PINs are the same.
+    pins = {"pin": PIN, "jpki_pin": PIN} if free else {"pin": PIN}
+    read = http.post(f"{api}/visits/{visit}/card/read", json=pins, timeout=10)
     assert read.status_code == 201, read.text
     return visit, int(read.json()["case_id"])
 
@@ -82,6 +85,7 @@ def _crash_during_visit(svc: KioskService, standin: StandinServer, point: str) -
     if point == "after_case_opened":
         opened = http.post(f"{api}/visits", json={"procedures": ["juminhyo"]}, timeout=10)
         visit = opened.json()["visit_id"]
+        svc.place_card()
         with pytest.raises(requests.ConnectionError):
             http.post(f"{api}/visits/{visit}/card/read", json={"pin": PIN}, timeout=10)
         svc.wait_killed()
