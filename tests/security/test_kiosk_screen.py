@@ -18,6 +18,7 @@ from flask import Flask
 
 from application.cli import cli
 from tests.ui.browser import Served
+from tests.ui.cards import place_card_after_start
 from tests.ui.conftest import DEVICE_HEADER, DEVICE_KEY
 from ui.services import services_of
 
@@ -72,6 +73,7 @@ def test_remote_pin_attempt_without_the_device_key_gets_nowhere(
         assert client.get("/kiosk/pin").status_code == 403
         assert client.post("/kiosk/pin", data={"pin": "0000"}).status_code == 403
     assert _tries(app) == 3
+    place_card_after_start(app)
     read = kiosk.post(f"/api/visits/{visit}/card/read", json={"pin": "1234"})
     assert read.status_code == 201 and read.get_json()["name"]
 
@@ -155,6 +157,7 @@ def test_parallel_card_reads_answer_reader_busy_never_malformed(
             opened = session.post(f"{served.url}/api/visits", json={"procedures": ["juminhyo"]})
             assert opened.status_code == 201
             visits.append(opened.json()["visit_id"])
+        place_card_after_start(app)  # after every visit began: the card is new to each
         start = threading.Barrier(24)
 
         def read(visit: str) -> tuple[int, str]:
@@ -188,6 +191,7 @@ def test_reader_busy_is_explained_on_the_kiosk_screen(make_app: Callable[..., Fl
     kiosk = app.test_client()
     kiosk.post("/kiosk/start?lang=en")
     kiosk.post("/kiosk/procedures", data={"procedure": ["juminhyo"]})
+    place_card_after_start(app)
     reader = services_of(app).card_reader
     with reader._exclusive():  # another operation holds the reader
         page = kiosk.get("/kiosk/pin?lang=en")

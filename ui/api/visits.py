@@ -244,6 +244,7 @@ def visit_pay(visit_id: str) -> PaymentView:
 @operation(
     "Pay in cash at the counter: the ticket now, the fee due there",
     tag="kiosk",
+    kiosk_device=True,
     response=VisitView,
     errors=(*VISIT_ERRORS, *PAYMENT_ERRORS, "invalid_transition", "conflict"),
 )
