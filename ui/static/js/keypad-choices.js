@@ -31,10 +31,13 @@
 
   var leaving = false;
   function visible(id) { var el = document.getElementById(id); return el && !el.hidden; }
+  // Keys typed into a field, the on-screen keyboard or a picker stay theirs (a choice's own
+  // checkbox, focused by a touch, is not a field).
   function typing(t) {
     if (!t || !t.tagName) { return false; }
     if (t.isContentEditable || t.tagName === "TEXTAREA" || t.tagName === "SELECT") { return true; }
-    return t.tagName === "INPUT" && t.type !== "checkbox" && t.type !== "radio";
+    if (t.tagName === "INPUT") { return !t.hasAttribute("data-key"); }
+    return !!(t.closest && t.closest("#osk, [role=dialog], [role=alertdialog]"));
   }
   // A keypad with Num Lock off sends "End", "ArrowDown"...: its key's place (code) is what counts.
   var NUMPAD = { NumpadEnter: "Enter", NumpadAdd: "+", NumpadSubtract: "-", NumpadMultiply: "*", NumpadDecimal: "." };
@@ -51,7 +54,7 @@
   }
 
   document.addEventListener("keydown", function (e) {
-    if (e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) { return; }
+    if (e.defaultPrevented || e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) { return; }
     var name = keyName(keyOf(e));
     if (!name) { return; }
     // Enter on a focused link or button (keyboard navigation) keeps doing what it does.
