@@ -69,6 +69,12 @@ def test_a_whole_visit_with_the_number_keypad_only(serve: Callable[..., Served],
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/kiosk/card$"))
     assert _spoken(page).startswith("/api/voice/guide/card.wav?lang=en")
+    # A screen without choices: "+" says its instruction again, other keys do nothing.
+    page.evaluate("document.body.removeAttribute('data-spoken')")
+    page.keyboard.press("Backspace")
+    assert _spoken(page) == "" and page.url.endswith("/kiosk/card")
+    page.keyboard.press("NumpadAdd")
+    assert _spoken(page).startswith("/api/voice/guide/card.wav?lang=en")
     served.rig.insert("yamada")
     page.wait_for_url(re.compile(r"/kiosk/pin$"))
     for key in ("1", "2", "3", "4", "Enter"):

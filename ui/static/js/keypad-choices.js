@@ -22,12 +22,15 @@
   }
   function markUsed() { sessionStorage.setItem(FLAG, String(Date.now())); }
 
-  // Arrived here by the keypad: say this screen's keys, else its read-aloud instruction.
-  if (keypadInUse()) {
+  // What this screen's keys do, else (a screen without choices: card, payment under way)
+  // its read-aloud instruction.
+  function screenHelp() {
     var readAloud = document.getElementById("read-aloud");
-    say(main.getAttribute("data-keys-help") || (readAloud && readAloud.getAttribute("data-read-aloud")));
+    return main.getAttribute("data-keys-help") || (readAloud && readAloud.getAttribute("data-read-aloud"));
   }
-  if (!main.hasAttribute("data-keys")) { return; }
+  // Arrived here by the keypad: say it without being asked.
+  if (keypadInUse()) { say(screenHelp()); }
+  var choices = main.hasAttribute("data-keys");
 
   var leaving = false;
   function visible(id) { var el = document.getElementById(id); return el && !el.hidden; }
@@ -56,13 +59,13 @@
   document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) { return; }
     var name = keyName(keyOf(e));
-    if (!name) { return; }
+    if (!name || (!choices && name !== "Help")) { return; }
     // Enter on a focused link or button (keyboard navigation) keeps doing what it does.
     if (name === "Enter" && e.target && (e.target.tagName === "A" || e.target.tagName === "BUTTON")) { return; }
     e.preventDefault();
     if (leaving || visible("busy") || visible("idle")) { return; }
     markUsed();
-    var help = main.getAttribute("data-keys-help");
+    var help = screenHelp();
     if (name === "Help") { say(help); return; }
     var target = main.querySelector("[data-key='" + name + "']");
     if (!target || target.disabled) { say(help); return; }
