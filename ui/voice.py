@@ -236,13 +236,65 @@ def _notices() -> dict[str, str]:
         "pin_digits_2": pgettext("speech", "Two digits entered."),
         "pin_digits_3": pgettext("speech", "Three digits entered."),
         "pin_digits_4": pgettext("speech", "Four digits entered. Press Enter."),
+        # The number keypad on the main choices (keypad-choices.js): "+" says what the keys
+        # do on the screen; a digit that ticks or unticks a procedure says which number.
+        "keys_welcome": pgettext(
+            "speech",
+            "You can use the number keys. Press Enter to start. For the language, press 1 "
+            "for Japanese, 2 for English, 3 for Chinese, 4 for Korean. The plus key says "
+            "this again.",
+        ),
+        "keys_procedures": pgettext(
+            "speech",
+            "Press the number of a procedure to choose it; press it again to remove it. The "
+            "number is shown next to each procedure. Then press Enter.",
+        ),
+        "keys_fields": pgettext(
+            "speech",
+            "Press Enter to go on with these details. The minus key goes back.",
+        ),
+        "keys_check": pgettext(
+            "speech",
+            "If your application is correct, press Enter. To change it, press the minus key.",
+        ),
+        "keys_pay": pgettext(
+            "speech",
+            "Press 1 to pay with a card, e-money or a smartphone on the payment terminal. "
+            "Press 2 to pay in cash at the counter.",
+        ),
+        "keys_ticket": pgettext(
+            "speech",
+            "Your number is ready. Press Enter to finish. Please take your My Number card "
+            "with you.",
+        ),
+        **{
+            f"keys_chosen_{n}": pgettext("speech", "Number %(n)s is chosen.", n=n)
+            for n in range(10)
+        },
+        **{
+            f"keys_removed_{n}": pgettext("speech", "Number %(n)s is removed.", n=n)
+            for n in range(10)
+        },
     }
 
+
+# Screens whose main choices the number keypad makes (the template's ``keys``).
+KEYS_SCREENS: tuple[str, ...] = (
+    "keys_welcome",
+    "keys_procedures",
+    "keys_fields",
+    "keys_check",
+    "keys_pay",
+    "keys_ticket",
+)
 
 SPOKEN_NOTICES: tuple[str, ...] = (
     "staff_coming",
     "pin_keypad",
     *(f"pin_digits_{n}" for n in range(5)),
+    *KEYS_SCREENS,
+    *(f"keys_chosen_{n}" for n in range(10)),
+    *(f"keys_removed_{n}" for n in range(10)),
 )
 
 

@@ -168,7 +168,9 @@
   }
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.altKey || e.metaKey) { return; }
-    var k = e.key;
+    // A keypad with Num Lock off sends "End", "ArrowDown"...: its key's place (code) counts.
+    var numpad = /^Numpad([0-9])$/.exec(e.code || "");
+    var k = numpad ? numpad[1] : ({ NumpadEnter: "Enter", NumpadAdd: "+", NumpadSubtract: "-", NumpadMultiply: "*", NumpadDecimal: "." }[e.code] || e.key);
     var t = e.target;
     // Enter on a focused link or button (keyboard navigation) keeps doing what it does.
     if (k === "Enter" && t && (t.tagName === "A" || (t.tagName === "BUTTON" && !t.closest(".pinpad")))) { return; }
