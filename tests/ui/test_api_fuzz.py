@@ -13,6 +13,7 @@ from sqlalchemy import select
 from kiosk.clock import business_day
 from kiosk.models import CaseProcedure
 from payments.states import get_payment
+from tests.ui.cards import place_card_after_start
 from tests.ui.staffkit import PASSWORD, add_staff, csrf, login, paid_ticket
 from ui.services import services_of
 
@@ -345,6 +346,7 @@ def test_bidi_override_in_free_text_is_refused_by_the_api_and_the_kiosk_form(app
         "purpose": "Purpose contains characters that cannot be used."
     }
     vid = client.post("/api/visits", json={"procedures": ["juminhyo"]}).get_json()["visit_id"]
+    place_card_after_start(app)
     case_id = client.post(f"/api/visits/{vid}/card/read", json={"pin": "1234"}).get_json()[
         "case_id"
     ]
