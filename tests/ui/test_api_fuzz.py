@@ -363,6 +363,7 @@ def test_bidi_override_in_free_text_is_refused_by_the_api_and_the_kiosk_form(app
     assert form.status_code == 422
     assert "使用目的に使えない文字が含まれています。" in form.get_data(as_text=True)
     assert kiosk.post("/kiosk/fields", data={}).headers["Location"].endswith("/kiosk/card")
+    place_card_after_start(app)
     kiosk.get("/kiosk/pin")
     assert kiosk.post("/kiosk/pin", data={"pin": "1234"}).headers["Location"].endswith("/check")
     changed = kiosk.post("/kiosk/fields", data={"juminhyo.purpose": evil})  # "Change" on check
