@@ -74,9 +74,7 @@ def place_card_again(app: Flask) -> None:
     reader = services.card_reader
     before = reader.status().card_events
     rig.remove()
-    wait_until(
-        lambda: reader.status().card_events != before, message="pcscd counting the removal"
-    )
+    wait_until(lambda: reader.status().card_events != before, message="pcscd counting the removal")
     removed = reader.status().card_events
     rig.insert(key)
     wait_until(
