@@ -20,6 +20,7 @@ and a printer that was switched off and on again needs no reconnect logic.
 from __future__ import annotations
 
 import functools
+import importlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -323,7 +324,12 @@ def connect_printer(
     ``sim`` or a width other than 384 or 576 dots."""
     if width_dots not in PAPER_WIDTH_DOTS.values():
         raise ValueError(f"width_dots={width_dots}: expected 384 or 576")
-    # python-escpos is imported only here: its import sets up logging and a cache folder.
+    # python-escpos is imported only here, when a printer is configured: its import sets up
+    # logging and a cache folder, and loading its printer database takes most of a second.
+    # So it is imported now, at start-up: the first status question (``/healthz`` waits
+    # about a second and a half for the printer's answer) and the first ticket wait for the
+    # printer only, never for the import.
+    importlib.import_module("escpos.printer")
     if address.kind == "tcp":
 
         def connect() -> Any:

@@ -19,6 +19,7 @@ from hardware_sim.card import PIN_JPKI_AUTH, PIN_TEXT
 from hardware_sim.personas import Persona, load_personas
 from hardware_sim.trust import write_trust_files
 from kiosk.models import AuditEvent, Case
+from tests.support.waiting import wait_until
 from tests.ui.moving import moving_date
 from ui.services import services_of
 
@@ -56,10 +57,30 @@ class CardResident(Protocol):
 
 def place_card_again(app: Flask) -> None:
     """One card, one visit: the resident places the card on the kiosk's reader after
-    starting (the card in the reader is taken off and put back; its PIN counters stay)."""
-    rig = services_of(app).simulation.reader  # type: ignore[union-attr]
-    if rig is not None and rig.persona is not None:
-        rig.insert(rig.persona.key)
+    starting (the card in the reader is taken off and put back; its PIN counters stay).
+
+    Over pcscd (``KIOSK_CARD_READER=sim``) pcscd polls the reader: a card out and in again
+    between two of its polls is not seen and stays "from earlier", so this waits until
+    pcscd has counted the card leaving, then the card arriving, as a resident's hand is
+    slower than pcscd's poll."""
+    services = services_of(app)
+    rig = services.simulation.reader  # type: ignore[union-attr]
+    if rig is None or rig.persona is None:
+        return
+    key = rig.persona.key
+    if not rig.via_pcscd:
+        rig.insert(key)
+        return
+    reader = services.card_reader
+    before = reader.status().card_events
+    rig.remove()
+    wait_until(lambda: reader.status().card_events != before, message="pcscd counting the removal")
+    removed = reader.status().card_events
+    rig.insert(key)
+    wait_until(
+        lambda: reader.status().card_present and reader.status().card_events != removed,
+        message="pcscd counting the card placed again",
+    )
 
 
 def _text(fragment: str) -> str:

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.ui.browser import BROWSER_MARKS, Served, shot
-from tests.ui.genuine.kit import JPKI_PROCEDURE, audit_rows, cases, jpki_fields, tries
+from tests.ui.genuine.kit import (
+    JPKI_PROCEDURE,
+    audit_rows,
+    cases,
+    jpki_fields,
+    place_card_again,
+    tries,
+)
 from tests.ui.test_browser_a11y import Audit
 
 pytestmark = BROWSER_MARKS
@@ -23,14 +30,16 @@ def _served(serve: Callable[..., Served], tmp_path: Path, keys: Path, persona: s
 
 
 def _visit_to_pin(page: Any, served: Served, lang: str, procedure: str, **fields: Any) -> None:
-    """Start a visit with ``procedure`` (its fields posted as the fields screen would) and
-    open the PIN screen in ``lang``."""
+    """Start a visit with ``procedure`` (its fields posted as the fields screen would), place
+    the card (one card, one visit: after the visit started) and open the PIN screen in
+    ``lang``."""
     request = page.context.request
     page.goto(f"{served.url}/kiosk/?lang={lang}")
     request.post(f"{served.url}/kiosk/start")
     request.post(f"{served.url}/kiosk/procedures", form={"procedure": procedure})
     form = {f"{procedure}.{name}": str(value) for name, value in fields.items()}
     assert request.post(f"{served.url}/kiosk/fields", form=form, max_redirects=0).status == 302
+    place_card_again(served.app)
     page.goto(f"{served.url}/kiosk/pin")
 
 

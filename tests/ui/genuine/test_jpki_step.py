@@ -34,26 +34,35 @@ JPKI_AP = bytes.fromhex("D392F000260100000001")
 
 
 class RecordingCard:
-    """The simulated card in the reader, every command it receives kept (tests only)."""
+    """The simulated card now in the reader, every command it receives kept (tests only).
+    It follows the rig: a card placed again (one card, one visit) is recorded the same."""
 
-    def __init__(self, card: Any) -> None:
-        self.card = card
+    def __init__(self, rig: Any) -> None:
+        self.rig = rig
         self.commands: list[bytes] = []
+
+    def in_reader(self) -> RecordingCard | None:
+        """This recorder while a card is in the reader, else None (an empty reader)."""
+        return self if self.rig.in_process_card() is not None else None
 
     def process_apdu(self, apdu: bytes) -> bytes:
         self.commands.append(bytes(apdu))
-        return self.card.process_apdu(apdu)
+        return self.rig.in_process_card().process_apdu(apdu)
 
     def reset(self) -> bytes:
-        return self.card.reset()
+        return self.rig.in_process_card().reset()
 
 
 def record_commands(app: Flask) -> RecordingCard:
-    """Put a recorder between the visit workflow's reader and the simulated card."""
+    """Put a recorder between the visit workflow's reader and the simulated card; the reader
+    counts the cards put in and taken out like the product's in-process reader, so a card
+    placed after the visit starts is told from one left on the reader."""
     services = services_of(app)
     rig = services.simulation.reader  # type: ignore[union-attr]
-    recorder = RecordingCard(rig.in_process_card())
-    services.visits.reader = DirectCardReader(lambda: recorder, trust=services.card_trust)
+    recorder = RecordingCard(rig)
+    services.visits.reader = DirectCardReader(
+        recorder.in_reader, trust=services.card_trust, card_events=lambda: rig.card_events
+    )
     return recorder
 
 

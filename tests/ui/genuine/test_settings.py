@@ -16,7 +16,7 @@ from application.card_policy import CardPolicy
 from kiosk.catalog import CatalogError, load_catalog
 from kiosk.config import ConfigError, load_settings
 from tests.ui.genuine.kit import ward_trust
-from tests.ui.test_production_mode import LIVE_STRIPE
+from tests.ui.test_production_mode import LIVE_STRIPE, PRODUCTION_ADDRESSES
 
 SHIPPED_CATALOG = Path(__file__).resolve().parents[3] / "kiosk" / "data" / "catalog.toml"
 
@@ -52,8 +52,10 @@ def test_an_unknown_or_repeated_check_is_refused(value: str) -> None:
 
 
 def _production(make_app: Callable[..., Flask], **settings: object) -> Flask:
+    """Production with everything else it needs (a real reader, live payments, the public
+    address and a real ticket printer or none), so only the card trust is left to refuse."""
     real = {"mode": "production", "card_reader": "pcsc", "reader_name": "No Such"}
-    return make_app(**real, **LIVE_STRIPE, **settings)
+    return make_app(**real, **LIVE_STRIPE, **PRODUCTION_ADDRESSES, **settings)
 
 
 def test_production_requires_the_card_trust_keys_for_the_chain(
