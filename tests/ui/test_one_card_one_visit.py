@@ -111,6 +111,7 @@ def test_finishing_with_the_card_on_the_reader_asks_to_take_it(
     _rig(app).remove()
     assert client.get("/kiosk/take-card/state").get_json() == {"card_present": False}
     assert client.get("/kiosk/take-card").headers["Location"] == "/kiosk/"
+    assert 'lang="ja"' in client.get("/kiosk/").get_data(as_text=True)  # the next resident
 
 
 def test_a_timed_out_visit_with_the_card_on_the_reader_asks_to_take_it(
