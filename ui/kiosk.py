@@ -244,10 +244,12 @@ def wipe() -> ResponseReturnValue:
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
     _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
-    _forget_language()
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
     if _workflow().card_left_on_reader():
+        # "Please take your card" in the resident's language; forgotten once it is taken.
         target = url_for("kiosk.take_card", ended=1 if reason == "timeout" else None)
+    else:
+        _forget_language()
     if _wants_json():
         return jsonify(state="ended", redirect=target)
     return redirect(target)
@@ -259,6 +261,7 @@ def take_card() -> ResponseReturnValue:
     the welcome screen. The card would not serve the next visit anyway (one card, one
     visit), but it is someone's card: it must not stay behind."""
     if not _workflow().card_left_on_reader():
+        _forget_language()
         return redirect(url_for("kiosk.welcome", ended=request.args.get("ended")))
     return _page("take_card.html", ended=request.args.get("ended") == "1")
 
