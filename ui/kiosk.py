@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
@@ -176,6 +177,7 @@ def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnVal
 @bp.errorhandler(VisitEnded)
 def _visit_ended(_e: VisitEnded) -> ResponseReturnValue:
     session.pop("visit", None)
+    session["take_card_lang"] = current_locale()  # "Please take your card" in their language
     _forget_language()
     if _wants_json():
         return jsonify(state="ended", redirect=url_for("kiosk.welcome", ended=1)), 410
@@ -244,13 +246,11 @@ def wipe() -> ResponseReturnValue:
     reason = "timeout" if request.form.get("reason") == "timeout" else "resident"
     _workflow().end(session.get("visit"), reason=reason)
     session.pop("visit", None)
+    session["take_card_lang"] = current_locale()  # "Please take your card" in their language
+    _forget_language()
     target = url_for("kiosk.welcome", ended=1) if reason == "timeout" else url_for("kiosk.welcome")
     if _workflow().card_left_on_reader():
-        # "Please take your card" still speaks the leaving resident's language; the
-        # language is forgotten once the card is taken.
         target = url_for("kiosk.take_card", ended=1 if reason == "timeout" else None)
-    else:
-        _forget_language()
     if _wants_json():
         return jsonify(state="ended", redirect=target)
     return redirect(target)
@@ -262,9 +262,10 @@ def take_card() -> ResponseReturnValue:
     the welcome screen. The card would not serve the next visit anyway (one card, one
     visit), but it is someone's card: it must not stay behind."""
     if not _workflow().card_left_on_reader():
-        _forget_language()
+        session.pop("take_card_lang", None)
         return redirect(url_for("kiosk.welcome", ended=request.args.get("ended")))
-    return _page("take_card.html", ended=request.args.get("ended") == "1")
+    with force_locale(session.get("take_card_lang") or START_LANGUAGE):
+        return _page("take_card.html", ended=request.args.get("ended") == "1")
 
 
 @bp.get("/take-card/state")

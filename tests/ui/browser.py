@@ -90,3 +90,27 @@ def press_pin(page: Any, pin: str) -> None:
     for digit in pin:
         page.click(f".pinpad [data-digit='{digit}']")
     page.click("#pin-ok")
+
+
+def place_card(page: Any, served: Served, persona: str = "yamada") -> None:
+    """As a resident does under "one card, one visit": once the card screen shows, place
+    ``persona``'s card on the reader and wait for the PIN screen."""
+    import re
+
+    page.wait_for_url(re.compile(r"/kiosk/card$"))
+    served.rig.insert(persona)
+    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+
+
+def finish_and_take_card(page: Any, served: Served, *, finish: str | None = "#finish") -> None:
+    """End the visit (click ``finish``; ``None`` when it already ended, e.g. an idle wipe)
+    with the card still on the reader: "Please take your card" until it is taken, then
+    the welcome page."""
+    import re
+
+    if finish is not None:
+        page.click(finish)
+    page.wait_for_url(re.compile(r"/kiosk/take-card"))
+    page.wait_for_selector("#take-card")
+    served.rig.remove()
+    page.wait_for_url(re.compile(r"/kiosk/(\?.*)?$"))

@@ -15,6 +15,7 @@ from kiosk.db import transaction
 from kiosk.models import Case, CaseStatus
 from payments.collect import refresh_payment, start_payment
 from tests.ui.browser import BROWSER_MARKS, press_pin, shot
+from tests.ui.conftest import enrol_as_kiosk_screen
 from tests.ui.staffkit import PASSWORD, PERSONA_NAME, add_staff, open_confirmed_case
 from ui.services import services_of
 
@@ -101,8 +102,8 @@ def test_kiosk_visit_pays_cash_at_the_counter(served: tuple[Any, str], browser: 
     once with the amount to pay; at counter 1 the case cannot be completed until the cash
     is taken, then it is."""
     app, url = served
-    services_of(app).simulation.reader.insert("yamada")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    enrol_as_kiosk_screen(context)  # the kiosk's own screen (its device cookie)
     kiosk = context.new_page()
     kiosk.set_default_timeout(10_000)
     kiosk.goto(f"{url}/kiosk/?lang=ja")
@@ -113,7 +114,8 @@ def test_kiosk_visit_pays_cash_at_the_counter(served: tuple[Any, str], browser: 
     kiosk.wait_for_url(re.compile(r"/kiosk/fields$"))
     kiosk.click("main button[type=submit].btn-primary")
     kiosk.wait_for_url(re.compile(r"/kiosk/card$"))
-    kiosk.goto(f"{url}/kiosk/pin")
+    services_of(app).simulation.reader.insert("yamada")  # one card, one visit: placed now
+    kiosk.wait_for_url(re.compile(r"/kiosk/pin$"))
     press_pin(kiosk, "1234")
     kiosk.wait_for_url(re.compile(r"/kiosk/check$"))
     kiosk.click("#confirm")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.clock import business_day
-from tests.ui.browser import BROWSER_MARKS, SHOTS, Served, press_pin
+from tests.ui.browser import BROWSER_MARKS, SHOTS, Served, place_card, press_pin
 
 pytestmark = BROWSER_MARKS
 
@@ -50,15 +50,22 @@ def pick_today(page: Any, procedure: str) -> None:
     page.click(f"#f-{procedure}-moving_date label:has(input[value='{today}'])")
 
 
-def check_page_text(page: Any, served: Served) -> str:
-    """Submit the fields, place yamada's card, enter the PIN and return the check screen's
-    form text."""
+def check_page_text(page: Any, served: Served, *, jpki: bool = False) -> str:
+    """Submit the fields, place yamada's card, enter the PIN (and, for a procedure with the
+    JPKI check such as 転出届, the second PIN) and return the check screen's form text."""
     page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
     # One card, one visit: the resident places the card after starting.
-    served.rig.insert("yamada")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
-    press_pin(page, "1234")
+    place_card(page, served, "yamada")
+    if jpki:
+        for digit in "1234":
+            page.click(f"#stage-text .pinpad [data-digit='{digit}']")
+        page.click("#pin-next")
+        page.wait_for_selector("#stage-jpki:visible")
+        for digit in "1234":
+            page.click(f"#stage-jpki .pinpad [data-digit='{digit}']")
+        page.click("#jpki-pin-ok")
+    else:
+        press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
     return page.inner_text(".check-grid")
 
@@ -139,7 +146,7 @@ def test_latin_and_digit_layouts_in_english(serve: Callable[..., Served], page: 
     shot(page, "en-kbd-02-digits")
     page.click("#osk [data-done]")
     assert address.input_value() == "Shiba 1-2"
-    assert "Shiba 1-2" in check_page_text(page, served)
+    assert "Shiba 1-2" in check_page_text(page, served, jpki=True)
 
 
 def test_keyboard_focus_and_language_in_korean(serve: Callable[..., Served], page: Any) -> None:
@@ -266,4 +273,4 @@ def test_cursor_keys_in_english(serve: Callable[..., Served], page: Any) -> None
     shot(page, "en-kbd-03-cursor")
     page.click("#osk [data-done]")
     assert address.input_value() == "Shiba 1-2"
-    assert "Shiba 1-2" in check_page_text(page, served)
+    assert "Shiba 1-2" in check_page_text(page, served, jpki=True)

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
+from tests.ui.browser import (
+    BROWSER_MARKS,
+    TEXT_PIN,
+    Served,
+    finish_and_take_card,
+    place_card,
+    press_pin,
+    shot,
+)
 from ui.services import services_of
 
 pytestmark = BROWSER_MARKS
@@ -54,8 +62,7 @@ def test_full_resident_journey(
 
     page.wait_for_selector("#card-state[data-state='waiting']")
     shot(page, f"{prefix}-04-card-waiting")
-    served.rig.insert("yamada")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     press_pin(page, "0000")
     page.wait_for_selector("#pin-error")
     assert "2" in page.inner_text("#tries")
@@ -103,17 +110,19 @@ def test_full_resident_journey(
     shot(phone, f"{prefix}-11-phone")
     phone.close()
 
-    page.click("#finish")
-    page.wait_for_url(re.compile(r"/kiosk/$"))
+    finish_and_take_card(page, served)
+    assert page.url.endswith("/kiosk/")
     assert len(services_of(served.app).visits.store) == 0
 
 
 def test_one_try_left_stops_before_the_pin_pad(serve: Callable[..., Served], page: Any) -> None:
     """With one PIN try left the kiosk shows 'please go to the counter' and no PIN pad."""
-    served = serve(sim_persona="takahashi")
+    served = serve()
+    served.rig.insert("takahashi")  # the counters persist across taking it out
     served.rig.card.set_tries(TEXT_PIN, 1)
+    served.rig.remove()
     start_and_choose(page, served, "ja", "stop")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "takahashi")
     assert page.locator(".stop").count() == 1
     assert page.locator(".pinpad").count() == 0
     assert "窓口" in page.inner_text("h1")
@@ -124,9 +133,9 @@ def test_one_try_left_stops_before_the_pin_pad(serve: Callable[..., Served], pag
 def test_inactivity_warns_then_wipes_everything(serve: Callable[..., Served], page: Any) -> None:
     """Idle on the pay step: a warning with 'continue' (which keeps the visit), then the wipe
     cancels the pending payment and the case and leaves no card data on the page."""
-    served = serve(sim_persona="yamada", idle_timeout_s=6, idle_warning_s=4)
+    served = serve(idle_timeout_s=6, idle_warning_s=4)
     start_and_choose(page, served, "en", "idle")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
     page.click("#confirm")
@@ -141,6 +150,9 @@ def test_inactivity_warns_then_wipes_everything(serve: Callable[..., Served], pa
     assert page.url.endswith("/kiosk/pay")
 
     page.wait_for_selector("#idle:not([hidden])", timeout=8_000)
+    page.wait_for_url(re.compile(r"/kiosk/take-card\?ended=1$"), timeout=10_000)
+    assert "山田" not in page.content()
+    finish_and_take_card(page, served, finish=None)
     page.wait_for_url(re.compile(r"/kiosk/\?ended=1$"), timeout=10_000)
     shot(page, "en-14-after-wipe")
     assert "山田" not in page.content()

@@ -16,7 +16,7 @@ import pytest
 from kiosk.catalog import load_catalog
 from kiosk.clock import business_day
 from kiosk.eras import format_japanese
-from tests.ui.browser import BROWSER_MARKS, Served, shot
+from tests.ui.browser import BROWSER_MARKS, Served, place_card, shot
 from tests.ui.conftest import enrol_as_kiosk_screen
 from tests.ui.test_browser_a11y import Audit
 
@@ -177,9 +177,9 @@ def test_new_address_and_moving_date_by_touch(
     audit.check(page, "fields-picked")
     assert moderate_or_worse(audit, "fields-picked") == [], audit.seen
 
-    # on to the card (yamada's is on the reader), the PIN by taps, the check screen
+    # on to the card (placed once the card screen shows), the PIN by taps, the check screen
     page.tap("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     for digit in "1234":
         page.tap(f".pinpad [data-digit='{digit}']")
     page.tap("#pin-ok")
@@ -224,7 +224,7 @@ def test_town_without_residence_numbers_in_chinese(
     tap_pad(page, fid, "5")
     assert page.inner_text(f"#{fid} [data-addr-preview]") == "東京都千代田区神田司町二丁目5番地"
     page.tap("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     for digit in "1234":
         page.tap(f".pinpad [data-digit='{digit}']")
     page.tap("#pin-ok")

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browser import BROWSER_MARKS, Served, press_pin
+from tests.ui.browser import (
+    BROWSER_MARKS,
+    Served,
+    finish_and_take_card,
+    place_card,
+    press_pin,
+)
 from tests.ui.staffkit import PASSWORD, add_staff, paid_ticket
 
 pytestmark = BROWSER_MARKS
@@ -93,8 +99,7 @@ def test_every_kiosk_screen_reads_its_instruction_aloud(
     page.wait_for_url(re.compile(r"/kiosk/card$"))
     page.wait_for_selector("#card-state[data-state='waiting']")
     _read_aloud(page, "card", name)
-    served.rig.insert("yamada")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     _read_aloud(page, "pin", name)
     press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
@@ -114,12 +119,17 @@ def test_every_kiosk_screen_reads_its_instruction_aloud(
     page.click("#receipt-back")
     page.wait_for_url(re.compile(r"/kiosk/ticket$"))
     page.click("#finish")
-    page.wait_for_url(re.compile(r"/kiosk/$"))
+    page.wait_for_selector("#take-card")
+    _read_aloud(page, "take_card", name)
+    finish_and_take_card(page, served, finish=None)
+    served.rig.insert("yamada")  # the card's counters persist across taking it out
     served.rig.card.set_tries(0x0011, 1)  # one PIN try left: the kiosk stops
+    served.rig.remove()
+    page.goto(f"{served.url}/kiosk/?lang={lang}")  # the next visit starts in Japanese
     page.click("#start")
     page.click("label.choice-card:has(input[value='inkan'])")
     page.click("main button[type=submit].btn-primary")
     page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    place_card(page, served, "yamada")
     assert page.locator(".stop").count() == 1
     _read_aloud(page, "stop", name)
