@@ -40,7 +40,7 @@ bp = Blueprint("device", __name__, url_prefix="/device")
 
 COOKIE_MAX_AGE_S = 5 * 365 * 24 * 3600
 # Kiosk screens anyone may see: the welcome page (language choice, start button).
-OPEN_KIOSK_ENDPOINTS = frozenset({"kiosk.welcome"})
+DEVICE_FREE_ENDPOINTS = frozenset({"kiosk.welcome"})
 
 
 def presented_credential() -> str | None:
@@ -61,7 +61,7 @@ def needs_kiosk_screen() -> bool:
     ``kiosk_device=True`` (``ui.api.protocol.operation``: the same declaration the OpenAPI
     document shows as the ``kioskDevice`` security scheme, so the two cannot differ)."""
     if request.blueprint == "kiosk":
-        return request.endpoint not in OPEN_KIOSK_ENDPOINTS
+        return request.endpoint not in DEVICE_FREE_ENDPOINTS
     if request.blueprint == "api" and request.endpoint:
         view = current_app.view_functions.get(request.endpoint)
         declared = getattr(view, "operation", None)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, press_pin, shot
+from tests.ui.browser import BROWSER_MARKS, TEXT_PIN, Served, place_card, press_pin, shot
 from tests.ui.staffkit import PASSWORD, add_staff
 
 pytestmark = BROWSER_MARKS
@@ -19,6 +19,18 @@ def _staff_tab(context: Any, url: str) -> Any:
     tab.set_default_timeout(10_000)
     tab.goto(f"{url}/staff/counter")
     return tab
+
+
+def _to_pin(page: Any, served: Served) -> None:
+    """A 住民票 visit in Japanese up to the PIN screen, yamada's card placed once asked for."""
+    page.goto(f"{served.url}/kiosk/?lang=ja")
+    page.click("#start")
+    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
+    page.click("label.choice-card:has(input[value='juminhyo'])")
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/kiosk/fields$"))
+    page.click("main button[type=submit].btn-primary")
+    place_card(page, served)
 
 
 def test_call_staff_reaches_every_console_tab_and_the_answer_reaches_the_kiosk(
@@ -73,16 +85,7 @@ def test_a_card_left_on_the_reader_is_not_the_next_residents(
     the next visit's card screen waits for a card placed after it began, and only then
     asks for the PIN; the left card's tries are untouched."""
     served = serve(sim_terminal_auto="approve")
-    page.goto(f"{served.url}/kiosk/?lang=ja")
-    page.click("#start")
-    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
-    page.click("label.choice-card:has(input[value='juminhyo'])")
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/fields$"))
-    page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
-    served.rig.insert("yamada")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    _to_pin(page, served)
     press_pin(page, "1234")
     page.wait_for_url(re.compile(r"/kiosk/check$"))
     page.click("#confirm")
@@ -119,16 +122,7 @@ def test_keypad_only_pin_entry_with_voice(serve: Callable[..., Served], page: An
     each key says how many digits are in (never which), Backspace erases one, Enter with
     four digits reads the card; the on-screen pad is never touched."""
     served = serve()
-    page.goto(f"{served.url}/kiosk/?lang=ja")
-    page.click("#start")
-    page.wait_for_url(re.compile(r"/kiosk/procedures$"))
-    page.click("label.choice-card:has(input[value='juminhyo'])")
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/fields$"))
-    page.click("main button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/kiosk/card$"))
-    served.rig.insert("yamada")
-    page.wait_for_url(re.compile(r"/kiosk/pin$"))
+    _to_pin(page, served)
 
     def spoken() -> str:
         return str(page.get_attribute("body", "data-spoken") or "")
